@@ -1,0 +1,1 @@
+//! The `authentication` API group (placeholder until its kinds land).

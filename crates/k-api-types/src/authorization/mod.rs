@@ -1,0 +1,1 @@
+//! The `authorization` API group (placeholder until its kinds land).

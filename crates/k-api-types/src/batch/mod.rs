@@ -1,0 +1,1 @@
+//! The `batch` API group (placeholder until its kinds land).

@@ -1,0 +1,1 @@
+//! The `coordination` API group (placeholder until its kinds land).

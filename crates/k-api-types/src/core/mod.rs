@@ -1,0 +1,3 @@
+//! The core (legacy, `""`) API group.
+
+pub mod v1;

@@ -1,0 +1,5 @@
+//! core/v1 kinds.
+
+mod pod;
+
+pub use pod::*;

@@ -1,0 +1,1 @@
+//! The `discovery` API group (placeholder until its kinds land).

@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+
+pub use k_api_types_derive::{CustomResource, wire};
+
+pub mod defaults;
+pub mod dynamic;
+pub mod meta;
+pub mod resource;
+pub mod validation;
+
+pub mod apiextensions;
+pub mod apps;
+pub mod authentication;
+pub mod authorization;
+pub mod autoscaling;
+pub mod batch;
+pub mod coordination;
+pub mod core;
+pub mod discovery;
+pub mod networking;
+pub mod policy;
+pub mod rbac;
+pub mod scheduling;
+pub mod storage;
+
+pub use defaults::ApplyDefaults;
+pub use dynamic::DynamicObject;
+pub use resource::{ApiResource, GroupVersionKind, GroupVersionResource, Resource, ResourceInfo};
+pub use validation::Validate;

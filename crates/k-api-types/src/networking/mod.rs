@@ -1,0 +1,1 @@
+//! The `networking` API group (placeholder until its kinds land).

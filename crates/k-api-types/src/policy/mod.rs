@@ -1,0 +1,1 @@
+//! The `policy` API group (placeholder until its kinds land).

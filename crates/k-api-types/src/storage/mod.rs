@@ -1,0 +1,1 @@
+//! The `storage` API group (placeholder until its kinds land).
