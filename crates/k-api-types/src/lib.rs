@@ -2,6 +2,7 @@
 
 pub use k_api_types_derive::{CustomResource, wire};
 
+pub mod bytestring;
 pub mod defaults;
 pub mod dynamic;
 pub mod meta;
@@ -23,6 +24,7 @@ pub mod rbac;
 pub mod scheduling;
 pub mod storage;
 
+pub use bytestring::ByteString;
 pub use defaults::ApplyDefaults;
 pub use dynamic::DynamicObject;
 pub use resource::{ApiResource, GroupVersionKind, GroupVersionResource, Resource, ResourceInfo};
