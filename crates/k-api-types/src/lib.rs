@@ -5,8 +5,14 @@ pub use k_api_types_derive::{CustomResource, wire};
 pub mod bytestring;
 pub mod defaults;
 pub mod dynamic;
+pub mod intstr;
 pub mod meta;
+pub mod object;
+pub mod quantity;
+pub mod registry;
+pub mod schema;
 pub mod resource;
+pub mod selector;
 pub mod validation;
 
 pub mod apiextensions;

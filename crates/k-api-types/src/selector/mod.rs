@@ -30,7 +30,10 @@
 pub mod field;
 pub mod label;
 
-pub use field::{FieldOperator, FieldRequirement, FieldSelector, FieldSelectorError};
+pub use field::{
+    FieldOperator, FieldRequirement, FieldSelector, FieldSelectorError, escape_value,
+    unescape_value,
+};
 pub use label::{
     Operator, Requirement, Selector, SelectorParseError, format_label_selector,
     label_selector_to_string, selector_matches,
