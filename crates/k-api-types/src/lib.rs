@@ -6,6 +6,7 @@ pub mod bytestring;
 pub mod defaults;
 pub mod dynamic;
 pub mod intstr;
+pub mod manifest;
 pub mod meta;
 pub mod object;
 pub mod quantity;

@@ -10,7 +10,7 @@ use serde_json::Value;
 pub struct Decoded<T> {
     /// The decoded object.
     pub object: T,
-    /// Kubernetes-style paths of ignored (unknown) fields, in document order, such as
+    /// Kubernetes-style paths of ignored (unknown) fields, in the order they were met, such as
     /// `spec.containers[0].imagePullPolicyy`.
     pub unknown_fields: Vec<String>,
 }
@@ -32,7 +32,7 @@ pub enum DecodeError {
     /// strict field validation does:
     /// `strict decoding error: unknown field "spec.foo", unknown field "spec.bar"`.
     UnknownFields {
-        /// Paths of every unknown field, in document order.
+        /// Paths of every unknown field, in the order they were met.
         paths: Vec<String>,
     },
 }
@@ -88,7 +88,7 @@ impl DecodeError {
 /// ```
 /// use k_api_types::manifest::decode;
 ///
-/// #[derive(serde::Deserialize)]
+/// #[derive(Debug, serde::Deserialize)]
 /// struct Port { port: i32 }
 ///
 /// let ok = decode::<Port>(&serde_json::json!({"port": 80, "prot": "TCP"}))?;
@@ -105,10 +105,7 @@ pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<Decoded<T>, DecodeEr
     let result: Result<T, _> = serde_path_to_error::deserialize(deserializer);
     match result {
         Ok(object) => Ok(Decoded { object, unknown_fields }),
-        Err(error) => Err(DecodeError::Invalid {
-            path: error_path(error.path()),
-            message: error.inner().to_string(),
-        }),
+        Err(error) => Err(DecodeError::Invalid { path: error_path(error.path()), message: error.inner().to_string() }),
     }
 }
 
@@ -128,7 +125,7 @@ pub fn decode_strict<T: DeserializeOwned>(value: &Value) -> Result<T, DecodeErro
     }
 }
 
-/// Renders a serde_path_to_error path as `a.b[0].c`.
+/// Renders a `serde_path_to_error` path as `a.b[0].c`.
 fn error_path(path: &serde_path_to_error::Path) -> String {
     let mut out = String::new();
     for segment in path {
@@ -142,7 +139,7 @@ fn error_path(path: &serde_path_to_error::Path) -> String {
     out
 }
 
-/// Renders a serde_ignored path as `a.b[0].c` (its own format is `a.b.0.c` with `?`
+/// Renders a `serde_ignored` path as `a.b[0].c` (its own format is `a.b.0.c` with `?`
 /// for options and newtypes, which are transparent in JSON).
 fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
     let mut segments = Vec::new();

@@ -124,12 +124,7 @@ pub struct ManifestError {
 impl ManifestError {
     /// Builds an error; `line` and `column` are 1-based.
     pub(crate) fn new(document: usize, line: usize, column: usize, message: impl Into<String>) -> Self {
-        Self {
-            document,
-            line,
-            column,
-            message: message.into(),
-        }
+        Self { document, line, column, message: message.into() }
     }
 
     /// 0-based index of the document in the stream where the error occurred.
@@ -247,10 +242,7 @@ fn strip_bom(text: &str) -> &str {
 
 /// kubectl's sniffing rule: JSON when the first non-whitespace byte opens an object or array.
 fn looks_like_json(text: &str) -> bool {
-    matches!(
-        text.trim_start_matches([' ', '\t', '\r', '\n']).as_bytes().first(),
-        Some(b'{' | b'[')
-    )
+    matches!(text.trim_start_matches([' ', '\t', '\r', '\n']).as_bytes().first(), Some(b'{' | b'['))
 }
 
 /// Reads a stream of concatenated JSON values: `(index, line, value)` for each.

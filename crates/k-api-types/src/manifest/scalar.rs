@@ -48,10 +48,10 @@ pub(crate) fn resolve_plain(text: &str) -> Scalar {
         Some(b'.') => {
             // go-yaml hands these to ParseFloat unchanged: underscores only between digits.
             let plain: String = text.chars().filter(|&c| c != '_').collect();
-            if underscores_between_digits(text) && is_yaml_float(&plain) {
-                if let Some(f) = parse_finite(&plain) {
-                    return Scalar::Float(f);
-                }
+            if underscores_between_digits(text)
+                && let Some(f) = parse_yaml_float(&plain)
+            {
+                return Scalar::Float(f);
             }
             Scalar::Str(text.to_owned())
         }
@@ -60,10 +60,8 @@ pub(crate) fn resolve_plain(text: &str) -> Scalar {
             if let Some(int) = parse_go_int(&plain) {
                 return int;
             }
-            if is_yaml_float(&plain) {
-                if let Some(f) = parse_finite(&plain) {
-                    return Scalar::Float(f);
-                }
+            if let Some(f) = parse_yaml_float(&plain) {
+                return Scalar::Float(f);
             }
             Scalar::Str(text.to_owned())
         }
@@ -75,11 +73,7 @@ pub(crate) fn resolve_plain(text: &str) -> Scalar {
 /// namespace (`!!int` → `"int"`), `None` for other tags, whose scalars are strings.
 pub(crate) fn resolve_tagged(core: Option<&str>, text: &str) -> Result<Scalar, String> {
     let expect = |want: &str, got: Scalar, ok: fn(&Scalar) -> bool| {
-        if ok(&got) {
-            Ok(got)
-        } else {
-            Err(format!("cannot decode {} `{text}` as a !!{want}", got.tag()))
-        }
+        if ok(&got) { Ok(got) } else { Err(format!("cannot decode {} `{text}` as a !!{want}", got.tag())) }
     };
     match core {
         Some("int") => expect("int", resolve_plain(text), |s| matches!(s, Scalar::Int(_) | Scalar::Uint(_))),
@@ -137,9 +131,7 @@ fn float_to_json(f: f64) -> Result<Value, String> {
             return Ok(Value::Number((f as u64).into()));
         }
     }
-    Number::from_f64(f)
-        .map(Value::Number)
-        .ok_or_else(|| "float value cannot be represented in JSON".to_owned())
+    Number::from_f64(f).map(Value::Number).ok_or_else(|| "float value cannot be represented in JSON".to_owned())
 }
 
 /// Converts a resolved scalar used as a mapping key to the string `sigs.k8s.io/yaml` uses.
@@ -188,7 +180,11 @@ pub(crate) fn go_format_float32_g(f: f64) -> String {
             out.push_str(&digits[1..]);
         }
         out.push_str(if exponent < 0 { "e-" } else { "e+" });
-        out.push_str(&format!("{:02}", exponent.unsigned_abs()));
+        let magnitude = exponent.unsigned_abs();
+        if magnitude < 10 {
+            out.push('0');
+        }
+        out.push_str(&magnitude.to_string());
     } else if exponent >= 0 {
         let int_len = exponent.unsigned_abs() as usize + 1;
         if digits.len() <= int_len {
@@ -263,11 +259,8 @@ fn is_yaml_float(s: &str) -> bool {
             rest = &tail[digits(tail)..];
         }
     }
-    if let [b'e' | b'E', tail @ ..] = rest {
-        let tail = match tail {
-            [b'+' | b'-', t @ ..] => t,
-            t => t,
-        };
+    if let [b'e' | b'E', exponent @ ..] = rest {
+        let tail = exponent.strip_prefix(b"+").or_else(|| exponent.strip_prefix(b"-")).unwrap_or(exponent);
         let n = digits(tail);
         if n == 0 {
             return false;
@@ -281,14 +274,15 @@ fn is_yaml_float(s: &str) -> bool {
 fn underscores_between_digits(s: &str) -> bool {
     let bytes = s.as_bytes();
     bytes.iter().enumerate().all(|(i, &b)| {
-        b != b'_'
-            || (i > 0
-                && bytes[i - 1].is_ascii_digit()
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        b != b'_' || (i > 0 && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
     })
 }
 
-/// Parses a float already matched by [`is_yaml_float`]; `None` when out of `f64` range.
-fn parse_finite(s: &str) -> Option<f64> {
+/// Parses a float matching [`is_yaml_float`]; `None` when it does not or is out of `f64`
+/// range (Go's `ParseFloat` fails there too).
+fn parse_yaml_float(s: &str) -> Option<f64> {
+    if !is_yaml_float(s) {
+        return None;
+    }
     s.parse::<f64>().ok().filter(|f| f.is_finite())
 }

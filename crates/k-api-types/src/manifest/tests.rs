@@ -141,7 +141,9 @@ fn yaml_1_1_floats_and_strings() {
 
 #[test]
 fn infinity_and_nan_are_errors() {
-    for (input, shown) in [(".inf", ".inf"), ("+.INF", ".inf"), ("-.Inf", "-.inf"), (".NaN", ".nan"), ("!!float .inf", ".inf")] {
+    for (input, shown) in
+        [(".inf", ".inf"), ("+.INF", ".inf"), ("-.Inf", "-.inf"), (".NaN", ".nan"), ("!!float .inf", ".inf")]
+    {
         let err = scalar(input).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -272,10 +274,10 @@ kind: Secret
 
     // Byte-order mark, CRLF line ends.
     let docs = parse_documents("\u{feff}a: 1\r\n---\r\nb: yes\r\n").unwrap();
-    assert_eq!(docs.iter().map(|d| (d.line, d.value.clone())).collect::<Vec<_>>(), vec![
-        (1, json!({"a": 1})),
-        (3, json!({"b": true}))
-    ]);
+    assert_eq!(
+        docs.iter().map(|d| (d.line, d.value.clone())).collect::<Vec<_>>(),
+        vec![(1, json!({"a": 1})), (3, json!({"b": true}))]
+    );
 
     for empty in ["", "\n\n", "# only a comment\n", "---\n", "---\n# c\n---\n...\n"] {
         assert_eq!(parse_documents(empty).unwrap(), Vec::new(), "input {empty:?}");
@@ -337,11 +339,12 @@ i: &k key
 
 #[test]
 fn excessive_aliasing_and_nesting_are_errors() {
-    let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    let mut lines = vec!["a: &a [x, x, x, x, x, x, x, x, x, x]".to_owned()];
     for (name, prev) in ["b", "c", "d", "e", "f", "g", "h"].iter().zip(["a", "b", "c", "d", "e", "f", "g"]) {
         let refs = vec![format!("*{prev}"); 10].join(", ");
-        text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        lines.push(format!("{name}: &{name} [{refs}]"));
     }
+    let text = lines.join("\n");
     let err = yaml_to_json(&text).unwrap_err();
     assert_eq!(err.message(), "document contains excessive aliasing");
 
@@ -396,20 +399,17 @@ fn yaml_to_json_wants_exactly_one_document() {
 #[test]
 fn json_input() {
     let docs = parse_documents("  {\"kind\": \"Pod\", \"spec\": {\"n\": 1.0}}\n").unwrap();
-    assert_eq!(docs, vec![Document {
-        index: 0,
-        item: None,
-        line: 1,
-        value: json!({"kind": "Pod", "spec": {"n": 1.0}}),
-    }]);
+    assert_eq!(
+        docs,
+        vec![Document { index: 0, item: None, line: 1, value: json!({"kind": "Pod", "spec": {"n": 1.0}}) }]
+    );
 
     let docs = parse_documents("{\"kind\": \"A\"}\n\n{\n  \"kind\": \"B\"\n}{\"kind\": \"C\"}").unwrap();
     let summary: Vec<(usize, usize, Value)> = docs.into_iter().map(|d| (d.index, d.line, d.value)).collect();
-    assert_eq!(summary, vec![
-        (0, 1, json!({"kind": "A"})),
-        (1, 3, json!({"kind": "B"})),
-        (2, 5, json!({"kind": "C"})),
-    ]);
+    assert_eq!(
+        summary,
+        vec![(0, 1, json!({"kind": "A"})), (1, 3, json!({"kind": "B"})), (2, 5, json!({"kind": "C"})),]
+    );
 
     let err = parse_documents("{\"kind\": \"A\"}\n{\"kind\": \"B\",\n \"x\": ]}").unwrap_err();
     assert_eq!(err.to_string(), "document 1 (line 3): invalid JSON: expected value");
@@ -426,20 +426,23 @@ fn list_kinds_are_expanded() {
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}
     ]}"#;
     let docs = parse_documents(json_list).unwrap();
-    assert_eq!(docs, vec![
-        Document {
-            index: 0,
-            item: Some(0),
-            line: 1,
-            value: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
-        },
-        Document {
-            index: 0,
-            item: Some(1),
-            line: 1,
-            value: json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}),
-        },
-    ]);
+    assert_eq!(
+        docs,
+        vec![
+            Document {
+                index: 0,
+                item: Some(0),
+                line: 1,
+                value: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+            },
+            Document {
+                index: 0,
+                item: Some(1),
+                line: 1,
+                value: json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}),
+            },
+        ]
+    );
 
     let yaml = "\
 kind: Namespace
@@ -463,12 +466,15 @@ items: []
     let docs = parse_documents(yaml).unwrap();
     let summary: Vec<(usize, Option<usize>, usize, Value)> =
         docs.into_iter().map(|d| (d.index, d.item, d.line, d.value)).collect();
-    assert_eq!(summary, vec![
-        (0, None, 1, json!({"kind": "Namespace", "metadata": {"name": "ns"}})),
-        (1, Some(0), 4, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"}})),
-        (1, Some(1), 4, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p2"}})),
-        (3, None, 14, json!({"kind": "ConfigMapList"})),
-    ]);
+    assert_eq!(
+        summary,
+        vec![
+            (0, None, 1, json!({"kind": "Namespace", "metadata": {"name": "ns"}})),
+            (1, Some(0), 4, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"}})),
+            (1, Some(1), 4, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p2"}})),
+            (3, None, 14, json!({"kind": "ConfigMapList"})),
+        ]
+    );
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -535,26 +541,26 @@ spec:
 fn decode_collects_unknown_fields() {
     let value = yaml_to_json(POD).unwrap();
     let decoded: Decoded<TestPod> = decode(&value).unwrap();
-    assert_eq!(decoded.object, TestPod {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
-        metadata: TestMeta {
-            name: "web".into(),
-            labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
-        },
-        spec: Some(TestSpec {
-            containers: vec![TestContainer {
-                name: "nginx".into(),
-                image_pull_policy: None,
-                ports: vec![
-                    TestPort { container_port: 80, protocol: None },
-                    TestPort { container_port: 443, protocol: Some("TCP".into()) },
-                ],
-            }],
-            restart_policy: Some("Always".into()),
-            default_mode: Some(256),
-        }),
-    });
+    assert_eq!(
+        decoded.object,
+        TestPod {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            metadata: TestMeta { name: "web".into(), labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]) },
+            spec: Some(TestSpec {
+                containers: vec![TestContainer {
+                    name: "nginx".into(),
+                    image_pull_policy: None,
+                    ports: vec![
+                        TestPort { container_port: 80, protocol: None },
+                        TestPort { container_port: 443, protocol: Some("TCP".into()) },
+                    ],
+                }],
+                restart_policy: Some("Always".into()),
+                default_mode: Some(256),
+            }),
+        }
+    );
     assert_eq!(decoded.unknown_fields, vec!["spec.containers[0].imagePullPolicyy", "spec.foo"]);
 
     let err = decode_strict::<TestPod>(&value).unwrap_err();
@@ -580,10 +586,13 @@ fn decode_reports_field_path_of_type_errors() {
         "spec.containers[0].ports[1].containerPort: invalid type: string \"eighty\", expected i32"
     );
     assert_eq!(err.path(), "spec.containers[0].ports[1].containerPort");
-    assert_eq!(err, DecodeError::Invalid {
-        path: "spec.containers[0].ports[1].containerPort".into(),
-        message: "invalid type: string \"eighty\", expected i32".into(),
-    });
+    assert_eq!(
+        err,
+        DecodeError::Invalid {
+            path: "spec.containers[0].ports[1].containerPort".into(),
+            message: "invalid type: string \"eighty\", expected i32".into(),
+        }
+    );
     // decode_strict reports the type error, not the unknown fields.
     assert_eq!(decode_strict::<TestPod>(&value).unwrap_err(), err);
 

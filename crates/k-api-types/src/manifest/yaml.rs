@@ -114,15 +114,7 @@ struct DocumentBuilder {
 
 impl DocumentBuilder {
     fn new(index: usize) -> Self {
-        Self {
-            index,
-            line: 1,
-            stack: Vec::new(),
-            anchors: HashMap::new(),
-            aliased: 0,
-            root: None,
-            empty: true,
-        }
+        Self { index, line: 1, stack: Vec::new(), anchors: HashMap::new(), aliased: 0, root: None, empty: true }
     }
 
     fn finish(self) -> RawDocument {
@@ -163,18 +155,9 @@ impl DocumentBuilder {
                 }
                 self.finished(Finished { node: Node::Scalar(scalar), merge, empty, mark })
             }
-            Event::SequenceStart(anchor, _) => {
-                self.push(Frame::Seq { anchor, mark, items: Vec::new() }, mark)
-            }
+            Event::SequenceStart(anchor, _) => self.push(Frame::Seq { anchor, mark, items: Vec::new() }, mark),
             Event::MappingStart(anchor, _) => self.push(
-                Frame::Map {
-                    anchor,
-                    mark,
-                    map: Map::new(),
-                    key_lines: HashMap::new(),
-                    key: None,
-                    merges: Vec::new(),
-                },
+                Frame::Map { anchor, mark, map: Map::new(), key_lines: HashMap::new(), key: None, merges: Vec::new() },
                 mark,
             ),
             Event::SequenceEnd | Event::MappingEnd => {
@@ -210,11 +193,9 @@ impl DocumentBuilder {
                 let node = node.clone();
                 self.finished(Finished { node, merge: false, empty: false, mark })
             }
-            Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart(_)
-            | Event::DocumentEnd
-            | Event::Nothing => Ok(()),
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {
+                Ok(())
+            }
         }
     }
 
@@ -252,9 +233,8 @@ impl DocumentBuilder {
                 }
                 Some(PendingKey::Merge(key_mark)) => {
                     let value = node_to_json(done.node).map_err(error)?;
-                    add_merge(merges, value).map_err(|message| {
-                        ManifestError::new(index, key_mark.line(), key_mark.col() + 1, message)
-                    })?;
+                    add_merge(merges, value)
+                        .map_err(|message| ManifestError::new(index, key_mark.line(), key_mark.col() + 1, message))?;
                 }
             },
         }
