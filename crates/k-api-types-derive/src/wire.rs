@@ -41,7 +41,8 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
             }
             None => match last_segment(&field.ty).as_deref() {
                 Some("Option") => Omit::IfNone,
-                Some("Vec") | Some("BTreeMap") => Omit::IfEmptyCollection,
+                // `ResourceList` is the crate's alias of a BTreeMap.
+                Some("Vec") | Some("BTreeMap") | Some("ResourceList") => Omit::IfEmptyCollection,
                 _ => Omit::Never,
             },
         };

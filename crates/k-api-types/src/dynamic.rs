@@ -17,11 +17,15 @@ pub struct DynamicObject {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
     /// Metadata.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_meta")]
     pub metadata: ObjectMeta,
     /// Every other top-level field (`spec`, `status`, `data`, …).
     #[serde(flatten)]
     pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+fn is_empty_meta(meta: &ObjectMeta) -> bool {
+    *meta == ObjectMeta::default()
 }
 
 impl DynamicObject {

@@ -3,6 +3,7 @@
 pub use k_api_types_derive::{CustomResource, wire};
 
 pub mod bytestring;
+pub mod custom_resource;
 pub mod defaults;
 pub mod dynamic;
 pub mod intstr;
@@ -32,7 +33,10 @@ pub mod scheduling;
 pub mod storage;
 
 pub use bytestring::ByteString;
+pub use custom_resource::CustomResourceExt;
 pub use defaults::ApplyDefaults;
 pub use dynamic::DynamicObject;
+pub use object::Object;
+pub use registry::Registry;
 pub use resource::{ApiResource, GroupVersionKind, GroupVersionResource, Resource, ResourceInfo};
 pub use validation::Validate;

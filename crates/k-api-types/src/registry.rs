@@ -77,6 +77,14 @@ impl Registry {
         Ok(())
     }
 
+    /// Adds every served version of a CustomResourceDefinition.
+    pub fn register_crd(&mut self, crd: &crate::apiextensions::v1::CustomResourceDefinition) -> Result<(), RegistryError> {
+        for resource in crate::custom_resource::crd_resources(crd) {
+            self.register(resource)?;
+        }
+        Ok(())
+    }
+
     /// Removes every version of a resource (`group`, `plural`), returning what was removed.
     pub fn unregister(&mut self, group: &str, plural: &str) -> Vec<Arc<ApiResource>> {
         let gone: Vec<_> =

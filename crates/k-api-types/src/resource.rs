@@ -1,6 +1,6 @@
 //! The [`Resource`] trait (static facts of a kind), group/version/kind and
 //! group/version/resource names, and the owned [`ApiResource`] description the
-//! [`Registry`](crate::Registry) keeps for built-in and custom kinds.
+//! [`Registry`](crate::registry::Registry) keeps for built-in and custom kinds.
 
 use std::fmt;
 
@@ -196,7 +196,7 @@ pub fn join_api_version(group: &str, version: &str) -> String {
     }
 }
 
-/// An owned description of a kind: what the [`Registry`](crate::Registry)
+/// An owned description of a kind: what the [`Registry`](crate::registry::Registry)
 /// holds for built-in kinds and for custom resources registered at run time.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ApiResource {

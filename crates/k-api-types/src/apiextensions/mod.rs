@@ -1,1 +1,3 @@
-//! The `apiextensions` API group (placeholder until its kinds land).
+//! The `apiextensions.k8s.io` API group: CustomResourceDefinitions.
+
+pub mod v1;

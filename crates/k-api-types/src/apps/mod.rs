@@ -1,1 +1,3 @@
-//! The `apps` API group (placeholder until its kinds land).
+//! The `apps` API group: workload controllers.
+
+pub mod v1;

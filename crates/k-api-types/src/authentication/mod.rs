@@ -1,1 +1,4 @@
-//! The `authentication` API group (placeholder until its kinds land).
+//! The `authentication.k8s.io` API group: token reviews, token requests and
+//! "who am I" reviews.
+
+pub mod v1;

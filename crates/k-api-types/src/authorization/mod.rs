@@ -1,1 +1,4 @@
-//! The `authorization` API group (placeholder until its kinds land).
+//! The `authorization.k8s.io` API group: access reviews ("can I…?" questions
+//! answered by the API server's authorizer).
+
+pub mod v1;

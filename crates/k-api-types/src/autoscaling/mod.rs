@@ -1,1 +1,4 @@
-//! The `autoscaling` API group (placeholder until its kinds land).
+//! The `autoscaling` API group: the `scale` subresource and horizontal pod autoscalers.
+
+pub mod v1;
+pub mod v2;

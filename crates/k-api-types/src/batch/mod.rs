@@ -1,1 +1,3 @@
-//! The `batch` API group (placeholder until its kinds land).
+//! The `batch` API group: run-to-completion and scheduled work.
+
+pub mod v1;

@@ -1,1 +1,3 @@
-//! The `coordination` API group (placeholder until its kinds land).
+//! The `coordination.k8s.io` API group: leases.
+
+pub mod v1;

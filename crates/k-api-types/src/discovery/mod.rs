@@ -1,1 +1,3 @@
-//! The `discovery` API group (placeholder until its kinds land).
+//! The `discovery.k8s.io` API group: endpoint slices.
+
+pub mod v1;

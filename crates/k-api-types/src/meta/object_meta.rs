@@ -202,6 +202,7 @@ pub struct PartialObjectMetadata {
     #[wire(omitempty)]
     pub kind: String,
     /// The object's metadata.
+    #[wire(omitempty)]
     pub metadata: ObjectMeta,
 }
 

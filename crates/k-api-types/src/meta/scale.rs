@@ -13,6 +13,7 @@ pub struct Scale {
     #[wire(omitempty)]
     pub kind: String,
     /// Metadata of the scaled object.
+    #[wire(omitempty)]
     pub metadata: ObjectMeta,
     /// Desired scale.
     pub spec: ScaleSpec,

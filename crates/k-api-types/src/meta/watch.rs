@@ -9,6 +9,9 @@ use super::Status;
 /// `T` is the object type; an `ERROR` frame always carries a [`Status`]
 /// (for example code 410 reason `Expired` when the watch's revision has been
 /// compacted).
+// Objects are usually larger than a Status and error frames are rare, so
+// neither variant is boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "object")]
 pub enum WatchEvent<T> {

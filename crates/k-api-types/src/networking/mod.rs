@@ -1,1 +1,3 @@
-//! The `networking` API group (placeholder until its kinds land).
+//! The `networking.k8s.io` API group: network policies, ingresses and ingress classes.
+
+pub mod v1;

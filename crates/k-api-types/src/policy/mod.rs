@@ -1,1 +1,3 @@
-//! The `policy` API group (placeholder until its kinds land).
+//! The `policy` API group: disruption budgets and evictions.
+
+pub mod v1;

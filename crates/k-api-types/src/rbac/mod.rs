@@ -1,1 +1,3 @@
-//! The `rbac` API group (placeholder until its kinds land).
+//! The `rbac.authorization.k8s.io` API group: roles, cluster roles and their bindings.
+
+pub mod v1;

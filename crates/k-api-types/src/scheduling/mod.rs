@@ -1,1 +1,3 @@
-//! The `scheduling` API group (placeholder until its kinds land).
+//! The `scheduling.k8s.io` API group: priority classes.
+
+pub mod v1;

@@ -1,1 +1,3 @@
-//! The `storage` API group (placeholder until its kinds land).
+//! The `storage.k8s.io` API group: storage classes.
+
+pub mod v1;
