@@ -62,7 +62,11 @@ impl Args {
                                 "description" => col.description = string(&m)?,
                                 "format" => col.format = string(&m)?,
                                 "priority" => col.priority = m.value()?.parse::<syn::LitInt>()?.base10_parse()?,
-                                _ => return Err(m.error("expected name, type, json_path, description, format or priority")),
+                                _ => {
+                                    return Err(
+                                        m.error("expected name, type, json_path, description, format or priority")
+                                    );
+                                }
                             }
                             Ok(())
                         })?;
@@ -79,7 +83,11 @@ impl Args {
                                 "spec_replicas_path" => spec = string(&m)?,
                                 "status_replicas_path" => status = string(&m)?,
                                 "label_selector_path" => selector = string(&m)?,
-                                _ => return Err(m.error("expected spec_replicas_path, status_replicas_path or label_selector_path")),
+                                _ => {
+                                    return Err(m.error(
+                                        "expected spec_replicas_path, status_replicas_path or label_selector_path",
+                                    ));
+                                }
                             }
                             Ok(())
                         })?;

@@ -38,9 +38,7 @@ mod wire;
 /// both as dependencies.
 #[proc_macro_attribute]
 pub fn wire(args: TokenStream, input: TokenStream) -> TokenStream {
-    wire::expand(args.into(), input.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    wire::expand(args.into(), input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Derives a custom resource type from its spec struct.
@@ -60,7 +58,5 @@ pub fn wire(args: TokenStream, input: TokenStream) -> TokenStream {
 /// openAPIV3Schema generated from the spec and status types).
 #[proc_macro_derive(CustomResource, attributes(resource))]
 pub fn derive_custom_resource(input: TokenStream) -> TokenStream {
-    custom_resource::expand(input.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    custom_resource::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }

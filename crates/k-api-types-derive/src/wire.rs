@@ -48,9 +48,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
         };
         let attr: Option<Attribute> = match omit {
             Omit::Never => None,
-            Omit::IfNone => {
-                Some(syn::parse_quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")]))
-            }
+            Omit::IfNone => Some(syn::parse_quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")])),
             Omit::IfEmptyCollection => {
                 let ty = &field.ty;
                 let path = format!("<{}>::is_empty", quote!(#ty));

@@ -155,7 +155,8 @@ pub fn build_crd(p: &CrdParams) -> CustomResourceDefinition {
     if !columns.is_empty() {
         version["additionalPrinterColumns"] = Value::Array(columns);
     }
-    let mut names = json!({"plural": p.plural, "singular": p.singular, "kind": p.kind, "listKind": format!("{}List", p.kind)});
+    let mut names =
+        json!({"plural": p.plural, "singular": p.singular, "kind": p.kind, "listKind": format!("{}List", p.kind)});
     if !p.short_names.is_empty() {
         names["shortNames"] = json!(p.short_names);
     }

@@ -12,8 +12,8 @@ pub mod meta;
 pub mod object;
 pub mod quantity;
 pub mod registry;
-pub mod schema;
 pub mod resource;
+pub mod schema;
 pub mod selector;
 pub mod validation;
 

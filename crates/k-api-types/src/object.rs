@@ -231,7 +231,12 @@ pub fn read_manifests(text: &str, strict: bool) -> Result<Vec<ManifestObject>, R
         if strict && !decoded.unknown_fields.is_empty() {
             return Err(fail(DecodeError::UnknownFields { paths: decoded.unknown_fields }));
         }
-        out.push(ManifestObject { document: doc.index, line: doc.line, object: decoded.object, unknown_fields: decoded.unknown_fields });
+        out.push(ManifestObject {
+            document: doc.index,
+            line: doc.line,
+            object: decoded.object,
+            unknown_fields: decoded.unknown_fields,
+        });
     }
     Ok(out)
 }

@@ -78,7 +78,10 @@ impl Registry {
     }
 
     /// Adds every served version of a CustomResourceDefinition.
-    pub fn register_crd(&mut self, crd: &crate::apiextensions::v1::CustomResourceDefinition) -> Result<(), RegistryError> {
+    pub fn register_crd(
+        &mut self,
+        crd: &crate::apiextensions::v1::CustomResourceDefinition,
+    ) -> Result<(), RegistryError> {
         for resource in crate::custom_resource::crd_resources(crd) {
             self.register(resource)?;
         }
@@ -87,8 +90,7 @@ impl Registry {
 
     /// Removes every version of a resource (`group`, `plural`), returning what was removed.
     pub fn unregister(&mut self, group: &str, plural: &str) -> Vec<Arc<ApiResource>> {
-        let gone: Vec<_> =
-            self.by_gvr.values().filter(|r| r.group == group && r.plural == plural).cloned().collect();
+        let gone: Vec<_> = self.by_gvr.values().filter(|r| r.group == group && r.plural == plural).cloned().collect();
         for r in &gone {
             self.by_gvr.remove(&r.gvr());
             self.by_gvk.remove(&r.gvk());
@@ -123,7 +125,9 @@ impl Registry {
                 names(r).iter().any(|n| *n == name || (!r.group.is_empty() && format!("{n}.{}", r.group) == name))
             })
             .collect();
-        found.sort_by(|a, b| (!a.group.is_empty(), &a.group, &a.version).cmp(&(!b.group.is_empty(), &b.group, &b.version)));
+        found.sort_by(|a, b| {
+            (!a.group.is_empty(), &a.group, &a.version).cmp(&(!b.group.is_empty(), &b.group, &b.version))
+        });
         found
     }
 

@@ -122,11 +122,7 @@ pub struct GroupVersionKind {
 impl GroupVersionKind {
     /// Builds a GVK.
     pub fn new(group: impl Into<String>, version: impl Into<String>, kind: impl Into<String>) -> Self {
-        Self {
-            group: group.into(),
-            version: version.into(),
-            kind: kind.into(),
-        }
+        Self { group: group.into(), version: version.into(), kind: kind.into() }
     }
 
     /// Splits an `apiVersion` (`v1` or `group/version`) and pairs it with a kind.
@@ -161,11 +157,7 @@ pub struct GroupVersionResource {
 impl GroupVersionResource {
     /// Builds a GVR.
     pub fn new(group: impl Into<String>, version: impl Into<String>, resource: impl Into<String>) -> Self {
-        Self {
-            group: group.into(),
-            version: version.into(),
-            resource: resource.into(),
-        }
+        Self { group: group.into(), version: version.into(), resource: resource.into() }
     }
 }
 
@@ -189,11 +181,7 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 
 /// Joins a group and a version into an `apiVersion`.
 pub fn join_api_version(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        version.to_owned()
-    } else {
-        format!("{group}/{version}")
-    }
+    if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") }
 }
 
 /// An owned description of a kind: what the [`Registry`](crate::registry::Registry)

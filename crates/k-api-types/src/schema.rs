@@ -8,8 +8,8 @@
 //! `x-kubernetes-preserve-unknown-fields` for free-form JSON, and the
 //! properties of enum variants hoisted so that `oneOf`/`anyOf` only restrict.
 
-use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 /// The OpenAPI 3 schema of `T`, with shared definitions under `components/schemas`.
@@ -28,8 +28,25 @@ pub fn structural_schema<T: JsonSchema>() -> Value {
 
 /// Formats Kubernetes understands for integers and numbers.
 const KNOWN_FORMATS: &[&str] = &[
-    "int32", "int64", "float", "double", "byte", "binary", "date", "date-time", "password", "uri", "email",
-    "hostname", "ipv4", "ipv6", "cidr", "mac", "uuid", "duration", "quantity",
+    "int32",
+    "int64",
+    "float",
+    "double",
+    "byte",
+    "binary",
+    "date",
+    "date-time",
+    "password",
+    "uri",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "cidr",
+    "mac",
+    "uuid",
+    "duration",
+    "quantity",
 ];
 
 /// Rewrites an OpenAPI 3 schema (inlined, from schemars) into a structural one.
@@ -142,7 +159,13 @@ fn merge_single_all_of(map: &mut Map<String, Value>) {
 /// `anyOf: [X, {type: null}]` becomes X with `nullable: true`.
 fn strip_null_branch(map: &mut Map<String, Value>, key: &str) {
     let Some(Value::Array(branches)) = map.get(key) else { return };
-    let is_null = |b: &Value| b.get("type") == Some(&Value::String("null".into())) || b.get("nullable").is_some() && b.as_object().is_some_and(|o| o.len() == 1);
+    // schemars writes the null half of `Option<T>` as `{type: null}`,
+    // `{nullable: true}` or `{enum: [null], nullable: true}`.
+    let is_null = |b: &Value| {
+        b.get("type") == Some(&Value::String("null".into()))
+            || b.get("enum") == Some(&json!([null]))
+            || b.as_object().is_some_and(|o| o.len() == 1 && o.contains_key("nullable"))
+    };
     if branches.len() != 2 || !branches.iter().any(is_null) {
         return;
     }
@@ -188,7 +211,10 @@ fn flatten_enum_branches(map: &mut Map<String, Value>, key: &str) {
 fn hoist_branch_properties(map: &mut Map<String, Value>, key: &str) {
     let Some(Value::Array(branches)) = map.get(key) else { return };
     let all_objects = branches.iter().all(|b| {
-        b.get("type") == Some(&Value::String("object".into())) || (b.get("type").is_none() && b.get("properties").is_some()) || b.get("required").is_some() && b.as_object().is_some_and(|o| o.keys().all(|k| k == "required" || k == "description"))
+        b.get("type") == Some(&Value::String("object".into()))
+            || (b.get("type").is_none() && b.get("properties").is_some())
+            || b.get("required").is_some()
+                && b.as_object().is_some_and(|o| o.keys().all(|k| k == "required" || k == "description"))
     });
     let Some(Value::Array(branches)) = map.remove(key) else { return };
     if !all_objects {

@@ -64,7 +64,12 @@ fn example_manifests_are_valid() {
             }
             o.apply_defaults();
             let errors = o.validate();
-            assert!(errors.is_empty(), "{file} document {}: {:?}", obj.document, errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+            assert!(
+                errors.is_empty(),
+                "{file} document {}: {:?}",
+                obj.document,
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>()
+            );
         }
     }
 }
@@ -77,8 +82,17 @@ struct DefaultRow {
 }
 
 /// Kinds that embed a pod template (or are pods): "pod templates" in the table.
-const POD_KINDS: &[&str] =
-    &["Pod", "PodTemplate", "ReplicationController", "Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob"];
+const POD_KINDS: &[&str] = &[
+    "Pod",
+    "PodTemplate",
+    "ReplicationController",
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+];
 
 /// Reads the table in docs/api-types/defaults.md: `| kinds | `field` | `value` or words | … |`.
 fn documented_defaults() -> Vec<DefaultRow> {
@@ -94,11 +108,16 @@ fn documented_defaults() -> Vec<DefaultRow> {
             .split(',')
             .flat_map(|k| {
                 let k = k.trim();
-                if k == "pod templates" { POD_KINDS.iter().map(|s| (*s).to_owned()).collect() } else { vec![k.to_owned()] }
+                if k == "pod templates" {
+                    POD_KINDS.iter().map(|s| (*s).to_owned()).collect()
+                } else {
+                    vec![k.to_owned()]
+                }
             })
             .collect();
         let field = cells[1].trim_matches('`').to_owned();
-        let value = cells[2].strip_prefix('`').and_then(|v| v.strip_suffix('`')).and_then(|v| serde_json::from_str(v).ok());
+        let value =
+            cells[2].strip_prefix('`').and_then(|v| v.strip_suffix('`')).and_then(|v| serde_json::from_str(v).ok());
         rows.push(DefaultRow { kinds, field, value });
     }
     assert!(rows.len() > 40, "the defaults table looks empty ({} rows)", rows.len());
@@ -160,8 +179,22 @@ fn generalize(path: &str) -> String {
     out
 }
 
-fn ends_with_field(path: &str, field: &str) -> bool {
-    path == field || path.ends_with(&format!(".{field}"))
+/// Whether the last segments of `path` match `pattern` (segments split at `.`,
+/// `*` matching any run of characters within a segment).
+fn ends_with_field(path: &str, pattern: &str) -> bool {
+    let path: Vec<&str> = path.split('.').collect();
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    path.len() >= pattern.len() && path[path.len() - pattern.len()..].iter().zip(&pattern).all(|(s, p)| glob(p, s))
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(text) = text.strip_prefix(head) else { return false };
+            (0..=text.len()).filter(|&i| text.is_char_boundary(i)).any(|i| glob(rest, &text[i..]))
+        }
+    }
 }
 
 #[test]
@@ -189,9 +222,11 @@ fn defaulting_adds_exactly_the_documented_defaults() {
             for (path, value) in a.iter().filter(|(p, _)| !b.contains_key(*p)) {
                 // An empty object in the input that now has content was "added to".
                 let general = generalize(path);
-                let row = table.iter().position(|r| r.kinds.iter().any(|k| *k == kind) && ends_with_field(&general, &r.field));
+                let row = table.iter().position(|r| r.kinds.contains(&kind) && ends_with_field(&general, &r.field));
                 let Some(i) = row else {
-                    panic!("{file} {kind}: defaulting added {path} = {value}, which docs/api-types/defaults.md does not list");
+                    panic!(
+                        "{file} {kind}: defaulting added {path} = {value}, which docs/api-types/defaults.md does not list"
+                    );
                 };
                 used[i] = true;
                 if let Some(expected) = &table[i].value {
@@ -200,7 +235,8 @@ fn defaulting_adds_exactly_the_documented_defaults() {
             }
         }
     }
-    let unused: Vec<_> = table.iter().zip(&used).filter(|(_, u)| !**u).map(|(r, _)| format!("{:?} {}", r.kinds, r.field)).collect();
+    let unused: Vec<_> =
+        table.iter().zip(&used).filter(|(_, u)| !**u).map(|(r, _)| format!("{:?} {}", r.kinds, r.field)).collect();
     // Not every default fires on the examples (e.g. Recreate-only fields); report how many did.
     assert!(unused.len() < table.len(), "no documented default was exercised");
 }

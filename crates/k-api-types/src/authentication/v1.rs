@@ -282,7 +282,6 @@ mod tests {
         let review = json!({
             "apiVersion": "authentication.k8s.io/v1",
             "kind": "TokenReview",
-            "metadata": {},
             "spec": {"token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "audiences": ["https://kubernetes.default.svc"]},
             "status": {
                 "authenticated": true,
@@ -318,7 +317,7 @@ mod tests {
     #[test]
     fn defaults_and_validation() {
         let mut r = TokenRequest::default();
-        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"metadata": {}, "spec": {"audiences": []}}));
+        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"spec": {"audiences": []}}));
         r.apply_defaults();
         assert_eq!(r.spec.expiration_seconds, Some(3600));
         assert!(r.validate().is_empty());

@@ -27,12 +27,7 @@ pub struct ObjectList<T> {
 
 impl<T> Default for ObjectList<T> {
     fn default() -> Self {
-        Self {
-            api_version: String::new(),
-            kind: String::new(),
-            metadata: ListMeta::default(),
-            items: Vec::new(),
-        }
+        Self { api_version: String::new(), kind: String::new(), metadata: ListMeta::default(), items: Vec::new() }
     }
 }
 

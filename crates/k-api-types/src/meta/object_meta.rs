@@ -64,19 +64,12 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Metadata with just a name.
     pub fn named(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ..Self::default()
-        }
+        Self { name: name.into(), ..Self::default() }
     }
 
     /// Metadata with a namespace and a name.
     pub fn namespaced(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            namespace: namespace.into(),
-            ..Self::default()
-        }
+        Self { name: name.into(), namespace: namespace.into(), ..Self::default() }
     }
 
     /// The controlling owner reference (`controller: true`), if any.
@@ -205,4 +198,3 @@ pub struct PartialObjectMetadata {
     #[wire(omitempty)]
     pub metadata: ObjectMeta,
 }
-

@@ -46,12 +46,7 @@ impl Status {
 
     /// A `Success` status.
     pub fn success() -> Self {
-        Self {
-            api_version: "v1".into(),
-            kind: "Status".into(),
-            status: "Success".into(),
-            ..Self::default()
-        }
+        Self { api_version: "v1".into(), kind: "Status".into(), status: "Success".into(), ..Self::default() }
     }
 
     /// Sets the details.

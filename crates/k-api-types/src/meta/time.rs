@@ -29,10 +29,7 @@ pub struct TimeParseError {
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, TimeParseError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| TimeParseError {
-            input: s.to_owned(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| TimeParseError { input: s.to_owned(), reason: e.to_string() })
 }
 
 macro_rules! timestamp_impl {
@@ -93,12 +90,7 @@ macro_rules! timestamp_impl {
 }
 
 timestamp_impl!(Time, SecondsFormat::Secs, "Time", "RFC 3339 timestamp with second precision.");
-timestamp_impl!(
-    MicroTime,
-    SecondsFormat::Micros,
-    "MicroTime",
-    "RFC 3339 timestamp with microsecond precision."
-);
+timestamp_impl!(MicroTime, SecondsFormat::Micros, "MicroTime", "RFC 3339 timestamp with microsecond precision.");
 
 #[cfg(test)]
 mod tests {

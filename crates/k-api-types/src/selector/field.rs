@@ -137,20 +137,13 @@ impl FieldSelector {
             if term.is_empty() {
                 continue;
             }
-            let syntax = || FieldSelectorError::Syntax {
-                selector: input.to_owned(),
-                term: term.to_owned(),
-            };
+            let syntax = || FieldSelectorError::Syntax { selector: input.to_owned(), term: term.to_owned() };
             let (field, operator, raw_value) = split_term(term).ok_or_else(syntax)?;
             if field.is_empty() {
                 return Err(syntax());
             }
             let value = unescape_value(raw_value)?;
-            requirements.push(FieldRequirement {
-                field: field.to_owned(),
-                operator,
-                value,
-            });
+            requirements.push(FieldRequirement { field: field.to_owned(), operator, value });
         }
         requirements.sort_by_cached_key(FieldRequirement::to_string);
         Ok(FieldSelector { requirements })
@@ -158,9 +151,7 @@ impl FieldSelector {
 
     /// Builds a selector from requirements, kept in the given order.
     pub fn from_requirements(requirements: impl IntoIterator<Item = FieldRequirement>) -> Self {
-        FieldSelector {
-            requirements: requirements.into_iter().collect(),
-        }
+        FieldSelector { requirements: requirements.into_iter().collect() }
     }
 
     /// The selector `field=value`.
@@ -193,9 +184,7 @@ impl FieldSelector {
     /// (`None`, treated as `""`, when absent): `=`/`==` require equality and
     /// `!=` inequality.
     pub fn matches(&self, get: impl Fn(&str) -> Option<String>) -> bool {
-        self.requirements
-            .iter()
-            .all(|r| r.matches(get(&r.field).as_deref()))
+        self.requirements.iter().all(|r| r.matches(get(&r.field).as_deref()))
     }
 
     /// The value `field` must equal for an object to match, if some
@@ -213,13 +202,8 @@ impl FieldSelector {
     /// [`FieldSelectorError::UnsupportedField`], whose message is
     /// `field label not supported: <field>`.
     pub fn validate_fields(&self, supported: &[&str]) -> Result<(), FieldSelectorError> {
-        match self
-            .fields()
-            .find(|f| !ALWAYS_SUPPORTED.contains(f) && !supported.contains(f))
-        {
-            Some(field) => Err(FieldSelectorError::UnsupportedField {
-                field: field.to_owned(),
-            }),
+        match self.fields().find(|f| !ALWAYS_SUPPORTED.contains(f) && !supported.contains(f)) {
+            Some(field) => Err(FieldSelectorError::UnsupportedField { field: field.to_owned() }),
             None => Ok(()),
         }
     }
@@ -266,9 +250,7 @@ pub fn unescape_value(value: &str) -> Result<String, FieldSelectorError> {
     for c in value.chars() {
         if escaped {
             if !matches!(c, '\\' | ',' | '=') {
-                return Err(FieldSelectorError::InvalidEscapeSequence {
-                    sequence: format!("\\{c}"),
-                });
+                return Err(FieldSelectorError::InvalidEscapeSequence { sequence: format!("\\{c}") });
             }
             out.push(c);
             escaped = false;
@@ -281,9 +263,7 @@ pub fn unescape_value(value: &str) -> Result<String, FieldSelectorError> {
         }
     }
     if escaped {
-        return Err(FieldSelectorError::InvalidEscapeSequence {
-            sequence: "\\".to_owned(),
-        });
+        return Err(FieldSelectorError::InvalidEscapeSequence { sequence: "\\".to_owned() });
     }
     Ok(out)
 }
@@ -315,14 +295,10 @@ fn split_terms(input: &str) -> Vec<&str> {
 fn split_term(term: &str) -> Option<(&str, FieldOperator, &str)> {
     term.char_indices().find_map(|(i, _)| {
         let rest = &term[i..];
-        [
-            ("!=", FieldOperator::NotEquals),
-            ("==", FieldOperator::DoubleEquals),
-            ("=", FieldOperator::Equals),
-        ]
-        .into_iter()
-        .find(|(op, _)| rest.starts_with(op))
-        .map(|(op, operator)| (&term[..i], operator, &rest[op.len()..]))
+        [("!=", FieldOperator::NotEquals), ("==", FieldOperator::DoubleEquals), ("=", FieldOperator::Equals)]
+            .into_iter()
+            .find(|(op, _)| rest.starts_with(op))
+            .map(|(op, operator)| (&term[..i], operator, &rest[op.len()..]))
     })
 }
 
@@ -349,22 +325,14 @@ mod tests {
             ("metadata.name = foo", "metadata.name = foo"),
         ];
         for (input, printed) in cases {
-            let Ok(selector) = FieldSelector::parse(input) else {
-                panic!("{input:?} should parse")
-            };
+            let Ok(selector) = FieldSelector::parse(input) else { panic!("{input:?} should parse") };
             assert_eq!(selector.to_string(), *printed, "printed form of {input:?}");
-            let Ok(reparsed) = FieldSelector::parse(printed) else {
-                panic!("{printed:?} reparses")
-            };
+            let Ok(reparsed) = FieldSelector::parse(printed) else { panic!("{printed:?} reparses") };
             assert_eq!(reparsed.to_string(), *printed, "round trip of {input:?}");
         }
-        let Ok(s) = FieldSelector::parse("x=a\\,b\\=c\\\\") else {
-            panic!("parses")
-        };
+        let Ok(s) = FieldSelector::parse("x=a\\,b\\=c\\\\") else { panic!("parses") };
         assert_eq!(s.requirements()[0].value, "a,b=c\\");
-        let Ok(s) = "metadata.name = foo".parse::<FieldSelector>() else {
-            panic!("parses")
-        };
+        let Ok(s) = "metadata.name = foo".parse::<FieldSelector>() else { panic!("parses") };
         assert_eq!(s.requirements()[0].field, "metadata.name ");
         assert_eq!(s.requirements()[0].value, " foo");
     }
@@ -373,31 +341,13 @@ mod tests {
     fn parse_errors() {
         let cases: &[(&str, &str)] = &[
             ("foo", "invalid selector: 'foo'; can't understand 'foo'"),
-            (
-                "a=b,foo",
-                "invalid selector: 'a=b,foo'; can't understand 'foo'",
-            ),
-            (
-                "x in (a)",
-                "invalid selector: 'x in (a)'; can't understand 'x in (a)'",
-            ),
+            ("a=b,foo", "invalid selector: 'a=b,foo'; can't understand 'foo'"),
+            ("x in (a)", "invalid selector: 'x in (a)'; can't understand 'x in (a)'"),
             ("=foo", "invalid selector: '=foo'; can't understand '=foo'"),
-            (
-                "x=a=b",
-                "invalid field selector: unescaped character in value: '='",
-            ),
-            (
-                "x===a",
-                "invalid field selector: unescaped character in value: '='",
-            ),
-            (
-                "x=a\\nb",
-                "invalid field selector: invalid escape sequence: \\n",
-            ),
-            (
-                "x=a\\",
-                "invalid field selector: invalid escape sequence: \\",
-            ),
+            ("x=a=b", "invalid field selector: unescaped character in value: '='"),
+            ("x===a", "invalid field selector: unescaped character in value: '='"),
+            ("x=a\\nb", "invalid field selector: invalid escape sequence: \\n"),
+            ("x=a\\", "invalid field selector: invalid escape sequence: \\"),
         ];
         for (input, expected) in cases {
             match FieldSelector::parse(input) {
@@ -409,13 +359,8 @@ mod tests {
 
     #[test]
     fn matching() {
-        let object: BTreeMap<&str, &str> = [
-            ("metadata.name", "web-1"),
-            ("status.phase", "Running"),
-            ("spec.nodeName", ""),
-        ]
-        .into_iter()
-        .collect();
+        let object: BTreeMap<&str, &str> =
+            [("metadata.name", "web-1"), ("status.phase", "Running"), ("spec.nodeName", "")].into_iter().collect();
         let get = |f: &str| object.get(f).map(|v| (*v).to_owned());
         let cases: &[(&str, bool)] = &[
             ("", true),
@@ -433,38 +378,24 @@ mod tests {
             ("metadata.name=web-1,status.phase=Pending", false),
         ];
         for (input, expected) in cases {
-            let Ok(selector) = FieldSelector::parse(input) else {
-                panic!("{input:?} should parse")
-            };
+            let Ok(selector) = FieldSelector::parse(input) else { panic!("{input:?} should parse") };
             assert_eq!(selector.matches(get), *expected, "{input:?}");
         }
-        let Ok(s) = FieldSelector::parse("x=a\\,b") else {
-            panic!("parses")
-        };
+        let Ok(s) = FieldSelector::parse("x=a\\,b") else { panic!("parses") };
         assert!(s.matches(|_| Some("a,b".to_owned())));
     }
 
     #[test]
     fn validate_fields() {
-        let Ok(s) = FieldSelector::parse("metadata.name=a,metadata.namespace=b,spec.nodeName=c")
-        else {
+        let Ok(s) = FieldSelector::parse("metadata.name=a,metadata.namespace=b,spec.nodeName=c") else {
             panic!("parses")
         };
         assert_eq!(s.validate_fields(&["spec.nodeName"]), Ok(()));
-        let Err(e) = s.validate_fields(&["status.phase"]) else {
-            panic!("should fail")
-        };
+        let Err(e) = s.validate_fields(&["status.phase"]) else { panic!("should fail") };
         assert_eq!(e.to_string(), "field label not supported: spec.nodeName");
-        assert_eq!(
-            e,
-            FieldSelectorError::UnsupportedField {
-                field: "spec.nodeName".to_owned()
-            }
-        );
+        assert_eq!(e, FieldSelectorError::UnsupportedField { field: "spec.nodeName".to_owned() });
         assert_eq!(FieldSelector::everything().validate_fields(&[]), Ok(()));
-        let Ok(s) = FieldSelector::parse("metadata.uid=x") else {
-            panic!("parses")
-        };
+        let Ok(s) = FieldSelector::parse("metadata.uid=x") else { panic!("parses") };
         assert_eq!(
             s.validate_fields(&[]).map_err(|e| e.to_string()),
             Err("field label not supported: metadata.uid".to_owned())
@@ -473,9 +404,7 @@ mod tests {
 
     #[test]
     fn accessors() {
-        let Ok(s) = FieldSelector::parse("b!=1,a=2,c==3,a=4") else {
-            panic!("parses")
-        };
+        let Ok(s) = FieldSelector::parse("b!=1,a=2,c==3,a=4") else { panic!("parses") };
         assert_eq!(s.fields().collect::<Vec<_>>(), ["a", "a", "b", "c"]);
         assert_eq!(s.requires_exact_match("a"), Some("2"));
         assert_eq!(s.requires_exact_match("b"), None);
@@ -487,16 +416,9 @@ mod tests {
         assert_eq!(one.to_string(), "metadata.name=a\\,b");
         assert_eq!(FieldSelector::parse(&one.to_string()).ok(), Some(one));
         assert_eq!(escape_value("a\\b,c=d"), "a\\\\b\\,c\\=d");
-        assert_eq!(
-            unescape_value("a\\\\b\\,c\\=d").ok().as_deref(),
-            Some("a\\b,c=d")
-        );
+        assert_eq!(unescape_value("a\\\\b\\,c\\=d").ok().as_deref(), Some("a\\b,c=d"));
         assert_eq!(FieldOperator::DoubleEquals.to_string(), "==");
-        let r = FieldRequirement {
-            field: "f".to_owned(),
-            operator: FieldOperator::NotEquals,
-            value: String::new(),
-        };
+        let r = FieldRequirement { field: "f".to_owned(), operator: FieldOperator::NotEquals, value: String::new() };
         assert_eq!(FieldSelector::from_requirements([r]).to_string(), "f!=");
     }
 }

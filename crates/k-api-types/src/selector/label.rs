@@ -166,8 +166,7 @@ fn is_label_name_shape(s: &str) -> bool {
         (Some(first), Some(last)) => {
             first.is_ascii_alphanumeric()
                 && last.is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         }
         _ => false,
     }
@@ -230,11 +229,7 @@ pub(crate) fn label_key_error(key: &str) -> Option<String> {
             errs.push(format!("name part {NAME_CHARS_MSG}"));
         }
     }
-    if errs.is_empty() {
-        None
-    } else {
-        Some(errs.join("; "))
-    }
+    if errs.is_empty() { None } else { Some(errs.join("; ")) }
 }
 
 /// Reasons why `value` is not a valid label value, or `None` if it is valid.
@@ -250,20 +245,13 @@ pub(crate) fn label_value_error(value: &str) -> Option<String> {
                 .to_owned(),
         );
     }
-    if errs.is_empty() {
-        None
-    } else {
-        Some(errs.join("; "))
-    }
+    if errs.is_empty() { None } else { Some(errs.join("; ")) }
 }
 
 fn validate_key(key: &str) -> Result<(), SelectorParseError> {
     match label_key_error(key) {
         None => Ok(()),
-        Some(reason) => Err(SelectorParseError::InvalidKey {
-            key: key.to_owned(),
-            reason,
-        }),
+        Some(reason) => Err(SelectorParseError::InvalidKey { key: key.to_owned(), reason }),
     }
 }
 
@@ -288,11 +276,7 @@ impl Requirement {
     /// and `NotEquals` exactly one; `Exists`/`DoesNotExist` none;
     /// `GreaterThan`/`LessThan` exactly one that parses as an `i64`.
     /// Duplicate values are merged. The first problem found is reported.
-    pub fn new<I, S>(
-        key: impl Into<String>,
-        operator: Operator,
-        values: I,
-    ) -> Result<Self, SelectorParseError>
+    pub fn new<I, S>(key: impl Into<String>, operator: Operator, values: I) -> Result<Self, SelectorParseError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -300,60 +284,39 @@ impl Requirement {
         let key = key.into();
         let values: Vec<String> = values.into_iter().map(Into::into).collect();
         validate_key(&key)?;
-        let invalid = |reason: &'static str| SelectorParseError::InvalidValues {
-            operator,
-            values: values.clone(),
-            reason,
-        };
+        let invalid =
+            |reason: &'static str| SelectorParseError::InvalidValues { operator, values: values.clone(), reason };
         match operator {
             Operator::In | Operator::NotIn => {
                 if values.is_empty() {
-                    return Err(invalid(
-                        "for 'in', 'notin' operators, values set can't be empty",
-                    ));
+                    return Err(invalid("for 'in', 'notin' operators, values set can't be empty"));
                 }
             }
             Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
                 if values.len() != 1 {
-                    return Err(invalid(
-                        "exact-match compatibility requires one single value",
-                    ));
+                    return Err(invalid("exact-match compatibility requires one single value"));
                 }
             }
             Operator::Exists | Operator::DoesNotExist => {
                 if !values.is_empty() {
-                    return Err(invalid(
-                        "values set must be empty for exists and does not exist",
-                    ));
+                    return Err(invalid("values set must be empty for exists and does not exist"));
                 }
             }
             Operator::GreaterThan | Operator::LessThan => {
                 if values.len() != 1 {
-                    return Err(invalid(
-                        "for 'Gt', 'Lt' operators, exactly one value is required",
-                    ));
+                    return Err(invalid("for 'Gt', 'Lt' operators, exactly one value is required"));
                 }
                 if values.iter().any(|v| v.parse::<i64>().is_err()) {
-                    return Err(invalid(
-                        "for 'Gt', 'Lt' operators, the value must be an integer",
-                    ));
+                    return Err(invalid("for 'Gt', 'Lt' operators, the value must be an integer"));
                 }
             }
         }
         for value in &values {
             if let Some(reason) = label_value_error(value) {
-                return Err(SelectorParseError::InvalidValue {
-                    key: key.clone(),
-                    value: value.clone(),
-                    reason,
-                });
+                return Err(SelectorParseError::InvalidValue { key: key.clone(), value: value.clone(), reason });
             }
         }
-        Ok(Requirement {
-            key,
-            operator,
-            values: values.into_iter().collect(),
-        })
+        Ok(Requirement { key, operator, values: values.into_iter().collect() })
     }
 
     /// The label key this requirement constrains.
@@ -379,9 +342,7 @@ impl Requirement {
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         let value = labels.get(&self.key);
         match self.operator {
-            Operator::Equals | Operator::DoubleEquals | Operator::In => {
-                value.is_some_and(|v| self.values.contains(v))
-            }
+            Operator::Equals | Operator::DoubleEquals | Operator::In => value.is_some_and(|v| self.values.contains(v)),
             Operator::NotEquals | Operator::NotIn => value.is_none_or(|v| !self.values.contains(v)),
             Operator::Exists => value.is_some(),
             Operator::DoesNotExist => value.is_none(),
@@ -396,11 +357,7 @@ impl Requirement {
                 let Ok(bound) = bound.parse::<i64>() else {
                     return false;
                 };
-                if self.operator == Operator::GreaterThan {
-                    actual > bound
-                } else {
-                    actual < bound
-                }
+                if self.operator == Operator::GreaterThan { actual > bound } else { actual < bound }
             }
         }
     }
@@ -419,13 +376,7 @@ impl Requirement {
 
 impl fmt::Display for Requirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let join = || {
-            self.values
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let join = || self.values.iter().map(String::as_str).collect::<Vec<_>>().join(",");
         match self.operator {
             Operator::Equals | Operator::DoubleEquals => write!(f, "{}={}", self.key, join()),
             Operator::NotEquals => write!(f, "{}!={}", self.key, join()),
@@ -467,10 +418,7 @@ impl Selector {
     /// [`Selector::everything`]; check [`Selector::is_nothing`] before
     /// serializing one.
     pub fn nothing() -> Self {
-        Selector {
-            requirements: Vec::new(),
-            nothing: true,
-        }
+        Selector { requirements: Vec::new(), nothing: true }
     }
 
     /// Parses the label selector string grammar described in the
@@ -479,10 +427,7 @@ impl Selector {
     pub fn parse(input: &str) -> Result<Self, SelectorParseError> {
         let mut requirements = Parser::new(input).parse()?;
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Selector {
-            requirements,
-            nothing: false,
-        })
+        Ok(Selector { requirements, nothing: false })
     }
 
     /// The equality-based selector of a label map (for example
@@ -498,25 +443,17 @@ impl Selector {
                 values: BTreeSet::from([v.clone()]),
             })
             .collect();
-        Selector {
-            requirements,
-            nothing: false,
-        }
+        Selector { requirements, nothing: false }
     }
 
     /// Like [`Selector::from_map`], but validates every key and value
     /// (Kubernetes' `ValidatedSelectorFromSet`).
-    pub fn validated_from_map(
-        labels: &BTreeMap<String, String>,
-    ) -> Result<Self, SelectorParseError> {
+    pub fn validated_from_map(labels: &BTreeMap<String, String>) -> Result<Self, SelectorParseError> {
         let requirements = labels
             .iter()
             .map(|(k, v)| Requirement::new(k.as_str(), Operator::Equals, [v.as_str()]))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Selector {
-            requirements,
-            nothing: false,
-        })
+        Ok(Selector { requirements, nothing: false })
     }
 
     /// Builds a selector from requirements, sorting them by key.
@@ -527,10 +464,7 @@ impl Selector {
     /// Adds requirements, keeping them sorted by key. Adding to
     /// [`Selector::nothing`] leaves it matching nothing.
     #[must_use]
-    pub fn with_requirements(
-        mut self,
-        requirements: impl IntoIterator<Item = Requirement>,
-    ) -> Self {
+    pub fn with_requirements(mut self, requirements: impl IntoIterator<Item = Requirement>) -> Self {
         if self.nothing {
             return self;
         }
@@ -565,10 +499,7 @@ impl Selector {
     /// requirement pins it (`key=v`, `key==v` or `key in (v)`), for use with
     /// label indexes.
     pub fn requires_exact_match(&self, key: &str) -> Option<&str> {
-        self.requirements
-            .iter()
-            .filter(|r| r.key == key)
-            .find_map(Requirement::exact_value)
+        self.requirements.iter().filter(|r| r.key == key).find_map(Requirement::exact_value)
     }
 }
 
@@ -601,14 +532,9 @@ impl TryFrom<&LabelSelector> for Selector {
     /// (at least one value), `Exists` and `DoesNotExist` (no values). A
     /// selector with neither matches everything.
     fn try_from(selector: &LabelSelector) -> Result<Self, Self::Error> {
-        let mut requirements =
-            Vec::with_capacity(selector.match_labels.len() + selector.match_expressions.len());
+        let mut requirements = Vec::with_capacity(selector.match_labels.len() + selector.match_expressions.len());
         for (key, value) in &selector.match_labels {
-            requirements.push(Requirement::new(
-                key.as_str(),
-                Operator::Equals,
-                [value.as_str()],
-            )?);
+            requirements.push(Requirement::new(key.as_str(), Operator::Equals, [value.as_str()])?);
         }
         for expr in &selector.match_expressions {
             let operator = match expr.operator.as_str() {
@@ -617,16 +543,10 @@ impl TryFrom<&LabelSelector> for Selector {
                 "Exists" => Operator::Exists,
                 "DoesNotExist" => Operator::DoesNotExist,
                 other => {
-                    return Err(SelectorParseError::InvalidOperator {
-                        operator: other.to_owned(),
-                    });
+                    return Err(SelectorParseError::InvalidOperator { operator: other.to_owned() });
                 }
             };
-            requirements.push(Requirement::new(
-                expr.key.as_str(),
-                operator,
-                expr.values.iter().map(String::as_str),
-            )?);
+            requirements.push(Requirement::new(expr.key.as_str(), operator, expr.values.iter().map(String::as_str))?);
         }
         Ok(Selector::from_requirements(requirements))
     }
@@ -636,13 +556,8 @@ impl TryFrom<&LabelSelector> for Selector {
 /// apimachinery semantics: `None` (a nil selector) matches nothing, an empty
 /// selector matches everything, and a selector that fails to convert (see
 /// [`Selector::try_from`]) matches nothing.
-pub fn selector_matches(
-    selector: Option<&LabelSelector>,
-    labels: &BTreeMap<String, String>,
-) -> bool {
-    selector
-        .and_then(|s| Selector::try_from(s).ok())
-        .is_some_and(|s| s.matches(labels))
+pub fn selector_matches(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
+    selector.and_then(|s| Selector::try_from(s).ok()).is_some_and(|s| s.matches(labels))
 }
 
 /// The canonical selector string of a structured selector (empty for a
@@ -739,11 +654,7 @@ fn lex(input: &str) -> Vec<Token<'_>> {
             if len == 2 {
                 chars.next();
             }
-            tokens.push(Token {
-                tok,
-                text: &rest[..len],
-                pos,
-            });
+            tokens.push(Token { tok, text: &rest[..len], pos });
             continue;
         }
         let mut end = input.len();
@@ -762,11 +673,7 @@ fn lex(input: &str) -> Vec<Token<'_>> {
         };
         tokens.push(Token { tok, text, pos });
     }
-    tokens.push(Token {
-        tok: Tok::End,
-        text: "",
-        pos: input.len(),
-    });
+    tokens.push(Token { tok: Tok::End, text: "", pos: input.len() });
     tokens
 }
 
@@ -776,33 +683,17 @@ struct Parser<'a> {
 }
 
 fn syntax(token: Token<'_>, expected: &'static str) -> SelectorParseError {
-    SelectorParseError::Syntax {
-        position: token.pos,
-        found: token.text.to_owned(),
-        expected,
-    }
+    SelectorParseError::Syntax { position: token.pos, found: token.text.to_owned(), expected }
 }
 
 impl<'a> Parser<'a> {
     fn new(input: &'a str) -> Self {
-        Parser {
-            tokens: lex(input),
-            index: 0,
-        }
+        Parser { tokens: lex(input), index: 0 }
     }
 
     fn peek(&self, context: Context) -> Token<'a> {
-        let end = Token {
-            tok: Tok::End,
-            text: "",
-            pos: 0,
-        };
-        let mut token = self
-            .tokens
-            .get(self.index)
-            .or(self.tokens.last())
-            .copied()
-            .unwrap_or(end);
+        let end = Token { tok: Tok::End, text: "", pos: 0 };
+        let mut token = self.tokens.get(self.index).or(self.tokens.last()).copied().unwrap_or(end);
         if context == Context::Values && matches!(token.tok, Tok::In | Tok::NotIn) {
             token.tok = Tok::Ident;
         }
@@ -935,11 +826,7 @@ impl<'a> Parser<'a> {
             return Ok(String::new());
         }
         let token = self.next(Context::Values);
-        if token.tok == Tok::Ident {
-            Ok(token.text.to_owned())
-        } else {
-            Err(syntax(token, "identifier"))
-        }
+        if token.tok == Tok::Ident { Ok(token.text.to_owned()) } else { Err(syntax(token, "identifier")) }
     }
 }
 
@@ -949,10 +836,7 @@ mod tests {
     use crate::meta::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -996,11 +880,9 @@ mod tests {
             ("A_b.c-9=Z.9_x-1", "A_b.c-9=Z.9_x-1"),
         ];
         for (input, printed) in cases {
-            let selector = Selector::parse(input)
-                .unwrap_or_else(|e| panic!("{input:?} should parse, got {e}"));
+            let selector = Selector::parse(input).unwrap_or_else(|e| panic!("{input:?} should parse, got {e}"));
             assert_eq!(selector.to_string(), *printed, "printed form of {input:?}");
-            let reparsed = Selector::parse(printed)
-                .unwrap_or_else(|e| panic!("{printed:?} should reparse, got {e}"));
+            let reparsed = Selector::parse(printed).unwrap_or_else(|e| panic!("{printed:?} should reparse, got {e}"));
             assert_eq!(reparsed.to_string(), *printed, "round trip of {input:?}");
             assert_eq!(input.parse::<Selector>().ok(), Some(selector));
         }
@@ -1012,31 +894,19 @@ mod tests {
         let long_value = format!("x={}", "v".repeat(64));
         let long_prefix = format!("{}/x", "a".repeat(254));
         let cases: &[(&str, &str)] = &[
-            (
-                "x=a,",
-                "found '', expected: identifier after ',' (at position 4)",
-            ),
-            (
-                ",",
-                "found ',', expected: !, identifier, or 'end of string' (at position 0)",
-            ),
+            ("x=a,", "found '', expected: identifier after ',' (at position 4)"),
+            (",", "found ',', expected: !, identifier, or 'end of string' (at position 0)"),
             ("x=a,,y", "found ',', expected: identifier after ','"),
             ("x=)", "found ')', expected: identifier (at position 2)"),
             ("x in (a", "found '', expected: ',' or ')'"),
             ("x in a", "found 'a', expected: '('"),
             ("x in )", "found ')', expected: '('"),
-            (
-                "x y",
-                "found 'y', expected: in, notin, =, ==, !=, gt, lt (at position 2)",
-            ),
+            ("x y", "found 'y', expected: in, notin, =, ==, !=, gt, lt (at position 2)"),
             ("x(a)", "found '(', expected: in, notin, =, ==, !=, gt, lt"),
             ("x=a b", "found 'b', expected: ',' or 'end of string'"),
             ("x=a=b", "found '=', expected: ',' or 'end of string'"),
             ("!x=a", "found '=', expected: ',' or 'end of string'"),
-            (
-                "=a",
-                "found '=', expected: !, identifier, or 'end of string'",
-            ),
+            ("=a", "found '=', expected: !, identifier, or 'end of string'"),
             ("x=(a)", "found '(', expected: identifier"),
             ("!", "found '', expected: identifier"),
             ("!!x", "found '!', expected: identifier"),
@@ -1044,39 +914,15 @@ mod tests {
             ("x in (=)", "found '=', expected: ',', ')' or identifier"),
             ("x in (a,=)", "found '=', expected: ',', or identifier"),
             ("x in (a))", "found ')', expected: ',' or 'end of string'"),
-            (
-                "x>a",
-                "for 'Gt', 'Lt' operators, the value must be an integer",
-            ),
-            (
-                "x>",
-                "for 'Gt', 'Lt' operators, the value must be an integer",
-            ),
+            ("x>a", "for 'Gt', 'Lt' operators, the value must be an integer"),
+            ("x>", "for 'Gt', 'Lt' operators, the value must be an integer"),
             ("x<-1", "invalid label value \"-1\" for key \"x\""),
-            (
-                "-x=a",
-                "invalid label key \"-x\": name part must consist of",
-            ),
-            (
-                "a/b/c",
-                "invalid label key \"a/b/c\": a qualified name must consist of",
-            ),
-            (
-                "/x",
-                "invalid label key \"/x\": prefix part must be non-empty",
-            ),
-            (
-                "x/",
-                "invalid label key \"x/\": name part must be non-empty",
-            ),
-            (
-                "Example.com/x",
-                "prefix part a lowercase RFC 1123 subdomain",
-            ),
-            (
-                &long_prefix,
-                "prefix part must be no more than 253 characters",
-            ),
+            ("-x=a", "invalid label key \"-x\": name part must consist of"),
+            ("a/b/c", "invalid label key \"a/b/c\": a qualified name must consist of"),
+            ("/x", "invalid label key \"/x\": prefix part must be non-empty"),
+            ("x/", "invalid label key \"x/\": name part must be non-empty"),
+            ("Example.com/x", "prefix part a lowercase RFC 1123 subdomain"),
+            (&long_prefix, "prefix part must be no more than 253 characters"),
             (&long_name, "name part must be no more than 63 characters"),
             ("x=-a", "invalid label value \"-a\" for key \"x\""),
             (&long_value, "must be no more than 63 characters"),
@@ -1089,10 +935,7 @@ mod tests {
                 Ok(s) => panic!("{input:?} should fail, parsed as {s}"),
                 Err(e) => {
                     let message = e.to_string();
-                    assert!(
-                        message.contains(expected),
-                        "{input:?}: {message:?} lacks {expected:?}"
-                    );
+                    assert!(message.contains(expected), "{input:?}: {message:?} lacks {expected:?}");
                 }
             }
         }
@@ -1100,12 +943,7 @@ mod tests {
 
     #[test]
     fn matches_table() {
-        let l = labels(&[
-            ("app", "web"),
-            ("env", "prod"),
-            ("tier", "frontend"),
-            ("n", "7"),
-        ]);
+        let l = labels(&[("app", "web"), ("env", "prod"), ("tier", "frontend"), ("n", "7")]);
         let cases: &[(&str, bool)] = &[
             ("", true),
             ("app=web", true),
@@ -1136,9 +974,7 @@ mod tests {
             ("app=web,app=db", false),
         ];
         for (input, expected) in cases {
-            let Ok(selector) = Selector::parse(input) else {
-                panic!("{input:?} should parse")
-            };
+            let Ok(selector) = Selector::parse(input) else { panic!("{input:?} should parse") };
             assert_eq!(selector.matches(&l), *expected, "{input:?}");
         }
         assert!(Selector::parse("x=").is_ok_and(|s| s.matches(&labels(&[("x", "")]))));
@@ -1156,18 +992,9 @@ mod tests {
         assert!(!Selector::nothing().is_empty());
         assert!(Selector::nothing().is_nothing());
         assert_eq!(Selector::nothing().to_string(), "");
-        let Ok(r) = Requirement::new("a", Operator::Exists, Vec::<String>::new()) else {
-            panic!("valid requirement")
-        };
-        assert!(
-            Selector::nothing()
-                .with_requirements([r.clone()])
-                .is_nothing()
-        );
-        assert_eq!(
-            Selector::everything().with_requirements([r]).to_string(),
-            "a"
-        );
+        let Ok(r) = Requirement::new("a", Operator::Exists, Vec::<String>::new()) else { panic!("valid requirement") };
+        assert!(Selector::nothing().with_requirements([r.clone()]).is_nothing());
+        assert_eq!(Selector::everything().with_requirements([r]).to_string(), "a");
     }
 
     #[test]
@@ -1182,14 +1009,8 @@ mod tests {
                 Requirement::new("k", Operator::Equals, ["a", "b"]),
                 "values: Invalid value: []string{\"a\", \"b\"}: exact-match compatibility requires one single value",
             ),
-            (
-                Requirement::new("k", Operator::Exists, ["a"]),
-                "values set must be empty for exists and does not exist",
-            ),
-            (
-                Requirement::new("k", Operator::LessThan, ["1", "2"]),
-                "exactly one value is required",
-            ),
+            (Requirement::new("k", Operator::Exists, ["a"]), "values set must be empty for exists and does not exist"),
+            (Requirement::new("k", Operator::LessThan, ["1", "2"]), "exactly one value is required"),
         ];
         for (result, expected) in cases {
             match result {
@@ -1200,9 +1021,7 @@ mod tests {
                 }
             }
         }
-        let Ok(r) = Requirement::new("k", Operator::NotIn, ["b", "a", "b"]) else {
-            panic!("valid requirement")
-        };
+        let Ok(r) = Requirement::new("k", Operator::NotIn, ["b", "a", "b"]) else { panic!("valid requirement") };
         assert_eq!(r.key(), "k");
         assert_eq!(r.operator(), Operator::NotIn);
         assert_eq!(r.values().iter().collect::<Vec<_>>(), ["a", "b"]);
@@ -1212,9 +1031,7 @@ mod tests {
 
     #[test]
     fn requires_exact_match() {
-        let Ok(s) = Selector::parse("a=1,b in (2),c in (3,4),d!=5,e") else {
-            panic!("parses")
-        };
+        let Ok(s) = Selector::parse("a=1,b in (2),c in (3,4),d!=5,e") else { panic!("parses") };
         assert_eq!(s.requires_exact_match("a"), Some("1"));
         assert_eq!(s.requires_exact_match("b"), Some("2"));
         assert_eq!(s.requires_exact_match("c"), None);
@@ -1249,13 +1066,7 @@ mod tests {
     fn label_selector_conversion() {
         let cases: Vec<(LabelSelector, Result<&str, &str>)> = vec![
             (LabelSelector::default(), Ok("")),
-            (
-                LabelSelector {
-                    match_labels: labels(&[("b", "2"), ("a", "1")]),
-                    ..Default::default()
-                },
-                Ok("a=1,b=2"),
-            ),
+            (LabelSelector { match_labels: labels(&[("b", "2"), ("a", "1")]), ..Default::default() }, Ok("a=1,b=2")),
             (
                 LabelSelector {
                     match_labels: labels(&[("tier", "web")]),
@@ -1269,63 +1080,35 @@ mod tests {
                 Ok("env in (prod,qa),gpu,!legacy,tier=web,zone notin (z1)"),
             ),
             (
-                LabelSelector {
-                    match_expressions: vec![expr("a", "In", &[])],
-                    ..Default::default()
-                },
-                Err(
-                    "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty",
-                ),
+                LabelSelector { match_expressions: vec![expr("a", "In", &[])], ..Default::default() },
+                Err("values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"),
             ),
             (
-                LabelSelector {
-                    match_expressions: vec![expr("a", "NotIn", &[])],
-                    ..Default::default()
-                },
+                LabelSelector { match_expressions: vec![expr("a", "NotIn", &[])], ..Default::default() },
                 Err("values set can't be empty"),
             ),
             (
-                LabelSelector {
-                    match_expressions: vec![expr("a", "Exists", &["x"])],
-                    ..Default::default()
-                },
-                Err(
-                    "values: Invalid value: []string{\"x\"}: values set must be empty for exists and does not exist",
-                ),
+                LabelSelector { match_expressions: vec![expr("a", "Exists", &["x"])], ..Default::default() },
+                Err("values: Invalid value: []string{\"x\"}: values set must be empty for exists and does not exist"),
             ),
             (
-                LabelSelector {
-                    match_expressions: vec![expr("a", "Foo", &[])],
-                    ..Default::default()
-                },
+                LabelSelector { match_expressions: vec![expr("a", "Foo", &[])], ..Default::default() },
                 Err("\"Foo\" is not a valid label selector operator"),
             ),
             (
-                LabelSelector {
-                    match_expressions: vec![expr("a", "in", &["x"])],
-                    ..Default::default()
-                },
+                LabelSelector { match_expressions: vec![expr("a", "in", &["x"])], ..Default::default() },
                 Err("\"in\" is not a valid label selector operator"),
             ),
             (
-                LabelSelector {
-                    match_expressions: vec![expr("a", "Gt", &["1"])],
-                    ..Default::default()
-                },
+                LabelSelector { match_expressions: vec![expr("a", "Gt", &["1"])], ..Default::default() },
                 Err("\"Gt\" is not a valid label selector operator"),
             ),
             (
-                LabelSelector {
-                    match_labels: labels(&[("bad key", "x")]),
-                    ..Default::default()
-                },
+                LabelSelector { match_labels: labels(&[("bad key", "x")]), ..Default::default() },
                 Err("invalid label key \"bad key\""),
             ),
             (
-                LabelSelector {
-                    match_labels: labels(&[("k", "bad value")]),
-                    ..Default::default()
-                },
+                LabelSelector { match_labels: labels(&[("k", "bad value")]), ..Default::default() },
                 Err("invalid label value \"bad value\" for key \"k\""),
             ),
         ];
@@ -1334,10 +1117,7 @@ mod tests {
             match (result, expected) {
                 (Ok(s), Ok(printed)) => {
                     assert_eq!(s.to_string(), printed);
-                    assert_eq!(
-                        label_selector_to_string(&selector).ok().as_deref(),
-                        Some(printed)
-                    );
+                    assert_eq!(label_selector_to_string(&selector).ok().as_deref(), Some(printed));
                 }
                 (Err(e), Err(message)) => {
                     let text = e.to_string();
@@ -1353,22 +1133,10 @@ mod tests {
     fn structured_selector_matching() {
         let l = labels(&[("app", "web"), ("env", "prod")]);
         let empty = LabelSelector::default();
-        let app = LabelSelector {
-            match_labels: labels(&[("app", "web")]),
-            ..Default::default()
-        };
-        let other = LabelSelector {
-            match_labels: labels(&[("app", "db")]),
-            ..Default::default()
-        };
-        let bad = LabelSelector {
-            match_expressions: vec![expr("a", "Foo", &[])],
-            ..Default::default()
-        };
-        let exists = LabelSelector {
-            match_expressions: vec![expr("env", "Exists", &[])],
-            ..Default::default()
-        };
+        let app = LabelSelector { match_labels: labels(&[("app", "web")]), ..Default::default() };
+        let other = LabelSelector { match_labels: labels(&[("app", "db")]), ..Default::default() };
+        let bad = LabelSelector { match_expressions: vec![expr("a", "Foo", &[])], ..Default::default() };
+        let exists = LabelSelector { match_expressions: vec![expr("env", "Exists", &[])], ..Default::default() };
         assert!(!selector_matches(None, &l));
         assert!(!selector_matches(None, &BTreeMap::new()));
         assert!(selector_matches(Some(&empty), &l));

@@ -30,11 +30,8 @@
 pub mod field;
 pub mod label;
 
-pub use field::{
-    FieldOperator, FieldRequirement, FieldSelector, FieldSelectorError, escape_value,
-    unescape_value,
-};
+pub use field::{FieldOperator, FieldRequirement, FieldSelector, FieldSelectorError, escape_value, unescape_value};
 pub use label::{
-    Operator, Requirement, Selector, SelectorParseError, format_label_selector,
-    label_selector_to_string, selector_matches,
+    Operator, Requirement, Selector, SelectorParseError, format_label_selector, label_selector_to_string,
+    selector_matches,
 };

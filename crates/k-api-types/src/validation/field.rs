@@ -19,11 +19,7 @@ impl Path {
 
     /// A child field.
     pub fn child(&self, name: &str) -> Self {
-        if self.0.is_empty() {
-            Self(name.to_owned())
-        } else {
-            Self(format!("{}.{name}", self.0))
-        }
+        if self.0.is_empty() { Self(name.to_owned()) } else { Self(format!("{}.{name}", self.0)) }
     }
 
     /// An element of a list.
@@ -122,12 +118,7 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(type_: ErrorType, path: &Path, value: Option<serde_json::Value>, detail: impl Into<String>) -> Self {
-        Self {
-            type_,
-            field: path.to_string(),
-            value,
-            detail: detail.into(),
-        }
+        Self { type_, field: path.to_string(), value, detail: detail.into() }
     }
 
     /// A required field is missing.
@@ -143,12 +134,7 @@ impl FieldError {
     /// A value is not among `supported`.
     pub fn not_supported(path: &Path, value: impl Serialize, supported: &[&str]) -> Self {
         let list = supported.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-        Self::new(
-            ErrorType::NotSupported,
-            path,
-            serde_json::to_value(value).ok(),
-            format!("supported values: {list}"),
-        )
+        Self::new(ErrorType::NotSupported, path, serde_json::to_value(value).ok(), format!("supported values: {list}"))
     }
 
     /// A value that must be unique is repeated.
@@ -186,7 +172,12 @@ impl FieldError {
         let mut s = self.type_.phrase().to_owned();
         let shows_value = matches!(
             self.type_,
-            ErrorType::Invalid | ErrorType::NotSupported | ErrorType::Duplicate | ErrorType::NotFound | ErrorType::TooMany | ErrorType::TypeInvalid
+            ErrorType::Invalid
+                | ErrorType::NotSupported
+                | ErrorType::Duplicate
+                | ErrorType::NotFound
+                | ErrorType::TooMany
+                | ErrorType::TypeInvalid
         );
         if shows_value && let Some(v) = &self.value {
             s.push_str(": ");
@@ -201,11 +192,7 @@ impl FieldError {
 
     /// The `StatusCause` of this error.
     pub fn to_cause(&self) -> StatusCause {
-        StatusCause {
-            reason: self.type_.cause().to_owned(),
-            message: self.body(),
-            field: self.field.clone(),
-        }
+        StatusCause { reason: self.type_.cause().to_owned(), message: self.body(), field: self.field.clone() }
     }
 }
 

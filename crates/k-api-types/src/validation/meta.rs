@@ -3,8 +3,11 @@
 use std::collections::HashSet;
 
 use super::names::{qualified_name_errors, validate_annotations, validate_labels};
+use super::{
+    DNS1035_LABEL_ERROR, DNS1123_LABEL_ERROR, DNS1123_SUBDOMAIN_ERROR, is_dns1035_label, is_dns1123_label,
+    is_dns1123_subdomain,
+};
 use super::{ErrorList, FieldError, Path, validate_immutable};
-use super::{DNS1035_LABEL_ERROR, DNS1123_LABEL_ERROR, DNS1123_SUBDOMAIN_ERROR, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain};
 use crate::meta::ObjectMeta;
 
 /// Which syntax a kind's names must follow.
@@ -103,7 +106,13 @@ pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule,
 
 /// Validates metadata of an update: everything [`validate_object_meta`] checks,
 /// plus immutability of name, namespace, uid and creationTimestamp.
-pub fn validate_object_meta_update(new: &ObjectMeta, old: &ObjectMeta, namespaced: bool, rule: NameRule, errors: &mut ErrorList) {
+pub fn validate_object_meta_update(
+    new: &ObjectMeta,
+    old: &ObjectMeta,
+    namespaced: bool,
+    rule: NameRule,
+    errors: &mut ErrorList,
+) {
     validate_object_meta(new, namespaced, rule, errors);
     let path = Path::new("metadata");
     validate_immutable(&new.name, &old.name, &path.child("name"), errors);
@@ -131,18 +140,47 @@ mod tests {
     fn meta_cases() {
         let ok = ObjectMeta::namespaced("work", "web-0");
         assert!(causes(&ok, true, NameRule::Subdomain).is_empty());
-        assert_eq!(causes(&ObjectMeta::default(), false, NameRule::Subdomain), [("metadata.name".to_owned(), "FieldValueRequired")]);
-        assert_eq!(causes(&ObjectMeta::named("Web"), false, NameRule::Subdomain), [("metadata.name".to_owned(), "FieldValueInvalid")]);
-        assert_eq!(causes(&ObjectMeta::named("a.b"), false, NameRule::Label1035), [("metadata.name".to_owned(), "FieldValueInvalid")]);
-        assert_eq!(causes(&ObjectMeta::named("web"), true, NameRule::Subdomain), [("metadata.namespace".to_owned(), "FieldValueRequired")]);
-        assert_eq!(causes(&ObjectMeta::namespaced("x", "web"), false, NameRule::Subdomain), [("metadata.namespace".to_owned(), "FieldValueForbidden")]);
+        assert_eq!(
+            causes(&ObjectMeta::default(), false, NameRule::Subdomain),
+            [("metadata.name".to_owned(), "FieldValueRequired")]
+        );
+        assert_eq!(
+            causes(&ObjectMeta::named("Web"), false, NameRule::Subdomain),
+            [("metadata.name".to_owned(), "FieldValueInvalid")]
+        );
+        assert_eq!(
+            causes(&ObjectMeta::named("a.b"), false, NameRule::Label1035),
+            [("metadata.name".to_owned(), "FieldValueInvalid")]
+        );
+        assert_eq!(
+            causes(&ObjectMeta::named("web"), true, NameRule::Subdomain),
+            [("metadata.namespace".to_owned(), "FieldValueRequired")]
+        );
+        assert_eq!(
+            causes(&ObjectMeta::namespaced("x", "web"), false, NameRule::Subdomain),
+            [("metadata.namespace".to_owned(), "FieldValueForbidden")]
+        );
         let gen_name = ObjectMeta { generate_name: "web-".into(), ..Default::default() };
         assert!(causes(&gen_name, false, NameRule::Subdomain).is_empty());
         let two_controllers = ObjectMeta {
             name: "x".into(),
             owner_references: vec![
-                OwnerReference { api_version: "v1".into(), kind: "A".into(), name: "a".into(), uid: "1".into(), controller: Some(true), ..Default::default() },
-                OwnerReference { api_version: "v1".into(), kind: "B".into(), name: "b".into(), uid: "".into(), controller: Some(true), ..Default::default() },
+                OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "A".into(),
+                    name: "a".into(),
+                    uid: "1".into(),
+                    controller: Some(true),
+                    ..Default::default()
+                },
+                OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "B".into(),
+                    name: "b".into(),
+                    uid: "".into(),
+                    controller: Some(true),
+                    ..Default::default()
+                },
             ],
             finalizers: vec!["example.com/f".into(), "example.com/f".into()],
             ..Default::default()
@@ -164,6 +202,12 @@ mod tests {
         let mut errs = Vec::new();
         validate_object_meta_update(&new, &old, true, NameRule::Subdomain, &mut errs);
         let msgs: Vec<_> = errs.iter().map(ToString::to_string).collect();
-        assert_eq!(msgs, ["metadata.name: Invalid value: \"y\": field is immutable", "metadata.uid: Invalid value: \"u2\": field is immutable"]);
+        assert_eq!(
+            msgs,
+            [
+                "metadata.name: Invalid value: \"y\": field is immutable",
+                "metadata.uid: Invalid value: \"u2\": field is immutable"
+            ]
+        );
     }
 }

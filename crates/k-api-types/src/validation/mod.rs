@@ -10,11 +10,11 @@ mod meta;
 mod names;
 
 pub use field::{ErrorList, ErrorType, FieldError, Path};
-pub use meta::{validate_object_meta, validate_object_meta_update, NameRule};
+pub use meta::{NameRule, validate_object_meta, validate_object_meta_update};
 pub use names::{
-    is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_port_name, is_qualified_name, is_valid_label_value, qualified_name_errors,
-    validate_annotations, validate_label_selector, validate_labels, DNS1035_LABEL_ERROR, DNS1123_LABEL_ERROR,
-    DNS1123_SUBDOMAIN_ERROR,
+    DNS1035_LABEL_ERROR, DNS1123_LABEL_ERROR, DNS1123_SUBDOMAIN_ERROR, is_dns1035_label, is_dns1123_label,
+    is_dns1123_subdomain, is_port_name, is_qualified_name, is_valid_label_value, qualified_name_errors,
+    validate_annotations, validate_label_selector, validate_labels,
 };
 
 use crate::meta::Status;

@@ -31,10 +31,14 @@ pub fn is_dns1123_label(s: &str) -> bool {
 
 /// DNS-1123 labels joined by `.`, at most 253 characters.
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(|part| {
-        let b = part.as_bytes();
-        !b.is_empty() && is_lower_alnum(b[0]) && is_lower_alnum(b[b.len() - 1]) && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
-    })
+    s.len() <= 253
+        && s.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && is_lower_alnum(b[0])
+                && is_lower_alnum(b[b.len() - 1])
+                && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
+        })
 }
 
 /// `[a-z]([-a-z0-9]*[a-z0-9])?`, at most 63 characters (Service names).
@@ -142,12 +146,18 @@ pub fn validate_label_selector(sel: &LabelSelector, path: &Path, errors: &mut Er
         match req.operator.as_str() {
             "In" | "NotIn" => {
                 if req.values.is_empty() {
-                    errors.push(FieldError::required(&p.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"));
+                    errors.push(FieldError::required(
+                        &p.child("values"),
+                        "must be specified when `operator` is 'In' or 'NotIn'",
+                    ));
                 }
             }
             "Exists" | "DoesNotExist" => {
                 if !req.values.is_empty() {
-                    errors.push(FieldError::forbidden(&p.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
+                    errors.push(FieldError::forbidden(
+                        &p.child("values"),
+                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    ));
                 }
             }
             other => errors.push(FieldError::invalid(&p.child("operator"), other, "not a valid selector operator")),
@@ -217,7 +227,8 @@ mod tests {
 
     #[test]
     fn label_errors_have_paths() {
-        let labels = BTreeMap::from([("bad key!".to_owned(), "ok".to_owned()), ("k".to_owned(), "bad value!".to_owned())]);
+        let labels =
+            BTreeMap::from([("bad key!".to_owned(), "ok".to_owned()), ("k".to_owned(), "bad value!".to_owned())]);
         let mut errs = Vec::new();
         validate_labels(&labels, &Path::new("metadata").child("labels"), &mut errs);
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();

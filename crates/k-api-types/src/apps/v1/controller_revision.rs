@@ -94,10 +94,7 @@ mod tests {
         });
         let r: ControllerRevision = serde_json::from_value(wire.clone()).unwrap();
         assert_eq!(serde_json::to_value(&r).unwrap(), wire);
-        assert_eq!(
-            serde_json::to_value(ControllerRevision::default()).unwrap(),
-            json!({"metadata": {}, "revision": 0})
-        );
+        assert_eq!(serde_json::to_value(ControllerRevision::default()).unwrap(), json!({"revision": 0}));
         assert_eq!(ControllerRevision::INFO.plural, "controllerrevisions");
     }
 

@@ -382,7 +382,7 @@ mod tests {
         // serviceName, status.replicas and status.availableReplicas are always written.
         assert_eq!(
             serde_json::to_value(StatefulSetSpec::default()).unwrap(),
-            json!({"template": {"metadata": {}}, "serviceName": ""})
+            json!({"template": {}, "serviceName": ""})
         );
         assert_eq!(
             serde_json::to_value(StatefulSetStatus::default()).unwrap(),

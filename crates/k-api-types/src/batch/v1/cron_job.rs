@@ -257,7 +257,7 @@ mod tests {
                 "suspend": true,
                 "jobTemplate": {
                     "metadata": {"labels": {"team": "ops"}},
-                    "spec": {"backoffLimit": 2, "template": {"metadata": {}, "spec": {"restartPolicy": "OnFailure", "containers": [{"name": "b", "image": "backup:1"}]}}}
+                    "spec": {"backoffLimit": 2, "template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "b", "image": "backup:1"}]}}}
                 },
                 "successfulJobsHistoryLimit": 5,
                 "failedJobsHistoryLimit": 2

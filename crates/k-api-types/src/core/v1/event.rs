@@ -37,16 +37,16 @@ pub struct Event {
     pub message: Option<String>,
     /// The component reporting the event. Always written, as Go writes it.
     pub source: EventSource,
-    /// When the event was first recorded (`null` when unset, as Go writes it).
+    /// When the event was first recorded (omitted when unset).
     pub first_timestamp: Option<Time>,
-    /// When the event was most recently recorded (`null` when unset).
+    /// When the event was most recently recorded (omitted when unset).
     pub last_timestamp: Option<Time>,
     /// How many times the event occurred.
     pub count: Option<i32>,
     /// `Normal` or `Warning`.
     #[serde(rename = "type")]
     pub type_: Option<String>,
-    /// When the event was first observed, with microseconds (`null` when unset).
+    /// When the event was first observed, with microseconds (omitted when unset).
     pub event_time: Option<MicroTime>,
     /// Data about the series of events this one belongs to.
     pub series: Option<EventSeries>,
@@ -54,10 +54,11 @@ pub struct Event {
     pub action: Option<String>,
     /// A second object involved, for more complex actions.
     pub related: Option<ObjectReference>,
-    /// Name of the controller that emitted the event, such as `kubernetes.io/kubelet`.
+    /// Name of the controller that emitted the event, such as `kubernetes.io/kubelet`
+    /// (omitted when empty).
     #[wire(omitempty)]
     pub reporting_component: String,
-    /// Id of the controller instance, such as `kubelet-node-1`.
+    /// Id of the controller instance, such as `kubelet-node-1` (omitted when empty).
     #[wire(omitempty)]
     pub reporting_instance: String,
 }
@@ -253,14 +254,10 @@ mod tests {
         });
         let e: Event = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(serde_json::to_value(&e).unwrap(), v);
-        // Unset timestamps are written as null and the reporting fields as "",
-        // exactly as kube-apiserver writes a legacy event.
+        // Unset timestamps, empty reporting fields and empty metadata are omitted;
+        // involvedObject and source are always written.
         let bare = Event::default();
-        assert_eq!(
-            serde_json::to_value(&bare).unwrap(),
-            json!({"metadata": {}, "involvedObject": {}, "source": {}, "firstTimestamp": null, "lastTimestamp": null,
-                   "eventTime": null, "reportingComponent": "", "reportingInstance": ""})
-        );
+        assert_eq!(serde_json::to_value(&bare).unwrap(), json!({"involvedObject": {}, "source": {}}));
         let back: Event = serde_json::from_value(serde_json::to_value(&bare).unwrap()).unwrap();
         assert_eq!(back, bare);
     }

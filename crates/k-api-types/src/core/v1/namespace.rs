@@ -166,7 +166,7 @@ mod tests {
         let ns: Namespace = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(serde_json::to_value(&ns).unwrap(), v);
         assert!(ns.validate().is_empty());
-        assert_eq!(serde_json::to_value(Namespace::default()).unwrap(), json!({"metadata": {}}));
+        assert_eq!(serde_json::to_value(Namespace::default()).unwrap(), json!({}));
     }
 
     #[test]

@@ -1195,7 +1195,7 @@ mod tests {
         assert!(pvc.validate().is_empty(), "{:?}", pvc.validate());
         // An empty spec still writes `resources: {}` as Go does.
         let t = PersistentVolumeClaimTemplate::default();
-        assert_eq!(serde_json::to_value(&t).unwrap(), json!({"metadata": {}, "spec": {"resources": {}}}));
+        assert_eq!(serde_json::to_value(&t).unwrap(), json!({"spec": {"resources": {}}}));
         round_trip::<PersistentVolumeClaimTemplate>(json!({
             "metadata": {"labels": {"app": "db"}},
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
@@ -1222,7 +1222,6 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&v).unwrap(),
             json!({
-                "metadata": {},
                 "spec": {
                     "hostPath": {"path": "/d", "type": ""},
                     "rbd": {"image": "", "pool": "rbd", "user": "admin", "keyring": "/etc/ceph/keyring"},
@@ -1247,7 +1246,7 @@ mod tests {
         c.apply_defaults();
         assert_eq!(
             serde_json::to_value(&c).unwrap(),
-            json!({"metadata": {}, "spec": {"resources": {}, "volumeMode": "Filesystem"}, "status": {"phase": "Pending"}})
+            json!({"spec": {"resources": {}, "volumeMode": "Filesystem"}, "status": {"phase": "Pending"}})
         );
     }
 
