@@ -60,6 +60,16 @@ impl ResourceInfo {
     pub fn has_subresource(&self, name: &str) -> bool {
         self.subresources.contains(&name)
     }
+
+    /// Checks that a field selector uses only fields this kind supports
+    /// (`metadata.name`, `metadata.namespace` and [`selectable_fields`](Self::selectable_fields)),
+    /// failing with kube-apiserver's message `field label not supported: <field>`.
+    pub fn check_field_selector(
+        &self,
+        selector: &crate::selector::FieldSelector,
+    ) -> Result<(), crate::selector::FieldSelectorError> {
+        selector.validate_fields(self.selectable_fields)
+    }
 }
 
 /// A typed Kubernetes kind: its static facts plus access to its metadata.

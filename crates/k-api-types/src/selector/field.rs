@@ -187,6 +187,12 @@ impl FieldSelector {
         self.requirements.iter().all(|r| r.matches(get(&r.field).as_deref()))
     }
 
+    /// Whether a typed object matches, reading fields with
+    /// [`Resource::field_value`](crate::Resource::field_value).
+    pub fn matches_resource<K: crate::Resource>(&self, object: &K) -> bool {
+        self.matches(|field| object.field_value(field))
+    }
+
     /// The value `field` must equal for an object to match, if some
     /// `field=value` or `field==value` requirement pins it (for indexers).
     pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
