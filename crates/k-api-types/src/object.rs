@@ -11,7 +11,7 @@ use crate::dynamic::DynamicObject;
 use crate::manifest::{self, DecodeError, Decoded};
 use crate::meta::ObjectMeta;
 use crate::resource::{GroupVersionKind, Resource, ResourceInfo};
-use crate::validation::{ErrorList, FieldError, Path};
+use crate::validation::{ErrorList, FieldError, NameRule, Path, validate_object_meta, validate_object_meta_update};
 use crate::{ApplyDefaults, Validate};
 
 macro_rules! builtin_kinds {
@@ -103,10 +103,10 @@ macro_rules! builtin_kinds {
                 match self {
                     $(Object::$variant(o) => o.validate(),)*
                     Object::Dynamic(o) => {
+                        // Custom resources: metadata rules only (their schema is the CRD's).
                         let mut errors = ErrorList::new();
-                        if o.metadata.name.is_empty() && o.metadata.generate_name.is_empty() {
-                            errors.push(FieldError::required(&Path::new("metadata").child("name"), "name or generateName is required"));
-                        }
+                        let namespaced = !o.metadata.namespace.is_empty();
+                        validate_object_meta(&o.metadata, namespaced, NameRule::Subdomain, &mut errors);
                         errors
                     }
                 }
@@ -116,7 +116,12 @@ macro_rules! builtin_kinds {
             pub fn validate_update(&self, old: &Object) -> ErrorList {
                 match (self, old) {
                     $((Object::$variant(new), Object::$variant(old)) => new.validate_update(old),)*
-                    (Object::Dynamic(new), Object::Dynamic(old)) if new.gvk() == old.gvk() => self.validate(),
+                    (Object::Dynamic(new), Object::Dynamic(old)) if new.gvk() == old.gvk() => {
+                        let mut errors = ErrorList::new();
+                        let namespaced = !old.metadata.namespace.is_empty();
+                        validate_object_meta_update(&new.metadata, &old.metadata, namespaced, NameRule::Subdomain, &mut errors);
+                        errors
+                    }
                     _ => vec![FieldError::invalid(&Path::new("kind"), self.gvk().kind, "may not change the kind of an object")],
                 }
             }
@@ -175,6 +180,7 @@ builtin_kinds! {
     SelfSubjectAccessReview(authorization::v1::SelfSubjectAccessReview),
     LocalSubjectAccessReview(authorization::v1::LocalSubjectAccessReview),
     TokenReview(authentication::v1::TokenReview),
+    TokenRequest(authentication::v1::TokenRequest),
 }
 
 /// One decoded object of a manifest, with where it came from.
@@ -239,4 +245,39 @@ pub fn read_manifests(text: &str, strict: bool) -> Result<Vec<ManifestObject>, R
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dynamic(v: Value) -> Object {
+        Object::decode(&v).unwrap().object
+    }
+
+    #[test]
+    fn custom_resources_get_metadata_validation() {
+        let ok = dynamic(serde_json::json!({"apiVersion": "example.org/v1", "kind": "Cache",
+            "metadata": {"name": "a", "namespace": "shop", "uid": "u1"}, "spec": {"x": 1}}));
+        assert!(matches!(ok, Object::Dynamic(_)));
+        assert!(ok.validate().is_empty());
+        let bad = dynamic(
+            serde_json::json!({"apiVersion": "example.org/v1", "kind": "Cache", "metadata": {"name": "Bad_Name"}}),
+        );
+        let fields: Vec<_> = bad.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["metadata.name"]);
+        let renamed = dynamic(serde_json::json!({"apiVersion": "example.org/v1", "kind": "Cache",
+            "metadata": {"name": "b", "namespace": "shop", "uid": "u2"}, "spec": {"x": 2}}));
+        let msgs: Vec<_> = renamed.validate_update(&ok).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            [
+                "metadata.name: Invalid value: \"b\": field is immutable",
+                "metadata.uid: Invalid value: \"u2\": field is immutable",
+            ]
+        );
+        let other_kind =
+            dynamic(serde_json::json!({"apiVersion": "example.org/v1", "kind": "Other", "metadata": {"name": "a"}}));
+        assert_eq!(other_kind.validate_update(&ok)[0].field, "kind");
+    }
 }

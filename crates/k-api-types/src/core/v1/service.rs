@@ -207,6 +207,12 @@ impl Service {
     }
 }
 
+/// Whether a service of this type is reachable from outside the cluster:
+/// NodePort, LoadBalancer, or ClusterIP with external IPs (as Kubernetes decides).
+fn externally_accessible(ty: &str, external_ips: &[String]) -> bool {
+    ty == "NodePort" || ty == "LoadBalancer" || (ty == "ClusterIP" && !external_ips.is_empty())
+}
+
 impl ApplyDefaults for Service {
     /// Kubernetes' `SetDefaults_Service`.
     fn apply_defaults(&mut self) {
@@ -226,7 +232,7 @@ impl ApplyDefaults for Service {
             }
         }
         let ty = spec.type_.as_deref().unwrap_or_default();
-        let external = ty == "NodePort" || ty == "LoadBalancer";
+        let external = externally_accessible(ty, &spec.external_ips);
         if external {
             default_str(&mut spec.external_traffic_policy, "Cluster");
         }
@@ -235,6 +241,10 @@ impl ApplyDefaults for Service {
         }
         if ty == "LoadBalancer" {
             default_to(&mut spec.allocate_load_balancer_node_ports, true);
+        }
+        // Kubernetes drops the affinity config of a service without affinity.
+        if spec.session_affinity.as_deref() == Some("None") {
+            spec.session_affinity_config = None;
         }
         if spec.session_affinity.as_deref() == Some("ClientIP") {
             let cfg = spec.session_affinity_config.get_or_insert_with(Default::default);
@@ -494,7 +504,7 @@ fn validate_service_spec(svc: &Service, errors: &mut ErrorList) {
     }
 
     // Traffic policies.
-    let external = ty == "NodePort" || is_lb;
+    let external = externally_accessible(ty, &spec.external_ips);
     let etp_path = path.child("externalTrafficPolicy");
     match spec.external_traffic_policy.as_deref() {
         None | Some("") => {}
