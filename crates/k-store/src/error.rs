@@ -1,0 +1,158 @@
+//! [`StoreError`]: every failure of the store, mapped 1:1 to a Kubernetes Status reason.
+
+use k_api_types::meta::{Status, StatusDetails};
+use k_api_types::validation::{ErrorList, invalid_status};
+
+/// A store result.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What went wrong, as Kubernetes would report it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist (404 NotFound).
+    #[error("{resource} {name:?} not found")]
+    NotFound {
+        /// Plural resource name, as Kubernetes puts it in `details.kind`.
+        resource: String,
+        /// Object name (or storage key for backend errors).
+        name: String,
+    },
+    /// The object already exists (409 AlreadyExists).
+    #[error("{resource} {name:?} already exists")]
+    AlreadyExists {
+        /// Plural resource name.
+        resource: String,
+        /// Object name.
+        name: String,
+    },
+    /// A precondition or compare-and-swap failed (409 Conflict).
+    #[error("Operation cannot be fulfilled on {resource} {name:?}: {message}")]
+    Conflict {
+        /// Plural resource name.
+        resource: String,
+        /// Object name.
+        name: String,
+        /// Why, e.g. "the object has been modified; please apply your changes to the latest version and try again".
+        message: String,
+    },
+    /// The requested revision has been compacted (410 Expired / Gone).
+    #[error("too old resource version: {requested} ({compacted})")]
+    Expired {
+        /// The revision asked for.
+        requested: i64,
+        /// The oldest revision still available.
+        compacted: i64,
+    },
+    /// The object failed validation (422 Invalid).
+    #[error("{kind} {name:?} is invalid: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    Invalid {
+        /// Kind of the object.
+        kind: String,
+        /// API group.
+        group: String,
+        /// Object name.
+        name: String,
+        /// Every field error.
+        errors: ErrorList,
+    },
+    /// The request is malformed (400 BadRequest).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Admission refused the request (403 Forbidden).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request asked for a revision the store has not reached (504 Timeout, as
+    /// kube-apiserver answers "Too large resource version").
+    #[error("Too large resource version: {requested}, current: {current}")]
+    TooLargeResourceVersion {
+        /// The revision asked for.
+        requested: i64,
+        /// The store's revision.
+        current: i64,
+    },
+    /// A watcher fell too far behind and was ended; re-list and watch again (410 Expired,
+    /// so clients react as to a compacted revision).
+    #[error("watcher fell behind by more than {capacity} events and was ended; re-list and watch again")]
+    WatcherTooSlow {
+        /// The watcher's queue capacity.
+        capacity: usize,
+    },
+    /// The kind is not served (404 NotFound).
+    #[error("the server could not find the requested resource ({0})")]
+    UnknownResource(String),
+    /// The backend failed (500 InternalError).
+    #[error("storage backend error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// Whether this is NotFound (of an object or of a resource).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. } | Self::UnknownResource(_))
+    }
+
+    /// Whether this is AlreadyExists.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Self::AlreadyExists { .. })
+    }
+
+    /// Whether this is a Conflict (retry with a fresh read).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict { .. })
+    }
+
+    /// Whether the revision is gone (Expired, or a watcher that fell behind): re-list.
+    pub fn is_expired(&self) -> bool {
+        matches!(self, Self::Expired { .. } | Self::WatcherTooSlow { .. })
+    }
+
+    /// Whether this is Invalid.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, Self::Invalid { .. })
+    }
+
+    /// The HTTP status code Kubernetes uses for this error.
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::NotFound { .. } | Self::UnknownResource(_) => 404,
+            Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
+            Self::Expired { .. } | Self::WatcherTooSlow { .. } => 410,
+            Self::Invalid { .. } => 422,
+            Self::BadRequest(_) => 400,
+            Self::Forbidden(_) => 403,
+            Self::TooLargeResourceVersion { .. } => 504,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    /// The Kubernetes Status for this error.
+    pub fn status(&self) -> Status {
+        let details = |resource: &str, name: &str| StatusDetails {
+            name: name.to_owned(),
+            kind: resource.to_owned(),
+            ..Default::default()
+        };
+        match self {
+            Self::NotFound { resource, name } => {
+                Status::failure(404, "NotFound", self.to_string()).with_details(details(resource, name))
+            }
+            Self::AlreadyExists { resource, name } => {
+                Status::failure(409, "AlreadyExists", self.to_string()).with_details(details(resource, name))
+            }
+            Self::Conflict { resource, name, .. } => {
+                Status::failure(409, "Conflict", self.to_string()).with_details(details(resource, name))
+            }
+            Self::Expired { .. } | Self::WatcherTooSlow { .. } => Status::failure(410, "Expired", self.to_string()),
+            Self::Invalid { kind, group, name, errors } => invalid_status(kind, group, name, errors),
+            Self::BadRequest(m) => Status::failure(400, "BadRequest", m.clone()),
+            Self::Forbidden(m) => Status::failure(403, "Forbidden", m.clone()),
+            Self::TooLargeResourceVersion { .. } => {
+                let mut s = Status::failure(504, "Timeout", self.to_string());
+                s.details = Some(StatusDetails { retry_after_seconds: 1, ..Default::default() });
+                s
+            }
+            Self::UnknownResource(_) => Status::failure(404, "NotFound", self.to_string()),
+            Self::Internal(m) => Status::failure(500, "InternalError", m.clone()),
+        }
+    }
+}
