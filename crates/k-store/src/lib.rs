@@ -1,15 +1,28 @@
 //! Revisioned object storage with watch for k control planes.
 //!
-//! - [`backend`]: the byte-level contract ([`backend::Backend`]) and its
-//!   implementations: [`backend::memory`] (the embedded default), durable
-//!   embedded, and etcd (feature `etcd`).
+//! Start with [`Store`]: the Kubernetes object lifecycle (uid, generation,
+//! status path, finalizers, graceful deletion, defaulting, validation,
+//! admission) over a [`backend::Backend`], used through the dynamic
+//! [`ObjectApi`] or the typed [`Api`]. `Store::in_memory()` needs no setup.
+//!
+//! - [`backend`]: the byte-level contract and its implementations:
+//!   [`backend::memory`] (the embedded default), durable embedded, and etcd
+//!   (feature `etcd`).
+//! - [`api`]: the object API ([`ObjectApi`], [`Api`], options).
+//! - [`admission`]: the admission hook trait.
 //! - [`key`]: where objects live in a backend.
 //! - [`error::StoreError`]: failures, mapped 1:1 to Kubernetes Status reasons.
 //!
-//! The design is in `docs/store/design.md` of the repository.
+//! What it is not: an HTTP server (that is `k-apiserver`) or a cache (that is
+//! `k-runtime`'s informers). The design is in `docs/store/design.md`.
 
+pub mod admission;
+pub mod api;
 pub mod backend;
 pub mod error;
 pub mod key;
+pub mod store;
 
+pub use api::{Api, ObjectApi};
 pub use error::{Result, StoreError};
+pub use store::Store;

@@ -1,0 +1,37 @@
+//! The admission hook: called on every write, after defaulting and before
+//! validation, with the operation, the new and old objects and the user. It
+//! can mutate the new object or reject the request.
+
+use k_api_types::{ApiResource, Object};
+
+use crate::api::{Operation, UserInfo};
+use crate::error::Result;
+
+/// A write under admission.
+#[derive(Debug)]
+pub struct AdmissionRequest<'a> {
+    /// Create, update or delete.
+    pub operation: Operation,
+    /// The resource written.
+    pub resource: &'a ApiResource,
+    /// `status` for status writes, otherwise `None`.
+    pub subresource: Option<&'a str>,
+    /// Namespace of the object.
+    pub namespace: &'a str,
+    /// Name of the object.
+    pub name: &'a str,
+    /// The object being written (absent for deletes); mutable.
+    pub object: Option<&'a mut Object>,
+    /// The stored object (updates and deletes).
+    pub old_object: Option<&'a Object>,
+    /// Who is writing.
+    pub user: &'a UserInfo,
+}
+
+/// An admission plugin. Return an error (usually `StoreError::Forbidden` or
+/// `StoreError::Invalid`) to reject the write.
+#[async_trait::async_trait]
+pub trait AdmissionHook: Send + Sync + std::fmt::Debug {
+    /// Admits (possibly mutating) or rejects a write.
+    async fn admit(&self, request: &mut AdmissionRequest<'_>) -> Result<()>;
+}

@@ -1,0 +1,107 @@
+//! The object API: what controllers, the API server and tools use to read and
+//! write objects, in-process or (later) over HTTP.
+//!
+//! [`ObjectApi`] is the dynamic contract (any kind, as [`DynamicObject`]);
+//! [`Api`] is the typed view of one kind on top of it.
+
+mod options;
+mod typed;
+
+pub use options::{
+    DeleteOutcome, ListOptions, ObjectPage, Operation, Patch, ResourceVersionMatch, UserInfo, WatchOptions,
+};
+pub use typed::Api;
+
+use futures::stream::BoxStream;
+use k_api_types::meta::{DeleteOptions, WatchEvent};
+use k_api_types::{ApiResource, DynamicObject, GroupVersionResource};
+
+use crate::error::Result;
+
+/// A watch stream of dynamic objects. An `Err` item ends it (Expired, WatcherTooSlow…).
+pub type DynamicWatchStream = BoxStream<'static, Result<WatchEvent<DynamicObject>>>;
+
+/// The dynamic object API: Kubernetes' verbs over any served kind.
+///
+/// `namespace` is ignored for cluster-scoped kinds; `None` in `list`/`watch`
+/// means all namespaces.
+#[async_trait::async_trait]
+pub trait ObjectApi: Send + Sync + std::fmt::Debug {
+    /// The description of a served resource (NotFound if it is not served).
+    fn resource(&self, gvr: &GroupVersionResource) -> Result<ApiResource>;
+
+    /// Reads one object.
+    async fn get(&self, gvr: &GroupVersionResource, namespace: &str, name: &str) -> Result<DynamicObject>;
+
+    /// Lists objects, with selectors, pagination and resourceVersion semantics.
+    async fn list(&self, gvr: &GroupVersionResource, namespace: Option<&str>, options: &ListOptions)
+    -> Result<ObjectPage>;
+
+    /// Watches objects.
+    async fn watch(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<DynamicWatchStream>;
+
+    /// Creates an object.
+    async fn create(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        object: DynamicObject,
+        user: &UserInfo,
+    ) -> Result<DynamicObject>;
+
+    /// Replaces an object's spec and metadata (its status is kept when the kind
+    /// has a status subresource). A set `resourceVersion` is a precondition.
+    async fn update(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        object: DynamicObject,
+        user: &UserInfo,
+    ) -> Result<DynamicObject>;
+
+    /// Replaces an object's status only (the `status` subresource).
+    async fn update_status(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        object: DynamicObject,
+        user: &UserInfo,
+    ) -> Result<DynamicObject>;
+
+    /// Patches an object (or its status, with `status = true`).
+    async fn patch(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+        status: bool,
+        user: &UserInfo,
+    ) -> Result<DynamicObject>;
+
+    /// Deletes an object: at once, or gracefully when it has finalizers (or is a
+    /// running pod), in which case it is returned with its deletionTimestamp.
+    async fn delete(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+        user: &UserInfo,
+    ) -> Result<DeleteOutcome>;
+
+    /// Deletes every object matching the list options.
+    async fn delete_collection(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        list: &ListOptions,
+        options: &DeleteOptions,
+        user: &UserInfo,
+    ) -> Result<Vec<DeleteOutcome>>;
+}

@@ -1,0 +1,817 @@
+//! [`Store`]: the Kubernetes object lifecycle over any [`Backend`].
+
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use futures::StreamExt;
+use k_api_types::meta::{DeleteOptions, Time, WatchEvent};
+use k_api_types::registry::Registry;
+use k_api_types::selector::{FieldSelector, Selector};
+use k_api_types::{ApiResource, DynamicObject, GroupVersionResource, Object};
+use rand::Rng;
+use serde_json::Value;
+
+use crate::admission::{AdmissionHook, AdmissionRequest};
+use crate::api::{
+    DeleteOutcome, DynamicWatchStream, ListOptions, ObjectApi, ObjectPage, Operation, Patch, ResourceVersionMatch,
+    UserInfo, WatchOptions,
+};
+use crate::backend::{Backend, EventKind, KeyValue, Revision, WatchItem};
+use crate::error::{Result, StoreError};
+use crate::key::{list_prefix, object_key};
+
+const CONFLICT_MESSAGE: &str = "the object has been modified; please apply your changes to the latest version and try again";
+/// Finalizer that asks the garbage collector to orphan dependents.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+/// Finalizer that asks the garbage collector to delete dependents first.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+/// Annotation on the bookmark that ends the initial events of a streaming list.
+pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
+/// How many times a guaranteed update retries on conflict before giving up.
+const MAX_RETRIES: usize = 32;
+
+/// The in-process object API: Kubernetes' object lifecycle over a backend.
+///
+/// Serves every kind of its [`Registry`] (all built-ins by default; register
+/// custom resources with [`Store::register`]). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Arc<dyn Backend>,
+    registry: RwLock<Registry>,
+    admission: RwLock<Vec<Arc<dyn AdmissionHook>>>,
+}
+
+impl Store {
+    /// A store of every built-in kind over `backend`.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                backend,
+                registry: RwLock::new(Registry::builtin()),
+                admission: RwLock::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    /// Serves another kind (a custom resource).
+    pub fn register(&self, resource: ApiResource) -> Result<()> {
+        self.registry_mut()?.register(resource).map_err(|e| StoreError::BadRequest(e.to_string()))
+    }
+
+    /// Stops serving every version of a resource (its stored objects stay).
+    pub fn unregister(&self, group: &str, plural: &str) -> Result<()> {
+        self.registry_mut()?.unregister(group, plural);
+        Ok(())
+    }
+
+    /// A snapshot of the served kinds.
+    pub fn registry(&self) -> Registry {
+        match self.inner.registry.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn registry_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, Registry>> {
+        self.inner.registry.write().map_err(|_| StoreError::Internal("registry lock poisoned".into()))
+    }
+
+    /// Adds an admission hook; hooks run in the order added.
+    pub fn add_admission(&self, hook: Arc<dyn AdmissionHook>) {
+        match self.inner.admission.write() {
+            Ok(mut hooks) => hooks.push(hook),
+            Err(poisoned) => poisoned.into_inner().push(hook),
+        }
+    }
+
+    fn hooks(&self) -> Vec<Arc<dyn AdmissionHook>> {
+        match self.inner.admission.read() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Read-modify-write with retry on conflict: `f` gets the current object
+    /// and returns the new one (or `None` to leave it unchanged).
+    pub async fn guaranteed_update<F>(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        name: &str,
+        user: &UserInfo,
+        mut f: F,
+    ) -> Result<DynamicObject>
+    where
+        F: FnMut(DynamicObject) -> Result<Option<DynamicObject>> + Send,
+    {
+        let mut last = None;
+        for _ in 0..MAX_RETRIES {
+            let current = self.get(gvr, namespace, name).await?;
+            let rv = current.metadata.resource_version.clone();
+            let Some(mut next) = f(current.clone())? else { return Ok(current) };
+            next.metadata.resource_version = rv;
+            match self.update(gvr, namespace, next, user).await {
+                Err(e) if e.is_conflict() => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Internal("guaranteed update gave up".into())))
+    }
+
+    async fn admit(
+        &self,
+        operation: Operation,
+        resource: &ApiResource,
+        subresource: Option<&str>,
+        object: Option<&mut Object>,
+        old: Option<&Object>,
+        user: &UserInfo,
+    ) -> Result<()> {
+        let hooks = self.hooks();
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let (namespace, name) = match (&object, old) {
+            (Some(o), _) => (o.metadata().namespace.clone(), o.metadata().name.clone()),
+            (None, Some(o)) => (o.metadata().namespace.clone(), o.metadata().name.clone()),
+            (None, None) => Default::default(),
+        };
+        let mut request =
+            AdmissionRequest { operation, resource, subresource, namespace: &namespace, name: &name, object, old_object: old, user };
+        for hook in hooks {
+            hook.admit(&mut request).await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, resource: &ApiResource, namespace: &str, name: &str) -> Result<KeyValue> {
+        let key = object_key(resource, namespace, name);
+        self.inner
+            .backend
+            .get(&key, None)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { resource: resource.plural.clone(), name: name.to_owned() })
+    }
+
+    /// Writes an object that passed the lifecycle checks, compare-and-swap on `expected`.
+    async fn write(&self, resource: &ApiResource, object: DynamicObject, expected: Revision) -> Result<DynamicObject> {
+        let key = object_key(resource, &object.metadata.namespace, &object.metadata.name);
+        let (bytes, mut object) = encode(object)?;
+        let rev = self.inner.backend.update(&key, bytes, expected).await.map_err(|e| named(e, resource, &object))?;
+        object.metadata.resource_version = rev.to_string();
+        Ok(object)
+    }
+
+    /// The lifecycle of an update through the main path or the status path.
+    async fn update_impl(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        mut new: DynamicObject,
+        user: &UserInfo,
+        status_path: bool,
+    ) -> Result<DynamicObject> {
+        let resource = self.resource(gvr)?;
+        if resource.namespaced && new.metadata.namespace.is_empty() {
+            new.metadata.namespace = namespace.to_owned();
+        }
+        check_namespace(&resource, namespace, &mut new)?;
+        let kv = self.read(&resource, &new.metadata.namespace, &new.metadata.name).await?;
+        let old = decode(&kv)?;
+        if !new.metadata.resource_version.is_empty() && new.metadata.resource_version != old.metadata.resource_version {
+            return Err(conflict(&resource, &new.metadata.name, CONFLICT_MESSAGE));
+        }
+        if !new.metadata.uid.is_empty() && new.metadata.uid != old.metadata.uid {
+            let msg = format!("Precondition failed: UID in precondition: {}, UID in object meta: {}", new.metadata.uid, old.metadata.uid);
+            return Err(conflict(&resource, &new.metadata.name, &msg));
+        }
+        fill_type_meta(&resource, &mut new);
+        let has_status = resource.has_subresource("status");
+        if status_path {
+            // Only the status changes; everything else stays as stored.
+            let status = new.data.remove("status");
+            new = old.clone();
+            match status {
+                Some(s) => new.data.insert("status".into(), s),
+                None => new.data.remove("status"),
+            };
+        } else {
+            // System fields are the server's.
+            let meta = &mut new.metadata;
+            meta.uid = old.metadata.uid.clone();
+            meta.creation_timestamp = old.metadata.creation_timestamp;
+            meta.deletion_timestamp = old.metadata.deletion_timestamp;
+            meta.deletion_grace_period_seconds = old.metadata.deletion_grace_period_seconds;
+            meta.generation = old.metadata.generation;
+            if has_status {
+                match old.data.get("status") {
+                    Some(s) => new.data.insert("status".into(), s.clone()),
+                    None => new.data.remove("status"),
+                };
+            }
+            if spec_of(&new) != spec_of(&old) {
+                new.metadata.generation = Some(old.metadata.generation.unwrap_or(0) + 1);
+            }
+        }
+        new.metadata.resource_version.clear();
+        let mut typed = to_object(new)?;
+        typed.apply_defaults();
+        let old_typed = to_object(old.clone())?;
+        self.admit(Operation::Update, &resource, status_path.then_some("status"), Some(&mut typed), Some(&old_typed), user)
+            .await?;
+        let errors = typed.validate_update(&old_typed);
+        if !errors.is_empty() {
+            return Err(invalid(&resource, &typed, errors));
+        }
+        let mut new = from_object(&typed)?;
+        new.metadata.resource_version = old.metadata.resource_version.clone();
+        if new == old {
+            return Ok(old);
+        }
+        // A terminating object whose last finalizer was removed is deleted now.
+        if new.metadata.deletion_timestamp.is_some() && new.metadata.finalizers.is_empty() {
+            let key = object_key(&resource, &new.metadata.namespace, &new.metadata.name);
+            let (rev, _) =
+                self.inner.backend.delete(&key, Some(kv.mod_revision)).await.map_err(|e| named(e, &resource, &new))?;
+            new.metadata.resource_version = rev.to_string();
+            return Ok(new);
+        }
+        self.write(&resource, new, kv.mod_revision).await
+    }
+
+    fn compile_selectors(
+        resource: &ApiResource,
+        labels: Option<&str>,
+        fields: Option<&str>,
+    ) -> Result<(Option<Selector>, Option<FieldSelector>)> {
+        let label = match labels.filter(|s| !s.is_empty()) {
+            Some(s) => Some(Selector::parse(s).map_err(|e| StoreError::BadRequest(format!("unable to parse requirement: {e}")))?),
+            None => None,
+        };
+        let field = match fields.filter(|s| !s.is_empty()) {
+            Some(s) => {
+                let sel = FieldSelector::parse(s).map_err(|e| StoreError::BadRequest(e.to_string()))?;
+                let supported: Vec<&str> = resource.selectable_fields.iter().map(String::as_str).collect();
+                sel.validate_fields(&supported).map_err(|e| StoreError::BadRequest(e.to_string()))?;
+                Some(sel)
+            }
+            None => None,
+        };
+        Ok((label, field))
+    }
+}
+
+/// Whether an object passes label and field selectors.
+fn selected(obj: &DynamicObject, label: Option<&Selector>, field: Option<&FieldSelector>) -> bool {
+    if let Some(l) = label
+        && !l.matches(&obj.metadata.labels)
+    {
+        return false;
+    }
+    if let Some(f) = field {
+        return f.matches(|path| field_value(obj, path));
+    }
+    true
+}
+
+/// The value of a field-selector field, read from the object's JSON by path.
+fn field_value(obj: &DynamicObject, path: &str) -> Option<String> {
+    match path {
+        "metadata.name" => return Some(obj.metadata.name.clone()),
+        "metadata.namespace" => return Some(obj.metadata.namespace.clone()),
+        _ => {}
+    }
+    let mut parts = path.split('.');
+    let first = parts.next()?;
+    let mut v = obj.data.get(first)?;
+    for p in parts {
+        v = v.get(p)?;
+    }
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Everything but metadata and status: what `generation` tracks.
+fn spec_of(obj: &DynamicObject) -> Vec<(&String, &Value)> {
+    obj.data.iter().filter(|(k, _)| k.as_str() != "status").collect()
+}
+
+fn fill_type_meta(resource: &ApiResource, obj: &mut DynamicObject) {
+    obj.api_version = resource.api_version();
+    obj.kind = resource.kind.clone();
+}
+
+fn check_namespace(resource: &ApiResource, namespace: &str, obj: &mut DynamicObject) -> Result<()> {
+    if !resource.namespaced {
+        obj.metadata.namespace.clear();
+        return Ok(());
+    }
+    if obj.metadata.namespace.is_empty() {
+        obj.metadata.namespace = namespace.to_owned();
+    } else if !namespace.is_empty() && obj.metadata.namespace != namespace {
+        return Err(StoreError::BadRequest(
+            "the namespace of the provided object does not match the namespace sent on the request".into(),
+        ));
+    }
+    if obj.metadata.namespace.is_empty() {
+        return Err(StoreError::BadRequest("a namespace is required for namespaced resources".into()));
+    }
+    Ok(())
+}
+
+fn conflict(resource: &ApiResource, name: &str, message: &str) -> StoreError {
+    StoreError::Conflict { resource: resource.plural.clone(), name: name.to_owned(), message: message.to_owned() }
+}
+
+fn invalid(resource: &ApiResource, obj: &Object, errors: k_api_types::validation::ErrorList) -> StoreError {
+    StoreError::Invalid {
+        kind: resource.kind.clone(),
+        group: resource.group.clone(),
+        name: obj.metadata().name.clone(),
+        errors,
+    }
+}
+
+/// Rewrites a backend error (which names keys) in terms of the object.
+fn named(e: StoreError, resource: &ApiResource, obj: &DynamicObject) -> StoreError {
+    let (resource, name) = (resource.plural.clone(), obj.metadata.name.clone());
+    match e {
+        StoreError::NotFound { .. } => StoreError::NotFound { resource, name },
+        StoreError::AlreadyExists { .. } => StoreError::AlreadyExists { resource, name },
+        StoreError::Conflict { .. } => StoreError::Conflict { resource, name, message: CONFLICT_MESSAGE.into() },
+        other => other,
+    }
+}
+
+fn decode(kv: &KeyValue) -> Result<DynamicObject> {
+    let mut obj: DynamicObject = serde_json::from_slice(&kv.value)
+        .map_err(|e| StoreError::Internal(format!("stored object {} does not decode: {e}", kv.key)))?;
+    obj.metadata.resource_version = kv.mod_revision.to_string();
+    Ok(obj)
+}
+
+/// Encodes an object for storage (without its resourceVersion).
+fn encode(mut obj: DynamicObject) -> Result<(Bytes, DynamicObject)> {
+    obj.metadata.resource_version.clear();
+    let bytes = serde_json::to_vec(&obj).map_err(|e| StoreError::Internal(format!("encoding failed: {e}")))?;
+    Ok((Bytes::from(bytes), obj))
+}
+
+fn to_object(obj: DynamicObject) -> Result<Object> {
+    let value = serde_json::to_value(obj).map_err(|e| StoreError::BadRequest(e.to_string()))?;
+    Object::decode(&value).map(|d| d.object).map_err(|e| StoreError::BadRequest(e.to_string()))
+}
+
+fn from_object(obj: &Object) -> Result<DynamicObject> {
+    let value = obj.to_value().map_err(|e| StoreError::Internal(e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn parse_rv(rv: &str) -> Result<Revision> {
+    rv.parse::<Revision>()
+        .ok()
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| StoreError::BadRequest(format!("invalid resource version {rv:?}")))
+}
+
+/// A random suffix for generateName, from the alphabet Kubernetes uses.
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: Revision,
+    start: String,
+}
+
+fn encode_continue(rv: Revision, start: &str) -> String {
+    let json = serde_json::to_vec(&ContinueToken { rv, start: start.to_owned() }).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_continue(token: &str) -> Result<ContinueToken> {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| StoreError::BadRequest("continue key is not valid".into()))
+}
+
+/// The grace period of a pod deletion: the request's, else the pod's, else 30 s.
+fn pod_grace_period(obj: &DynamicObject, options: &DeleteOptions) -> i64 {
+    options
+        .grace_period_seconds
+        .or_else(|| obj.data.get("spec").and_then(|s| s.get("terminationGracePeriodSeconds")).and_then(Value::as_i64))
+        .unwrap_or(30)
+        .max(0)
+}
+
+#[async_trait::async_trait]
+impl ObjectApi for Store {
+    fn resource(&self, gvr: &GroupVersionResource) -> Result<ApiResource> {
+        let registry = match self.inner.registry.read() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        registry.by_resource(gvr).map(|r| (**r).clone()).ok_or_else(|| StoreError::UnknownResource(gvr.to_string()))
+    }
+
+    async fn get(&self, gvr: &GroupVersionResource, namespace: &str, name: &str) -> Result<DynamicObject> {
+        let resource = self.resource(gvr)?;
+        let mut obj = decode(&self.read(&resource, namespace, name).await?)?;
+        fill_type_meta(&resource, &mut obj);
+        Ok(obj)
+    }
+
+    async fn list(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<ObjectPage> {
+        let resource = self.resource(gvr)?;
+        let (label, field) =
+            Self::compile_selectors(&resource, options.label_selector.as_deref(), options.field_selector.as_deref())?;
+        let prefix = list_prefix(&resource, namespace);
+        let backend = &self.inner.backend;
+        let (mut at, mut start) = (None, None);
+        if let Some(token) = options.continue_token.as_deref().filter(|t| !t.is_empty()) {
+            let t = decode_continue(token)?;
+            at = Some(t.rv);
+            start = Some(t.start);
+        } else {
+            match options.resource_version.as_deref() {
+                None | Some("") | Some("0") => {}
+                Some(rv) => {
+                    let rv = parse_rv(rv)?;
+                    match options.resource_version_match {
+                        Some(ResourceVersionMatch::Exact) => at = Some(rv),
+                        _ => {
+                            let current = backend.revision().await?;
+                            if rv > current {
+                                return Err(StoreError::TooLargeResourceVersion { requested: rv, current });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut items = Vec::new();
+        let mut revision = None;
+        let mut last_key: Option<String> = None;
+        let mut more;
+        loop {
+            let want = if options.limit == 0 { 0 } else { options.limit - items.len() };
+            let page = backend
+                .range(&prefix, last_key.as_deref().or(start.as_deref()), want, at.or(revision))
+                .await
+                .map_err(|e| match e {
+                    StoreError::Expired { .. } if options.continue_token.is_some() => StoreError::Expired { requested: at.unwrap_or(0), compacted: 0 },
+                    other => other,
+                })?;
+            revision.get_or_insert(page.revision);
+            more = page.more;
+            for kv in &page.kvs {
+                let mut obj = decode(kv)?;
+                fill_type_meta(&resource, &mut obj);
+                if selected(&obj, label.as_ref(), field.as_ref()) {
+                    items.push(obj);
+                }
+            }
+            if let Some(kv) = page.kvs.last() {
+                last_key = Some(kv.key.clone());
+            }
+            if !more || options.limit == 0 || items.len() >= options.limit || page.kvs.is_empty() {
+                break;
+            }
+        }
+        let revision = revision.unwrap_or_default();
+        let continue_token = match (&last_key, more && options.limit > 0) {
+            (Some(k), true) => encode_continue(revision, k),
+            _ => String::new(),
+        };
+        Ok(ObjectPage { items, resource_version: revision.to_string(), continue_token })
+    }
+
+    async fn watch(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<DynamicWatchStream> {
+        let resource = self.resource(gvr)?;
+        let (label, field) =
+            Self::compile_selectors(&resource, options.label_selector.as_deref(), options.field_selector.as_deref())?;
+        let from_state = matches!(options.resource_version.as_deref(), None | Some("") | Some("0")) || options.send_initial_events;
+        let mut initial = Vec::new();
+        let start = if from_state {
+            let mut page = self
+                .list(gvr, namespace, &ListOptions { label_selector: options.label_selector.clone(), field_selector: options.field_selector.clone(), ..Default::default() })
+                .await?;
+            initial.extend(page.items.drain(..).map(|o| Ok(WatchEvent::Added(o))));
+            parse_rv(&page.resource_version)?
+        } else {
+            parse_rv(options.resource_version.as_deref().unwrap_or("0"))?
+        };
+        if options.send_initial_events {
+            let mut mark = DynamicObject { api_version: resource.api_version(), kind: resource.kind.clone(), ..Default::default() };
+            mark.metadata.resource_version = start.to_string();
+            mark.metadata.annotations.insert(INITIAL_EVENTS_END.into(), "true".into());
+            initial.push(Ok(WatchEvent::Bookmark(mark)));
+        }
+        let prefix = list_prefix(&resource, namespace);
+        let stream = self.inner.backend.watch(&prefix, start).await?;
+        let bookmarks = options.allow_bookmarks;
+        let events = stream.filter_map(move |item| {
+            let out = convert(item, &resource, label.as_ref(), field.as_ref(), bookmarks);
+            futures::future::ready(out)
+        });
+        Ok(futures::stream::iter(initial).chain(events).boxed())
+    }
+
+    async fn create(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        mut object: DynamicObject,
+        user: &UserInfo,
+    ) -> Result<DynamicObject> {
+        let resource = self.resource(gvr)?;
+        check_namespace(&resource, namespace, &mut object)?;
+        if !object.metadata.resource_version.is_empty() {
+            return Err(StoreError::BadRequest("resourceVersion should not be set on objects to be created".into()));
+        }
+        if object.metadata.name.is_empty() && !object.metadata.generate_name.is_empty() {
+            object.metadata.name = format!("{}{}", object.metadata.generate_name, random_suffix());
+        }
+        fill_type_meta(&resource, &mut object);
+        let meta = &mut object.metadata;
+        meta.uid = uuid::Uuid::new_v4().to_string();
+        meta.creation_timestamp = Some(Time::now());
+        meta.deletion_timestamp = None;
+        meta.deletion_grace_period_seconds = None;
+        meta.generation = Some(1);
+        // Status is written through the status path (nodes register with theirs).
+        if resource.has_subresource("status") && resource.kind != "Node" {
+            object.data.remove("status");
+        }
+        if resource.kind == "Pod" && resource.group.is_empty() {
+            object.data.insert("status".into(), serde_json::json!({"phase": "Pending"}));
+        }
+        let mut typed = to_object(object)?;
+        if let Object::Job(job) = &mut typed {
+            job.generate_selector();
+        }
+        typed.apply_defaults();
+        self.admit(Operation::Create, &resource, None, Some(&mut typed), None, user).await?;
+        let errors = typed.validate();
+        if !errors.is_empty() {
+            return Err(invalid(&resource, &typed, errors));
+        }
+        let object = from_object(&typed)?;
+        let key = object_key(&resource, &object.metadata.namespace, &object.metadata.name);
+        let (bytes, mut object) = encode(object)?;
+        let rev = self.inner.backend.create(&key, bytes).await.map_err(|e| named(e, &resource, &object))?;
+        object.metadata.resource_version = rev.to_string();
+        Ok(object)
+    }
+
+    async fn update(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        object: DynamicObject,
+        user: &UserInfo,
+    ) -> Result<DynamicObject> {
+        self.update_impl(gvr, namespace, object, user, false).await
+    }
+
+    async fn update_status(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        object: DynamicObject,
+        user: &UserInfo,
+    ) -> Result<DynamicObject> {
+        let resource = self.resource(gvr)?;
+        if !resource.has_subresource("status") {
+            return Err(StoreError::UnknownResource(format!("{gvr}/status")));
+        }
+        self.update_impl(gvr, namespace, object, user, true).await
+    }
+
+    async fn patch(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        name: &str,
+        patch: &Patch,
+        status: bool,
+        user: &UserInfo,
+    ) -> Result<DynamicObject> {
+        let mut last = None;
+        for _ in 0..MAX_RETRIES {
+            let current = self.get(gvr, namespace, name).await?;
+            let rv = current.metadata.resource_version.clone();
+            let mut value = serde_json::to_value(&current).map_err(|e| StoreError::Internal(e.to_string()))?;
+            match patch {
+                Patch::Json(ops) => {
+                    let ops: json_patch::Patch = serde_json::from_value(ops.clone())
+                        .map_err(|e| StoreError::BadRequest(format!("invalid JSON patch: {e}")))?;
+                    json_patch::patch(&mut value, &ops).map_err(|e| StoreError::BadRequest(format!("the JSON patch could not be applied: {e}")))?;
+                }
+                Patch::Merge(m) => json_patch::merge(&mut value, m),
+            }
+            let mut next: DynamicObject =
+                serde_json::from_value(value).map_err(|e| StoreError::BadRequest(format!("patched object does not decode: {e}")))?;
+            // A patch that sets resourceVersion is a precondition; otherwise retry on conflict.
+            let precondition = next.metadata.resource_version != rv;
+            if !precondition {
+                next.metadata.resource_version = rv;
+            }
+            match self.update_impl(gvr, namespace, next, user, status).await {
+                Err(e) if e.is_conflict() && !precondition => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Internal("patch gave up".into())))
+    }
+
+    async fn delete(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+        user: &UserInfo,
+    ) -> Result<DeleteOutcome> {
+        let resource = self.resource(gvr)?;
+        let mut last = None;
+        for _ in 0..MAX_RETRIES {
+            let kv = self.read(&resource, namespace, name).await?;
+            let mut obj = decode(&kv)?;
+            fill_type_meta(&resource, &mut obj);
+            if let Some(p) = &options.preconditions {
+                if let Some(uid) = p.uid.as_deref().filter(|u| *u != obj.metadata.uid) {
+                    let msg = format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", obj.metadata.uid);
+                    return Err(conflict(&resource, name, &msg));
+                }
+                if let Some(rv) = p.resource_version.as_deref().filter(|r| *r != obj.metadata.resource_version) {
+                    let msg = format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", obj.metadata.resource_version);
+                    return Err(conflict(&resource, name, &msg));
+                }
+            }
+            let typed = to_object(obj.clone())?;
+            self.admit(Operation::Delete, &resource, None, None, Some(&typed), user).await?;
+            let before = obj.clone();
+            let policy = options.propagation_policy.as_deref().or(match options.orphan_dependents {
+                Some(true) => Some("Orphan"),
+                _ => None,
+            });
+            let finalizer = match policy {
+                Some("Orphan") => Some(ORPHAN_FINALIZER),
+                Some("Foreground") => Some(FOREGROUND_FINALIZER),
+                Some("Background") | None => None,
+                Some(other) => {
+                    return Err(StoreError::BadRequest(format!("unsupported propagationPolicy {other:?}: supported values: Orphan, Foreground, Background")));
+                }
+            };
+            if let Some(f) = finalizer
+                && !obj.metadata.finalizers.iter().any(|x| x == f)
+            {
+                obj.metadata.finalizers.push(f.to_owned());
+            }
+            let is_pod = resource.kind == "Pod" && resource.group.is_empty();
+            let bound_pod = is_pod && obj.data.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+            let grace = if bound_pod { pod_grace_period(&obj, options) } else { 0 };
+            let graceful = !obj.metadata.finalizers.is_empty() || grace > 0;
+            if !graceful {
+                let (rev, _) = match self.inner.backend.delete(&kv.key, Some(kv.mod_revision)).await {
+                    Err(e) if e.is_conflict() => {
+                        last = Some(named(e, &resource, &obj));
+                        continue;
+                    }
+                    other => other.map_err(|e| named(e, &resource, &obj))?,
+                };
+                obj.metadata.resource_version = rev.to_string();
+                return Ok(DeleteOutcome::Deleted(obj));
+            }
+            if obj.metadata.deletion_timestamp.is_none() {
+                let now = chrono_now_plus(grace);
+                obj.metadata.deletion_timestamp = Some(now);
+                obj.metadata.deletion_grace_period_seconds = Some(grace);
+                obj.metadata.generation = Some(obj.metadata.generation.unwrap_or(0) + 1);
+            } else if bound_pod && grace < obj.metadata.deletion_grace_period_seconds.unwrap_or(i64::MAX) {
+                // A shorter grace period moves the deadline earlier (force delete: 0).
+                obj.metadata.deletion_timestamp = Some(chrono_now_plus(grace));
+                obj.metadata.deletion_grace_period_seconds = Some(grace);
+            }
+            if obj == before {
+                return Ok(DeleteOutcome::Pending(obj));
+            }
+            match self.write(&resource, obj, kv.mod_revision).await {
+                Ok(o) => return Ok(DeleteOutcome::Pending(o)),
+                Err(e) if e.is_conflict() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Internal("delete gave up".into())))
+    }
+
+    async fn delete_collection(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        list: &ListOptions,
+        options: &DeleteOptions,
+        user: &UserInfo,
+    ) -> Result<Vec<DeleteOutcome>> {
+        let page = self.list(gvr, namespace, &ListOptions { limit: 0, continue_token: None, ..list.clone() }).await?;
+        let mut out = Vec::with_capacity(page.items.len());
+        for obj in page.items {
+            match self.delete(gvr, &obj.metadata.namespace, &obj.metadata.name, options, user).await {
+                Ok(o) => out.push(o),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn chrono_now_plus(seconds: i64) -> Time {
+    Time(Time::now().0 + chrono::Duration::seconds(seconds))
+}
+
+/// Turns a backend watch item into an API watch event for one watcher.
+fn convert(
+    item: Result<WatchItem>,
+    resource: &ApiResource,
+    label: Option<&Selector>,
+    field: Option<&FieldSelector>,
+    bookmarks: bool,
+) -> Option<Result<WatchEvent<DynamicObject>>> {
+    let item = match item {
+        Ok(i) => i,
+        Err(e) => return Some(Err(e)),
+    };
+    let decode_typed = |kv: &KeyValue| {
+        decode(kv).map(|mut o| {
+            fill_type_meta(resource, &mut o);
+            o
+        })
+    };
+    match item {
+        WatchItem::Progress(rev) => bookmarks.then(|| {
+            let mut mark = DynamicObject { api_version: resource.api_version(), kind: resource.kind.clone(), ..Default::default() };
+            mark.metadata.resource_version = rev.to_string();
+            Ok(WatchEvent::Bookmark(mark))
+        }),
+        WatchItem::Event(event) => {
+            let obj = match decode_typed(&event.kv) {
+                Ok(o) => o,
+                Err(e) => return Some(Err(e)),
+            };
+            let now = selected(&obj, label, field);
+            match event.kind {
+                EventKind::Delete => now.then_some(Ok(WatchEvent::Deleted(obj))),
+                EventKind::Put if event.kv.create_revision == event.kv.mod_revision => now.then_some(Ok(WatchEvent::Added(obj))),
+                EventKind::Put => {
+                    let before = if label.is_none() && field.is_none() {
+                        true
+                    } else {
+                        match &event.prev {
+                            Some(prev) => decode_typed(prev).map(|p| selected(&p, label, field)).unwrap_or(now),
+                            None => now,
+                        }
+                    };
+                    match (before, now) {
+                        (true, true) => Some(Ok(WatchEvent::Modified(obj))),
+                        (false, true) => Some(Ok(WatchEvent::Added(obj))),
+                        (true, false) => Some(Ok(WatchEvent::Deleted(obj))),
+                        (false, false) => None,
+                    }
+                }
+            }
+        }
+    }
+}
