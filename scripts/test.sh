@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the test suite uses, as "package:command-it-provides".
 # (Grows as issues add tests against real components: etcd, CNI plugins, …)
-PACKAGES=()
+PACKAGES=("etcd-server:etcd" "protobuf-compiler:protoc")
 
 missing=()
 for entry in "${PACKAGES[@]}"; do

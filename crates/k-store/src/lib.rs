@@ -20,8 +20,11 @@ pub mod admission;
 pub mod api;
 pub mod backend;
 pub mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd_harness;
 pub mod key;
 pub mod store;
+pub mod testing;
 
 pub use api::{Api, ObjectApi};
 pub use error::{Result, StoreError};

@@ -22,15 +22,17 @@ use crate::backend::{Backend, EventKind, KeyValue, Revision, WatchItem};
 use crate::error::{Result, StoreError};
 use crate::key::{list_prefix, object_key};
 
-const CONFLICT_MESSAGE: &str = "the object has been modified; please apply your changes to the latest version and try again";
+const CONFLICT_MESSAGE: &str =
+    "the object has been modified; please apply your changes to the latest version and try again";
 /// Finalizer that asks the garbage collector to orphan dependents.
 pub const ORPHAN_FINALIZER: &str = "orphan";
 /// Finalizer that asks the garbage collector to delete dependents first.
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 /// Annotation on the bookmark that ends the initial events of a streaming list.
 pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
-/// How many times a guaranteed update retries on conflict before giving up.
-const MAX_RETRIES: usize = 32;
+/// How many times a guaranteed update retries on conflict before giving up
+/// (Kubernetes retries until it wins; this bound only stops livelock).
+pub(crate) const MAX_RETRIES: usize = 1000;
 
 /// The in-process object API: Kubernetes' object lifecycle over a backend.
 ///
@@ -58,6 +60,11 @@ impl Store {
                 admission: RwLock::new(Vec::new()),
             }),
         }
+    }
+
+    /// A store over a new in-memory backend (the embedded default).
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(crate::backend::memory::MemoryBackend::new()))
     }
 
     /// The backend.
@@ -123,7 +130,10 @@ impl Store {
             let Some(mut next) = f(current.clone())? else { return Ok(current) };
             next.metadata.resource_version = rv;
             match self.update(gvr, namespace, next, user).await {
-                Err(e) if e.is_conflict() => last = Some(e),
+                Err(e) if e.is_conflict() => {
+                    last = Some(e);
+                    tokio::task::yield_now().await;
+                }
                 other => return other,
             }
         }
@@ -148,8 +158,16 @@ impl Store {
             (None, Some(o)) => (o.metadata().namespace.clone(), o.metadata().name.clone()),
             (None, None) => Default::default(),
         };
-        let mut request =
-            AdmissionRequest { operation, resource, subresource, namespace: &namespace, name: &name, object, old_object: old, user };
+        let mut request = AdmissionRequest {
+            operation,
+            resource,
+            subresource,
+            namespace: &namespace,
+            name: &name,
+            object,
+            old_object: old,
+            user,
+        };
         for hook in hooks {
             hook.admit(&mut request).await?;
         }
@@ -194,7 +212,10 @@ impl Store {
             return Err(conflict(&resource, &new.metadata.name, CONFLICT_MESSAGE));
         }
         if !new.metadata.uid.is_empty() && new.metadata.uid != old.metadata.uid {
-            let msg = format!("Precondition failed: UID in precondition: {}, UID in object meta: {}", new.metadata.uid, old.metadata.uid);
+            let msg = format!(
+                "Precondition failed: UID in precondition: {}, UID in object meta: {}",
+                new.metadata.uid, old.metadata.uid
+            );
             return Err(conflict(&resource, &new.metadata.name, &msg));
         }
         fill_type_meta(&resource, &mut new);
@@ -229,8 +250,15 @@ impl Store {
         let mut typed = to_object(new)?;
         typed.apply_defaults();
         let old_typed = to_object(old.clone())?;
-        self.admit(Operation::Update, &resource, status_path.then_some("status"), Some(&mut typed), Some(&old_typed), user)
-            .await?;
+        self.admit(
+            Operation::Update,
+            &resource,
+            status_path.then_some("status"),
+            Some(&mut typed),
+            Some(&old_typed),
+            user,
+        )
+        .await?;
         let errors = typed.validate_update(&old_typed);
         if !errors.is_empty() {
             return Err(invalid(&resource, &typed, errors));
@@ -257,7 +285,9 @@ impl Store {
         fields: Option<&str>,
     ) -> Result<(Option<Selector>, Option<FieldSelector>)> {
         let label = match labels.filter(|s| !s.is_empty()) {
-            Some(s) => Some(Selector::parse(s).map_err(|e| StoreError::BadRequest(format!("unable to parse requirement: {e}")))?),
+            Some(s) => Some(
+                Selector::parse(s).map_err(|e| StoreError::BadRequest(format!("unable to parse requirement: {e}")))?,
+            ),
             None => None,
         };
         let field = match fields.filter(|s| !s.is_empty()) {
@@ -485,7 +515,9 @@ impl ObjectApi for Store {
                 .range(&prefix, last_key.as_deref().or(start.as_deref()), want, at.or(revision))
                 .await
                 .map_err(|e| match e {
-                    StoreError::Expired { .. } if options.continue_token.is_some() => StoreError::Expired { requested: at.unwrap_or(0), compacted: 0 },
+                    StoreError::Expired { .. } if options.continue_token.is_some() => {
+                        StoreError::Expired { requested: at.unwrap_or(0), compacted: 0 }
+                    }
                     other => other,
                 })?;
             revision.get_or_insert(page.revision);
@@ -521,11 +553,20 @@ impl ObjectApi for Store {
         let resource = self.resource(gvr)?;
         let (label, field) =
             Self::compile_selectors(&resource, options.label_selector.as_deref(), options.field_selector.as_deref())?;
-        let from_state = matches!(options.resource_version.as_deref(), None | Some("") | Some("0")) || options.send_initial_events;
+        let from_state =
+            matches!(options.resource_version.as_deref(), None | Some("") | Some("0")) || options.send_initial_events;
         let mut initial = Vec::new();
         let start = if from_state {
             let mut page = self
-                .list(gvr, namespace, &ListOptions { label_selector: options.label_selector.clone(), field_selector: options.field_selector.clone(), ..Default::default() })
+                .list(
+                    gvr,
+                    namespace,
+                    &ListOptions {
+                        label_selector: options.label_selector.clone(),
+                        field_selector: options.field_selector.clone(),
+                        ..Default::default()
+                    },
+                )
                 .await?;
             initial.extend(page.items.drain(..).map(|o| Ok(WatchEvent::Added(o))));
             parse_rv(&page.resource_version)?
@@ -533,7 +574,11 @@ impl ObjectApi for Store {
             parse_rv(options.resource_version.as_deref().unwrap_or("0"))?
         };
         if options.send_initial_events {
-            let mut mark = DynamicObject { api_version: resource.api_version(), kind: resource.kind.clone(), ..Default::default() };
+            let mut mark = DynamicObject {
+                api_version: resource.api_version(),
+                kind: resource.kind.clone(),
+                ..Default::default()
+            };
             mark.metadata.resource_version = start.to_string();
             mark.metadata.annotations.insert(INITIAL_EVENTS_END.into(), "true".into());
             initial.push(Ok(WatchEvent::Bookmark(mark)));
@@ -637,19 +682,23 @@ impl ObjectApi for Store {
                 Patch::Json(ops) => {
                     let ops: json_patch::Patch = serde_json::from_value(ops.clone())
                         .map_err(|e| StoreError::BadRequest(format!("invalid JSON patch: {e}")))?;
-                    json_patch::patch(&mut value, &ops).map_err(|e| StoreError::BadRequest(format!("the JSON patch could not be applied: {e}")))?;
+                    json_patch::patch(&mut value, &ops)
+                        .map_err(|e| StoreError::BadRequest(format!("the JSON patch could not be applied: {e}")))?;
                 }
                 Patch::Merge(m) => json_patch::merge(&mut value, m),
             }
-            let mut next: DynamicObject =
-                serde_json::from_value(value).map_err(|e| StoreError::BadRequest(format!("patched object does not decode: {e}")))?;
+            let mut next: DynamicObject = serde_json::from_value(value)
+                .map_err(|e| StoreError::BadRequest(format!("patched object does not decode: {e}")))?;
             // A patch that sets resourceVersion is a precondition; otherwise retry on conflict.
             let precondition = next.metadata.resource_version != rv;
             if !precondition {
                 next.metadata.resource_version = rv;
             }
             match self.update_impl(gvr, namespace, next, user, status).await {
-                Err(e) if e.is_conflict() && !precondition => last = Some(e),
+                Err(e) if e.is_conflict() && !precondition => {
+                    last = Some(e);
+                    tokio::task::yield_now().await;
+                }
                 other => return other,
             }
         }
@@ -672,11 +721,17 @@ impl ObjectApi for Store {
             fill_type_meta(&resource, &mut obj);
             if let Some(p) = &options.preconditions {
                 if let Some(uid) = p.uid.as_deref().filter(|u| *u != obj.metadata.uid) {
-                    let msg = format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", obj.metadata.uid);
+                    let msg = format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        obj.metadata.uid
+                    );
                     return Err(conflict(&resource, name, &msg));
                 }
                 if let Some(rv) = p.resource_version.as_deref().filter(|r| *r != obj.metadata.resource_version) {
-                    let msg = format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", obj.metadata.resource_version);
+                    let msg = format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        obj.metadata.resource_version
+                    );
                     return Err(conflict(&resource, name, &msg));
                 }
             }
@@ -692,7 +747,9 @@ impl ObjectApi for Store {
                 Some("Foreground") => Some(FOREGROUND_FINALIZER),
                 Some("Background") | None => None,
                 Some(other) => {
-                    return Err(StoreError::BadRequest(format!("unsupported propagationPolicy {other:?}: supported values: Orphan, Foreground, Background")));
+                    return Err(StoreError::BadRequest(format!(
+                        "unsupported propagationPolicy {other:?}: supported values: Orphan, Foreground, Background"
+                    )));
                 }
             };
             if let Some(f) = finalizer
@@ -701,7 +758,13 @@ impl ObjectApi for Store {
                 obj.metadata.finalizers.push(f.to_owned());
             }
             let is_pod = resource.kind == "Pod" && resource.group.is_empty();
-            let bound_pod = is_pod && obj.data.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+            let bound_pod = is_pod
+                && obj
+                    .data
+                    .get("spec")
+                    .and_then(|s| s.get("nodeName"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| !n.is_empty());
             let grace = if bound_pod { pod_grace_period(&obj, options) } else { 0 };
             let graceful = !obj.metadata.finalizers.is_empty() || grace > 0;
             if !graceful {
@@ -782,7 +845,11 @@ fn convert(
     };
     match item {
         WatchItem::Progress(rev) => bookmarks.then(|| {
-            let mut mark = DynamicObject { api_version: resource.api_version(), kind: resource.kind.clone(), ..Default::default() };
+            let mut mark = DynamicObject {
+                api_version: resource.api_version(),
+                kind: resource.kind.clone(),
+                ..Default::default()
+            };
             mark.metadata.resource_version = rev.to_string();
             Ok(WatchEvent::Bookmark(mark))
         }),
@@ -794,7 +861,9 @@ fn convert(
             let now = selected(&obj, label, field);
             match event.kind {
                 EventKind::Delete => now.then_some(Ok(WatchEvent::Deleted(obj))),
-                EventKind::Put if event.kv.create_revision == event.kv.mod_revision => now.then_some(Ok(WatchEvent::Added(obj))),
+                EventKind::Put if event.kv.create_revision == event.kv.mod_revision => {
+                    now.then_some(Ok(WatchEvent::Added(obj)))
+                }
                 EventKind::Put => {
                     let before = if label.is_none() && field.is_none() {
                         true

@@ -34,8 +34,12 @@ pub trait ObjectApi: Send + Sync + std::fmt::Debug {
     async fn get(&self, gvr: &GroupVersionResource, namespace: &str, name: &str) -> Result<DynamicObject>;
 
     /// Lists objects, with selectors, pagination and resourceVersion semantics.
-    async fn list(&self, gvr: &GroupVersionResource, namespace: Option<&str>, options: &ListOptions)
-    -> Result<ObjectPage>;
+    async fn list(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<ObjectPage>;
 
     /// Watches objects.
     async fn watch(

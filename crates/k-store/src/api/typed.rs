@@ -14,7 +14,7 @@ use crate::error::{Result, StoreError};
 /// Typed access to the objects of kind `K` in one namespace (or all
 /// namespaces, or a cluster-scoped kind), over any [`ObjectApi`].
 ///
-/// ```ignore
+/// ```
 /// # async fn demo() -> k_store::Result<()> {
 /// use k_api_types::core::v1::ConfigMap;
 /// use k_api_types::Resource;
@@ -66,7 +66,8 @@ fn to_dynamic<K: Resource>(obj: &K) -> Result<DynamicObject> {
 }
 
 fn to_typed<K: Resource>(obj: DynamicObject) -> Result<K> {
-    obj.to_typed().map_err(|e| StoreError::Internal(format!("{} does not decode as {}: {e}", obj.metadata.name, K::INFO.kind)))
+    obj.to_typed()
+        .map_err(|e| StoreError::Internal(format!("{} does not decode as {}: {e}", obj.metadata.name, K::INFO.kind)))
 }
 
 impl<K: Resource> Api<K> {
@@ -155,11 +156,14 @@ impl<K: Resource> Api<K> {
     /// Read-modify-write with retry on conflict.
     pub async fn guaranteed_update(&self, name: &str, mut f: impl FnMut(&mut K) + Send) -> Result<K> {
         let mut last = None;
-        for _ in 0..32 {
+        for _ in 0..crate::store::MAX_RETRIES {
             let mut obj = self.get(name).await?;
             f(&mut obj);
             match self.update(&obj).await {
-                Err(e) if e.is_conflict() => last = Some(e),
+                Err(e) if e.is_conflict() => {
+                    last = Some(e);
+                    tokio::task::yield_now().await;
+                }
                 other => return other,
             }
         }

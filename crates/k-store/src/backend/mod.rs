@@ -13,6 +13,9 @@ use futures::Stream;
 
 use crate::error::Result;
 
+pub mod durable;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod memory;
 
 /// A store revision (etcd's `mod_revision`, Kubernetes' `resourceVersion`).
@@ -113,8 +116,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// Reads keys that start with `prefix`, in key order, strictly after
     /// `start_after`, at most `limit` (0 = no limit), at the latest revision or at `at`.
-    async fn range(&self, prefix: &str, start_after: Option<&str>, limit: usize, at: Option<Revision>)
-    -> Result<RangePage>;
+    async fn range(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        at: Option<Revision>,
+    ) -> Result<RangePage>;
 
     /// Creates a key; AlreadyExists if present. Returns the new revision.
     async fn create(&self, key: &str, value: Bytes) -> Result<Revision>;
