@@ -1,7 +1,7 @@
-#![cfg(feature = "etcd")]
 //! The etcd backend against real etcd processes (Debian package
 //! `etcd-server`): the conformance suite (a fresh server per test), the
 //! model property test, and a 3-member cluster losing a member.
+#![cfg(feature = "etcd")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -26,13 +26,20 @@
 //!
 //! A watch registers itself and snapshots the matching history under the
 //! same lock as the writers, so the replayed part and the live part meet
-//! with no gap and no duplicate. Writers push each change into every
-//! matching watcher's bounded queue without waiting; a watcher whose queue
-//! holds `watch_capacity` undelivered changes when another arrives is cut
-//! off and ends with [`StoreError::WatcherTooSlow`]. Idle watch streams emit
-//! [`WatchItem::Progress`] every `progress_interval` when polled inside a
-//! tokio runtime (the backend itself needs no runtime).
-//!
+//! with no gap and no duplicate. Live delivery is batched: while watchers
+//! are registered, a writer appends each change once to a shared live log
+//! (an `Arc` per change, O(1)) and wakes only the watch streams that are
+//! idle, after releasing the lock. Each watcher has a cursor in the log;
+//! when polled, a watch stream takes every change after its cursor under
+//! its prefix in one go and yields them from a local buffer. When the log
+//! reaches its bound the changes of watchers that have not taken them are
+//! moved into their own pending queues and the older half is dropped;
+//! a watcher with more than `watch_capacity` undelivered changes is cut off
+//! and ends with [`StoreError::WatcherTooSlow`] after the first
+//! `watch_capacity` of them. Writers never wait for watchers. Idle watch
+//! streams emit [`WatchItem::Progress`] every `progress_interval` when
+//! polled inside a tokio runtime (the backend itself needs no runtime).
+
 //! # Compaction
 //!
 //! [`Backend::compact`] drops history up to a revision; the history is also
@@ -57,8 +64,7 @@ use crate::error::{Result, StoreError};
 use state::State;
 use watch::MemoryWatch;
 
-/// Upper bound of [`MemoryOptions::watch_capacity`] (queues allocate lazily,
-/// but tokio's channels have a hard limit).
+/// Upper bound of [`MemoryOptions::watch_capacity`] (queues allocate lazily).
 const MAX_WATCH_CAPACITY: usize = usize::MAX >> 4;
 
 /// Tuning of a [`MemoryBackend`].
@@ -101,6 +107,20 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Runs a write under the lock, then wakes the idle watch streams once
+    /// the lock is released.
+    fn write<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let (result, waiters) = {
+            let mut state = self.lock();
+            let result = f(&mut state);
+            (result, state.take_waiters())
+        };
+        for waker in waiters {
+            waker.wake();
+        }
+        result
+    }
 }
 
 impl MemoryBackend {
@@ -126,7 +146,7 @@ impl MemoryBackend {
     }
 
     /// How many watchers are registered. A dropped watch stream is
-    /// unregistered at the next write.
+    /// unregistered right away.
     pub fn watcher_count(&self) -> usize {
         self.shared.lock().watcher_count()
     }
@@ -192,27 +212,27 @@ impl Backend for MemoryBackend {
     }
 
     async fn create(&self, key: &str, value: Bytes) -> Result<Revision> {
-        self.shared.lock().create(key, value)
+        self.shared.write(|s| s.create(key, value))
     }
 
     async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision> {
-        self.shared.lock().update(key, value, expected)
+        self.shared.write(|s| s.update(key, value, expected))
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(Revision, KeyValue)> {
-        self.shared.lock().delete(key, expected)
+        self.shared.write(|s| s.delete(key, expected))
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream> {
         if after < 0 {
             return Err(StoreError::BadRequest(format!("invalid watch revision {after}")));
         }
-        let (replay, rx) = self.shared.lock().register_watch(prefix, after)?;
+        let (id, replay) = self.shared.lock().register_watch(prefix, after)?;
         Ok(Box::pin(MemoryWatch::new(
             Arc::downgrade(&self.shared),
+            id,
             after,
             replay,
-            rx,
             self.shared.options.watch_capacity,
             self.shared.options.progress_interval,
         )))
@@ -220,5 +240,73 @@ impl Backend for MemoryBackend {
 
     async fn compact(&self, revision: Revision) -> Result<()> {
         self.shared.lock().compact(revision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::backend::WatchItem;
+
+    async fn next_rev(w: &mut WatchStream) -> Revision {
+        loop {
+            match w.next().await {
+                Some(Ok(WatchItem::Event(e))) => return e.revision(),
+                Some(Ok(WatchItem::Progress(_))) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// A watcher lagging across sweeps of the live log gets every change of
+    /// its prefix, in order; other watchers are unaffected.
+    #[tokio::test]
+    async fn lagging_watchers_survive_sweeps_of_the_live_log() {
+        let b = MemoryBackend::with_options(MemoryOptions { watch_capacity: 2_000, ..MemoryOptions::default() });
+        let mut lagging = b.watch("/a/", 0).await.unwrap();
+        let mut prompt = b.watch("/b/", 0).await.unwrap();
+        let mut idle = b.watch("/c/", 0).await.unwrap();
+        let mut expected_b = Vec::new();
+        for i in 0..6_000 {
+            let key = if i % 2 == 0 { format!("/a/{i}") } else { format!("/b/{i}") };
+            let rev = b.create(&key, Bytes::from_static(b"v")).await.unwrap();
+            if i % 2 == 1 {
+                expected_b.push(rev);
+            }
+            if i % 100 == 99 {
+                for r in expected_b.drain(..) {
+                    assert_eq!(next_rev(&mut prompt).await, r);
+                }
+            }
+        }
+        // 3,000 changes under /a/ > capacity: the first 2,000 then the error.
+        for r in 0..2_000 {
+            assert_eq!(next_rev(&mut lagging).await, 2 * r + 1);
+        }
+        assert!(matches!(lagging.next().await, Some(Err(StoreError::WatcherTooSlow { capacity: 2_000 }))));
+        assert!(lagging.next().await.is_none());
+        let rev = b.create("/c/x", Bytes::from_static(b"v")).await.unwrap();
+        assert_eq!(next_rev(&mut idle).await, rev);
+        assert_eq!(b.watcher_count(), 2);
+        drop(prompt);
+        assert_eq!(b.watcher_count(), 1);
+    }
+
+    /// Within the capacity, a watcher that reads late gets everything.
+    #[tokio::test]
+    async fn late_reader_within_capacity_gets_every_change() {
+        let b = MemoryBackend::with_options(MemoryOptions { watch_capacity: 3_000, ..MemoryOptions::default() });
+        let mut late = b.watch("/a/", 0).await.unwrap();
+        for i in 0..6_000 {
+            let key = if i % 2 == 0 { format!("/a/{i}") } else { format!("/b/{i}") };
+            b.create(&key, Bytes::from_static(b"v")).await.unwrap();
+        }
+        for r in 0..3_000 {
+            assert_eq!(next_rev(&mut late).await, 2 * r + 1);
+        }
+        let rev = b.create("/a/x", Bytes::from_static(b"v")).await.unwrap();
+        assert_eq!(next_rev(&mut late).await, rev);
     }
 }

@@ -1,5 +1,6 @@
 //! The memory backend's watch stream.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
@@ -7,29 +8,27 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::sync::mpsc;
+use tokio::task::coop;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use super::Shared;
+use super::state::Fill;
 use crate::backend::{Event, Revision, WatchItem};
 use crate::error::{Result, StoreError};
 
-/// What a writer puts into a watcher's queue.
-pub(super) enum Msg {
-    /// A change under the watcher's prefix.
-    Event(Arc<Event>),
-    /// The queue was full: the watcher is cut off (always the last message).
-    TooSlow,
-}
-
 /// A watch of the memory backend: replays the history snapshot taken at
-/// registration, then the live queue, with progress ticks when idle.
+/// registration, then takes the live changes in batches from the shared log,
+/// with progress ticks when idle.
 pub(super) struct MemoryWatch {
     /// Weak, so that a forgotten stream does not keep the backend alive.
     shared: Weak<Shared>,
+    /// The watcher's registration.
+    id: u64,
     after: Revision,
-    replay: std::vec::IntoIter<Arc<Event>>,
-    rx: mpsc::Receiver<Msg>,
+    /// Changes taken but not yet yielded (first the replayed history).
+    buf: VecDeque<Arc<Event>>,
+    /// The buffer ends with the watcher being cut off.
+    too_slow: bool,
     capacity: usize,
     period: Duration,
     /// Created at the first idle poll inside a tokio runtime.
@@ -40,13 +39,13 @@ pub(super) struct MemoryWatch {
 impl MemoryWatch {
     pub(super) fn new(
         shared: Weak<Shared>,
+        id: u64,
         after: Revision,
         replay: Vec<Arc<Event>>,
-        rx: mpsc::Receiver<Msg>,
         capacity: usize,
         period: Duration,
     ) -> Self {
-        Self { shared, after, replay: replay.into_iter(), rx, capacity, period, ticker: None, done: false }
+        Self { shared, id, after, buf: replay.into(), too_slow: false, capacity, period, ticker: None, done: false }
     }
 
     /// The progress ticker, created on first use; None outside a tokio runtime
@@ -64,12 +63,11 @@ impl MemoryWatch {
     fn end(&mut self) {
         self.done = true;
         self.ticker = None;
-        self.replay = Vec::new().into_iter();
+        self.buf = VecDeque::new();
+        if let Some(shared) = self.shared.upgrade() {
+            shared.lock().unregister_watch(self.id);
+        }
     }
-}
-
-fn event_item(event: Arc<Event>) -> Poll<Option<Result<WatchItem>>> {
-    Poll::Ready(Some(Ok(WatchItem::Event(Arc::unwrap_or_clone(event)))))
 }
 
 impl Stream for MemoryWatch {
@@ -80,46 +78,46 @@ impl Stream for MemoryWatch {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Some(event) = this.replay.next() {
-            return event_item(event);
-        }
+        // Batches are yielded without locking: take part in tokio's
+        // cooperative budget so that a long batch lets other tasks (writers)
+        // run. Outside a tokio runtime this always proceeds.
+        let budget = std::task::ready!(coop::poll_proceed(cx));
         loop {
-            match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(Msg::Event(event))) => {
-                    if event.revision() > this.after {
-                        return event_item(event);
-                    }
+            while let Some(event) = this.buf.pop_front() {
+                if event.revision() > this.after {
+                    budget.made_progress();
+                    return Poll::Ready(Some(Ok(WatchItem::Event(Arc::unwrap_or_clone(event)))));
+                }
+            }
+            if this.too_slow {
+                this.end();
+                return Poll::Ready(Some(Err(StoreError::WatcherTooSlow { capacity: this.capacity })));
+            }
+            let Some(shared) = this.shared.upgrade() else {
+                // The backend is gone.
+                this.end();
+                return Poll::Ready(None);
+            };
+            let fill = shared.lock().fill(this.id, &mut this.buf, cx.waker());
+            drop(shared);
+            let revision = match fill {
+                Fill::Events => continue,
+                Fill::TooSlow => {
+                    this.too_slow = true;
                     continue;
                 }
-                Poll::Ready(Some(Msg::TooSlow)) => {
-                    this.end();
-                    return Poll::Ready(Some(Err(StoreError::WatcherTooSlow { capacity: this.capacity })));
-                }
-                Poll::Ready(None) => {
-                    // The backend is gone.
+                Fill::Gone => {
                     this.end();
                     return Poll::Ready(None);
                 }
-                Poll::Pending => {}
-            }
-            // Idle: the queue is empty and will wake us. Report progress on ticks.
+                Fill::Idle(revision) => revision,
+            };
+            // Idle: every change up to `revision` has been delivered and the
+            // next write wakes us. Report progress on ticks.
             let Some(ticker) = this.ticker() else { return Poll::Pending };
             if ticker.poll_tick(cx).is_pending() {
                 return Poll::Pending;
             }
-            let Some(shared) = this.shared.upgrade() else {
-                this.end();
-                return Poll::Ready(None);
-            };
-            let revision = {
-                // Writers push under this lock: with it held, an empty queue
-                // means every change up to `revision` has been delivered.
-                let state = shared.lock();
-                if !this.rx.is_empty() {
-                    continue;
-                }
-                state.revision()
-            };
             if revision >= this.after {
                 return Poll::Ready(Some(Ok(WatchItem::Progress(revision))));
             }
@@ -129,11 +127,22 @@ impl Stream for MemoryWatch {
     }
 }
 
+impl Drop for MemoryWatch {
+    fn drop(&mut self) {
+        if !self.done
+            && let Some(shared) = self.shared.upgrade()
+        {
+            shared.lock().unregister_watch(self.id);
+        }
+    }
+}
+
 impl fmt::Debug for MemoryWatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryWatch")
+            .field("id", &self.id)
             .field("after", &self.after)
-            .field("replay_remaining", &self.replay.len())
+            .field("buffered", &self.buf.len())
             .field("capacity", &self.capacity)
             .field("period", &self.period)
             .field("done", &self.done)
