@@ -183,40 +183,36 @@ pub fn build_crd(p: &CrdParams) -> CustomResourceDefinition {
 
 /// The resources a CRD serves: one per served version.
 pub fn crd_resources(crd: &CustomResourceDefinition) -> Vec<ApiResource> {
-    let Ok(v) = serde_json::to_value(crd) else { return Vec::new() };
-    let spec = &v["spec"];
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let list = |v: &Value| v.as_array().map(|a| a.iter().map(text).collect()).unwrap_or_default();
-    let names = &spec["names"];
-    let empty = Vec::new();
-    spec["versions"]
-        .as_array()
-        .unwrap_or(&empty)
+    let spec = &crd.spec;
+    let names = &spec.names;
+    spec.versions
         .iter()
-        .filter(|ver| ver["served"].as_bool().unwrap_or(false))
-        .map(|ver| {
+        .filter(|v| v.served)
+        .map(|v| {
+            let sub = v.subresources.as_ref();
             let mut subresources = Vec::new();
-            for sub in ["status", "scale"] {
-                if ver["subresources"].get(sub).is_some_and(|s| !s.is_null()) {
-                    subresources.push(sub.to_owned());
-                }
+            if sub.is_some_and(|s| s.status.is_some()) {
+                subresources.push("status".to_owned());
             }
-            let kind = text(&names["kind"]);
+            if sub.is_some_and(|s| s.scale.is_some()) {
+                subresources.push("scale".to_owned());
+            }
             ApiResource {
-                group: text(&spec["group"]),
-                version: text(&ver["name"]),
-                singular: names["singular"].as_str().map(str::to_owned).unwrap_or_else(|| kind.to_lowercase()),
-                kind,
-                plural: text(&names["plural"]),
-                short_names: list(&names["shortNames"]),
-                categories: list(&names["categories"]),
-                namespaced: spec["scope"] == "Namespaced",
+                group: spec.group.clone(),
+                version: v.name.clone(),
+                kind: names.kind.clone(),
+                plural: names.plural.clone(),
+                singular: names.singular.clone().unwrap_or_else(|| names.kind.to_lowercase()),
+                short_names: names.short_names.clone(),
+                categories: names.categories.clone(),
+                namespaced: spec.scope == "Namespaced",
                 verbs: crate::resource::ALL_VERBS.iter().map(|s| (*s).to_owned()).collect(),
                 subresources,
-                selectable_fields: ver["selectableFields"]
-                    .as_array()
-                    .map(|a| a.iter().map(|f| text(&f["jsonPath"]).trim_start_matches('.').to_owned()).collect())
-                    .unwrap_or_default(),
+                selectable_fields: v
+                    .selectable_fields
+                    .iter()
+                    .map(|f| f.json_path.trim_start_matches('.').to_owned())
+                    .collect(),
             }
         })
         .collect()

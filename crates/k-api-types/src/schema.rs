@@ -210,12 +210,18 @@ fn flatten_enum_branches(map: &mut Map<String, Value>, key: &str) {
 /// free-form.
 fn hoist_branch_properties(map: &mut Map<String, Value>, key: &str) {
     let Some(Value::Array(branches)) = map.get(key) else { return };
-    let all_objects = branches.iter().all(|b| {
-        b.get("type") == Some(&Value::String("object".into()))
-            || (b.get("type").is_none() && b.get("properties").is_some())
-            || b.get("required").is_some()
-                && b.as_object().is_some_and(|o| o.keys().all(|k| k == "required" || k == "description"))
-    });
+    // An object branch says `type: object`, or has properties but no type,
+    // or only restricts (`required`, perhaps with a description).
+    let is_object_branch = |b: &Value| match b.get("type") {
+        Some(t) => t == "object",
+        None => {
+            b.get("properties").is_some()
+                || b.as_object().is_some_and(|o| {
+                    o.contains_key("required") && o.keys().all(|k| k == "required" || k == "description")
+                })
+        }
+    };
+    let all_objects = branches.iter().all(is_object_branch);
     let Some(Value::Array(branches)) = map.remove(key) else { return };
     if !all_objects {
         // Mixed shapes (e.g. an enum with unit and struct variants): accept any JSON.

@@ -3,6 +3,10 @@
 use k_api_types::meta::{Status, StatusDetails};
 use k_api_types::validation::{ErrorList, invalid_status};
 
+/// The message of a Conflict caused by a stale resourceVersion, in Kubernetes' words.
+pub const CONFLICT_MESSAGE: &str =
+    "the object has been modified; please apply your changes to the latest version and try again";
+
 /// A store result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -86,6 +90,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// NotFound for a storage key (backends name keys; the `Store` renames them).
+    pub fn key_not_found(key: &str) -> Self {
+        Self::NotFound { resource: String::new(), name: key.to_owned() }
+    }
+
+    /// AlreadyExists for a storage key.
+    pub fn key_exists(key: &str) -> Self {
+        Self::AlreadyExists { resource: String::new(), name: key.to_owned() }
+    }
+
+    /// Conflict (the key's revision moved) for a storage key.
+    pub fn key_conflict(key: &str) -> Self {
+        Self::Conflict { resource: String::new(), name: key.to_owned(), message: CONFLICT_MESSAGE.to_owned() }
+    }
+
     /// Whether this is NotFound (of an object or of a resource).
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. } | Self::UnknownResource(_))

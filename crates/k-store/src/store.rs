@@ -19,11 +19,9 @@ use crate::api::{
     UserInfo, WatchOptions,
 };
 use crate::backend::{Backend, EventKind, KeyValue, Revision, WatchItem};
-use crate::error::{Result, StoreError};
+use crate::error::{CONFLICT_MESSAGE, Result, StoreError};
 use crate::key::{list_prefix, object_key};
 
-const CONFLICT_MESSAGE: &str =
-    "the object has been modified; please apply your changes to the latest version and try again";
 /// Finalizer that asks the garbage collector to orphan dependents.
 pub const ORPHAN_FINALIZER: &str = "orphan";
 /// Finalizer that asks the garbage collector to delete dependents first.
@@ -242,7 +240,7 @@ impl Store {
                     None => new.data.remove("status"),
                 };
             }
-            if spec_of(&new) != spec_of(&old) {
+            if spec_changed(&new, &old) {
                 new.metadata.generation = Some(old.metadata.generation.unwrap_or(0) + 1);
             }
         }
@@ -337,9 +335,9 @@ fn field_value(obj: &DynamicObject, path: &str) -> Option<String> {
     }
 }
 
-/// Everything but metadata and status: what `generation` tracks.
-fn spec_of(obj: &DynamicObject) -> Vec<(&String, &Value)> {
-    obj.data.iter().filter(|(k, _)| k.as_str() != "status").collect()
+/// Whether anything but metadata and status differs: what `generation` tracks.
+fn spec_changed(new: &DynamicObject, old: &DynamicObject) -> bool {
+    !new.data.iter().filter(|(k, _)| k.as_str() != "status").eq(old.data.iter().filter(|(k, _)| k.as_str() != "status"))
 }
 
 fn fill_type_meta(resource: &ApiResource, obj: &mut DynamicObject) {
@@ -511,15 +509,7 @@ impl ObjectApi for Store {
         let mut more;
         loop {
             let want = if options.limit == 0 { 0 } else { options.limit - items.len() };
-            let page = backend
-                .range(&prefix, last_key.as_deref().or(start.as_deref()), want, at.or(revision))
-                .await
-                .map_err(|e| match e {
-                    StoreError::Expired { .. } if options.continue_token.is_some() => {
-                        StoreError::Expired { requested: at.unwrap_or(0), compacted: 0 }
-                    }
-                    other => other,
-                })?;
+            let page = backend.range(&prefix, last_key.as_deref().or(start.as_deref()), want, at.or(revision)).await?;
             revision.get_or_insert(page.revision);
             more = page.more;
             for kv in &page.kvs {

@@ -6,6 +6,7 @@ use crate::core::v1::TypedLocalObjectReference;
 use crate::defaults::default_str;
 use crate::intstr::IntOrString;
 use crate::meta::{LabelSelector, ObjectMeta};
+use crate::validation::net::parse_cidr;
 use crate::validation::{
     DNS1035_LABEL_ERROR, DNS1123_LABEL_ERROR, DNS1123_SUBDOMAIN_ERROR, ErrorList, FieldError, NameRule, Path, Validate,
     is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, validate_immutable, validate_label_selector,
@@ -399,18 +400,6 @@ fn port_name_errors(name: &str) -> Vec<&'static str> {
         errs.push("must not begin or end with a hyphen");
     }
     errs
-}
-
-/// Parses `address/prefix-length`, checking the length against the family.
-fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
-    let (ip, prefix) = s.split_once('/')?;
-    let ip: IpAddr = ip.parse().ok()?;
-    if prefix.is_empty() || prefix.len() > 3 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let prefix: u8 = prefix.parse().ok()?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    (prefix <= max).then_some((ip, prefix))
 }
 
 /// The address as a 128-bit number and its family's width.

@@ -8,6 +8,7 @@
 mod field;
 mod meta;
 mod names;
+pub mod net;
 
 pub use field::{ErrorList, ErrorType, FieldError, Path};
 pub use meta::{NameRule, validate_object_meta, validate_object_meta_update};

@@ -68,10 +68,6 @@ use tokio::time::Instant;
 use crate::backend::{Backend, Event, EventKind, KeyValue, RangePage, Revision, WatchItem, WatchStream};
 use crate::error::{Result, StoreError};
 
-/// The Conflict message, as kube-apiserver words it.
-const CONFLICT_MESSAGE: &str =
-    "the object has been modified; please apply your changes to the latest version and try again";
-
 /// A key no caller uses, for requests that only need a response header.
 const PROBE_KEY: &[u8] = b"\0";
 
@@ -217,14 +213,6 @@ fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Result<Revis
     header
         .map(etcd_client::ResponseHeader::revision)
         .ok_or_else(|| StoreError::Internal("etcd response without a header".to_owned()))
-}
-
-fn not_found(key: &str) -> StoreError {
-    StoreError::NotFound { resource: String::new(), name: key.to_owned() }
-}
-
-fn conflict(key: &str) -> StoreError {
-    StoreError::Conflict { resource: String::new(), name: key.to_owned(), message: CONFLICT_MESSAGE.to_owned() }
 }
 
 /// Whether an etcd server of this version answers progress requests only
@@ -403,7 +391,7 @@ impl EtcdBackend {
     /// After a failed compare: NotFound if the key is gone, else Conflict.
     fn compare_failure(key: &str, response: &TxnResponse) -> StoreError {
         let exists = response.op_responses().iter().any(|r| matches!(r, TxnOpResponse::Get(g) if !g.kvs().is_empty()));
-        if exists { conflict(key) } else { not_found(key) }
+        if exists { StoreError::key_conflict(key) } else { StoreError::key_not_found(key) }
     }
 
     /// Finds the compacted revision by opening a watch at revision 1, which
@@ -576,7 +564,7 @@ impl Backend for EtcdBackend {
             .and_then([TxnOp::put(key, value.to_vec(), None)]);
         let resp = self.txn(txn, &format!("creating {key:?}")).await?;
         if !resp.succeeded() {
-            return Err(StoreError::AlreadyExists { resource: String::new(), name: key.to_owned() });
+            return Err(StoreError::key_exists(key));
         }
         header_revision(resp.header())
     }

@@ -26,7 +26,6 @@ pub use storage::*;
 
 /// Validation helpers shared by the core/v1 kinds other than Pod.
 mod common {
-    use std::net::IpAddr;
 
     use crate::quantity::Quantity;
     use crate::validation::{ErrorList, FieldError, Path, is_qualified_name, qualified_name_errors};
@@ -37,23 +36,6 @@ mod common {
 
     /// Detail of an out-of-range port number.
     pub(super) const PORT_RANGE_ERROR: &str = "must be between 1 and 65535, inclusive";
-
-    /// Whether `s` is an IPv4 or IPv6 address.
-    pub(super) fn is_ip(s: &str) -> bool {
-        s.parse::<IpAddr>().is_ok()
-    }
-
-    /// Parses `address/prefix`, checking the prefix length against the family.
-    pub(super) fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
-        let (ip, prefix) = s.split_once('/')?;
-        let ip: IpAddr = ip.parse().ok()?;
-        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) || prefix.len() > 3 {
-            return None;
-        }
-        let prefix: u8 = prefix.parse().ok()?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        (prefix <= max).then_some((ip, prefix))
-    }
 
     /// Checks a port number (1–65535).
     pub(super) fn validate_port_num(port: i32, path: &Path, errors: &mut ErrorList) {

@@ -3,10 +3,11 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use super::common::{parse_cidr, validate_nonnegative_quantity};
+use super::common::validate_nonnegative_quantity;
 use crate::meta::{ObjectMeta, Time};
 use crate::quantity::ResourceList;
 use crate::resource::{ALL_VERBS, Resource, metadata_field};
+use crate::validation::net::parse_cidr;
 use crate::validation::{
     ErrorList, FieldError, NameRule, Path, is_valid_label_value, qualified_name_errors, validate_object_meta,
     validate_object_meta_update,

@@ -4,11 +4,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
 use super::ObjectReference;
-use super::common::{PORT_RANGE_ERROR, is_ip, parse_cidr, validate_app_protocol, validate_port_num, validate_protocol};
+use super::common::{PORT_RANGE_ERROR, validate_app_protocol, validate_port_num, validate_protocol};
 use crate::defaults::{default_str, default_to};
 use crate::intstr::IntOrString;
 use crate::meta::{Condition, ObjectMeta};
 use crate::resource::ALL_VERBS;
+use crate::validation::net::{is_ip, parse_cidr};
 use crate::validation::{
     DNS1123_LABEL_ERROR, DNS1123_SUBDOMAIN_ERROR, ErrorList, FieldError, NameRule, Path, is_dns1123_label,
     is_dns1123_subdomain, is_port_name, qualified_name_errors, validate_immutable, validate_labels,

@@ -26,9 +26,6 @@ use crate::error::{Result, StoreError};
 /// The most requests committed together.
 const MAX_BATCH: usize = 1024;
 
-/// The message of a Conflict.
-const MODIFIED: &str = "the object has been modified; please apply your changes to the latest version and try again";
-
 /// A write.
 #[derive(Debug)]
 pub(super) enum Op {
@@ -51,14 +48,6 @@ pub(super) enum Reply {
 pub(super) struct Request {
     pub(super) op: Op,
     pub(super) reply: oneshot::Sender<Result<Reply>>,
-}
-
-fn not_found(key: &str) -> StoreError {
-    StoreError::NotFound { resource: String::new(), name: key.to_owned() }
-}
-
-fn conflict(key: &str) -> StoreError {
-    StoreError::Conflict { resource: String::new(), name: key.to_owned(), message: MODIFIED.to_owned() }
 }
 
 /// The writer thread's state.
@@ -176,7 +165,7 @@ impl Writer {
         Ok(match op {
             Op::Create { key, value } => {
                 if existing(t, key)?.is_some() {
-                    Err(StoreError::AlreadyExists { resource: String::new(), name: key.clone() })
+                    Err(StoreError::key_exists(key))
                 } else {
                     let rev = self.head + 1;
                     let rec = LogRecord {
@@ -192,8 +181,8 @@ impl Writer {
                 }
             }
             Op::Update { key, value, expected } => match existing(t, key)? {
-                None => Err(not_found(key)),
-                Some(cur) if cur.mod_revision != *expected => Err(conflict(key)),
+                None => Err(StoreError::key_not_found(key)),
+                Some(cur) if cur.mod_revision != *expected => Err(StoreError::key_conflict(key)),
                 Some(cur) => {
                     let rev = self.head + 1;
                     let rec = LogRecord {
@@ -209,8 +198,8 @@ impl Writer {
                 }
             },
             Op::Delete { key, expected } => match existing(t, key)? {
-                None => Err(not_found(key)),
-                Some(cur) if expected.is_some_and(|e| e != cur.mod_revision) => Err(conflict(key)),
+                None => Err(StoreError::key_not_found(key)),
+                Some(cur) if expected.is_some_and(|e| e != cur.mod_revision) => Err(StoreError::key_conflict(key)),
                 Some(cur) => {
                     let rev = self.head + 1;
                     let deleted = cur.clone().into_kv(key.clone());

@@ -73,19 +73,6 @@ pub(super) struct State {
     waiters_gen: u64,
 }
 
-fn not_found(key: &str) -> StoreError {
-    StoreError::NotFound { resource: String::new(), name: key.to_owned() }
-}
-
-fn conflict(key: &str) -> StoreError {
-    StoreError::Conflict {
-        resource: String::new(),
-        name: key.to_owned(),
-        message: "the object has been modified; please apply your changes to the latest version and try again"
-            .to_owned(),
-    }
-}
-
 impl State {
     pub(super) fn new(max_history: usize, watch_capacity: usize) -> Self {
         Self {
@@ -213,7 +200,7 @@ impl State {
 
     pub(super) fn create(&mut self, key: &str, value: Bytes) -> Result<Revision> {
         if self.kvs.contains_key(key) {
-            return Err(StoreError::AlreadyExists { resource: String::new(), name: key.to_owned() });
+            return Err(StoreError::key_exists(key));
         }
         let revision = self.revision + 1;
         let kv = KeyValue { key: key.to_owned(), value, create_revision: revision, mod_revision: revision };
@@ -224,9 +211,9 @@ impl State {
     }
 
     pub(super) fn update(&mut self, key: &str, value: Bytes, expected: Revision) -> Result<Revision> {
-        let Some(current) = self.kvs.get_mut(key) else { return Err(not_found(key)) };
+        let Some(current) = self.kvs.get_mut(key) else { return Err(StoreError::key_not_found(key)) };
         if current.mod_revision != expected {
-            return Err(conflict(key));
+            return Err(StoreError::key_conflict(key));
         }
         let revision = self.revision + 1;
         let kv = KeyValue {
@@ -243,11 +230,13 @@ impl State {
 
     pub(super) fn delete(&mut self, key: &str, expected: Option<Revision>) -> Result<(Revision, KeyValue)> {
         match (self.kvs.get(key), expected) {
-            (None, _) => return Err(not_found(key)),
-            (Some(current), Some(expected)) if current.mod_revision != expected => return Err(conflict(key)),
+            (None, _) => return Err(StoreError::key_not_found(key)),
+            (Some(current), Some(expected)) if current.mod_revision != expected => {
+                return Err(StoreError::key_conflict(key));
+            }
             _ => {}
         }
-        let Some(prev) = self.kvs.remove(key) else { return Err(not_found(key)) };
+        let Some(prev) = self.kvs.remove(key) else { return Err(StoreError::key_not_found(key)) };
         let revision = self.revision + 1;
         let kv = KeyValue { mod_revision: revision, ..prev.clone() };
         self.revision = revision;
