@@ -140,7 +140,7 @@ async fn events_until(stream: &mut WatchStream, upto: Revision) -> Vec<Event> {
         match item {
             WatchItem::Event(e) => {
                 let r = e.revision();
-                out.push(e);
+                out.push(std::sync::Arc::unwrap_or_clone(e));
                 if r >= upto {
                     return out;
                 }

@@ -833,7 +833,7 @@ impl Forwarder {
             if revision < self.next {
                 continue; // Already delivered before a re-open.
             }
-            if let Err(step) = self.push(tx, WatchItem::Event(item)) {
+            if let Err(step) = self.push(tx, WatchItem::Event(std::sync::Arc::new(item))) {
                 return step;
             }
             self.next = revision + 1;

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::Stream;
@@ -16,6 +17,7 @@ use crate::error::Result;
 pub mod durable;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+mod fanout;
 pub mod memory;
 
 /// A store revision (etcd's `mod_revision`, Kubernetes' `resourceVersion`).
@@ -88,8 +90,8 @@ impl Event {
 /// An item of a watch stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WatchItem {
-    /// A change.
-    Event(Event),
+    /// A change, shared by every watcher that receives it.
+    Event(Arc<Event>),
     /// Progress notification: every change up to this revision has been sent.
     Progress(Revision),
 }

@@ -109,7 +109,7 @@ pub async fn next_event(stream: &mut WatchStream) -> Event {
             Ok(None) => panic!("the watch stream ended while an event was expected"),
             Ok(Some(Err(e))) => panic!("the watch stream failed while an event was expected: {e:?}"),
             Ok(Some(Ok(WatchItem::Progress(_)))) => continue,
-            Ok(Some(Ok(WatchItem::Event(event)))) => return event,
+            Ok(Some(Ok(WatchItem::Event(event)))) => return std::sync::Arc::unwrap_or_clone(event),
         }
     }
 }

@@ -120,7 +120,7 @@ impl Writer {
             // The caller may have gone away; its write stands.
             let _ = req.reply.send(reply);
         }
-        self.shared.hub.publish(&events, self.head);
+        self.shared.hub.publish(events, self.head);
     }
 
     /// Applies the batch in one transaction and commits it; the answers, in order.

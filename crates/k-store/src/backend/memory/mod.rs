@@ -50,7 +50,6 @@
 //! [`WatchItem::Progress`]: crate::backend::WatchItem::Progress
 
 mod state;
-mod watch;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -61,8 +60,8 @@ use bytes::Bytes;
 use crate::backend::{Backend, KeyValue, RangePage, Revision, WatchStream};
 use crate::error::{Result, StoreError};
 
+use crate::backend::fanout::{Fanout, FanoutHost, FanoutStream, Registration};
 use state::State;
-use watch::MemoryWatch;
 
 /// Upper bound of [`MemoryOptions::watch_capacity`] (queues allocate lazily).
 const MAX_WATCH_CAPACITY: usize = usize::MAX >> 4;
@@ -114,12 +113,18 @@ impl Shared {
         let (result, waiters) = {
             let mut state = self.lock();
             let result = f(&mut state);
-            (result, state.take_waiters())
+            (result, state.fanout().take_waiters())
         };
         for waker in waiters {
             waker.wake();
         }
         result
+    }
+}
+
+impl FanoutHost for Shared {
+    fn with_fanout<R>(&self, f: impl FnOnce(&mut Fanout) -> R) -> R {
+        f(self.lock().fanout())
     }
 }
 
@@ -228,9 +233,8 @@ impl Backend for MemoryBackend {
             return Err(StoreError::BadRequest(format!("invalid watch revision {after}")));
         }
         let (id, replay) = self.shared.lock().register_watch(prefix, after)?;
-        Ok(Box::pin(MemoryWatch::new(
-            Arc::downgrade(&self.shared),
-            id,
+        Ok(Box::pin(FanoutStream::new(
+            Registration::new(&self.shared, id),
             after,
             replay,
             self.shared.options.watch_capacity,

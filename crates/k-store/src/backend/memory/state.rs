@@ -1,47 +1,15 @@
 //! The state behind the memory backend's lock, and every operation on it.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
-use std::task::Waker;
 
 use bytes::Bytes;
 
+use crate::backend::fanout::Fanout;
 use crate::backend::{Event, EventKind, KeyValue, RangePage, Revision};
 use crate::error::{Result, StoreError};
-
-/// Smallest length of the shared live log before lagging watchers are swept.
-const MIN_LIVE_LOG: usize = 1024;
-
-/// A registered watcher: its prefix and where it is in the live log.
-struct Watcher {
-    prefix: String,
-    /// Every change up to this revision has been handed to the watcher (or
-    /// moved into `pending`).
-    cursor: Revision,
-    /// Matching changes moved out of the live log before the watcher took
-    /// them (at most `watch_capacity + 1`; more than `watch_capacity` means
-    /// the watcher is too slow).
-    pending: VecDeque<Arc<Event>>,
-    /// The waker generation and index in `State::waiters` of its registered
-    /// waker, if any.
-    waiting: Option<(u64, usize)>,
-}
-
-/// What a watch stream gets when it asks for the changes after its cursor.
-pub(super) enum Fill {
-    /// Changes were appended to the stream's buffer.
-    Events,
-    /// Nothing new: every change up to this revision was delivered; the
-    /// stream's waker is registered for the next write.
-    Idle(Revision),
-    /// Changes were appended (at most the capacity) and the watcher is then
-    /// cut off (it is unregistered).
-    TooSlow,
-    /// The watcher is not registered (anymore).
-    Gone,
-}
 
 /// Everything the memory backend stores.
 pub(super) struct State {
@@ -55,22 +23,8 @@ pub(super) struct State {
     history: VecDeque<Arc<Event>>,
     /// Maximum history length (0 = unbounded).
     max_history: usize,
-    /// Changes buffered per watcher.
-    watch_capacity: usize,
-    /// The shared live log: the changes in `live_base + 1 ..= revision`, kept
-    /// while watchers are registered, oldest first. Writers append once;
-    /// watchers read after their cursor.
-    live: VecDeque<Arc<Event>>,
-    live_base: Revision,
-    /// Length of the live log at which lagging watchers are swept and the
-    /// older half is dropped.
-    live_limit: usize,
-    watchers: HashMap<u64, Watcher>,
-    next_id: u64,
-    /// Wakers of idle watch streams, woken (outside the lock) after a write.
-    waiters: Vec<Waker>,
-    /// Incremented whenever `waiters` is taken.
-    waiters_gen: u64,
+    /// The registered watchers and the live log they read.
+    fanout: Fanout,
 }
 
 impl State {
@@ -81,14 +35,7 @@ impl State {
             compacted: 0,
             history: VecDeque::new(),
             max_history,
-            watch_capacity,
-            live: VecDeque::new(),
-            live_base: 0,
-            live_limit: watch_capacity.max(MIN_LIVE_LOG),
-            watchers: HashMap::new(),
-            next_id: 0,
-            waiters: Vec::new(),
-            waiters_gen: 0,
+            fanout: Fanout::new(0, watch_capacity),
         }
     }
 
@@ -105,7 +52,12 @@ impl State {
     }
 
     pub(super) fn watcher_count(&self) -> usize {
-        self.watchers.len()
+        self.fanout.len()
+    }
+
+    /// The watchers' fan-out.
+    pub(super) fn fanout(&mut self) -> &mut Fanout {
+        &mut self.fanout
     }
 
     /// The revision a read at `at` is served at, or why it cannot be.
@@ -249,15 +201,7 @@ impl State {
     /// waiting for them. The idle watchers are woken by [`State::take_waiters`].
     fn record(&mut self, event: Event) {
         let event = Arc::new(event);
-        if self.watchers.is_empty() {
-            self.live.clear();
-            self.live_base = self.revision;
-        } else {
-            self.live.push_back(Arc::clone(&event));
-            if self.live.len() >= self.live_limit {
-                self.sweep();
-            }
-        }
+        self.fanout.publish(Arc::clone(&event));
         self.history.push_back(event);
         if self.max_history > 0 {
             while self.history.len() > self.max_history {
@@ -282,32 +226,6 @@ impl State {
         Ok(())
     }
 
-    /// Drops the older half of the live log, first moving the matching
-    /// changes of the watchers that have not taken them yet into their own
-    /// pending queues (up to one more than the capacity: too slow).
-    fn sweep(&mut self) {
-        let drop = self.live.len() / 2;
-        let boundary = self.live_base + i64::try_from(drop).unwrap_or(i64::MAX);
-        let capacity = self.watch_capacity;
-        for w in self.watchers.values_mut() {
-            if w.cursor >= boundary {
-                continue;
-            }
-            let start = usize::try_from(w.cursor - self.live_base).unwrap_or(0);
-            for event in self.live.range(start..drop) {
-                if w.pending.len() > capacity {
-                    break;
-                }
-                if event.kv.key.starts_with(&w.prefix) {
-                    w.pending.push_back(Arc::clone(event));
-                }
-            }
-            w.cursor = boundary;
-        }
-        self.live.drain(..drop);
-        self.live_base = boundary;
-    }
-
     /// Registers a watcher of `prefix` and returns its id with the history it
     /// must replay first (changes after `after`); live changes are those after
     /// the current revision.
@@ -316,94 +234,8 @@ impl State {
             return Err(StoreError::Expired { requested: after, compacted: self.compacted });
         }
         let replay = self.history_after(after).filter(|e| e.kv.key.starts_with(prefix)).cloned().collect();
-        if self.watchers.is_empty() {
-            self.live.clear();
-            self.live_base = self.revision;
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        self.watchers.insert(
-            id,
-            Watcher { prefix: prefix.to_owned(), cursor: self.revision, pending: VecDeque::new(), waiting: None },
-        );
+        let (id, _) =
+            self.fanout.register(prefix).ok_or_else(|| StoreError::Internal("the backend is closed".into()))?;
         Ok((id, replay))
-    }
-
-    pub(super) fn unregister_watch(&mut self, id: u64) {
-        self.watchers.remove(&id);
-        if self.watchers.is_empty() {
-            self.live.clear();
-            self.live_base = self.revision;
-        }
-    }
-
-    /// Appends to `buf` every change for watcher `id` after its cursor, in one
-    /// go. A watcher with more than the capacity undelivered gets the first
-    /// `capacity` of them and is cut off. With nothing new, `waker` is
-    /// registered for the next write.
-    pub(super) fn fill(&mut self, id: u64, buf: &mut VecDeque<Arc<Event>>, waker: &Waker) -> Fill {
-        let capacity = self.watch_capacity;
-        let Some(w) = self.watchers.get_mut(&id) else { return Fill::Gone };
-        let mut taken = 0usize;
-        let mut too_slow = false;
-        for event in w.pending.drain(..) {
-            if taken == capacity {
-                too_slow = true;
-                break;
-            }
-            buf.push_back(event);
-            taken += 1;
-        }
-        if !too_slow {
-            let start = usize::try_from(w.cursor - self.live_base).unwrap_or(0);
-            for event in self.live.range(start.min(self.live.len())..) {
-                if event.kv.key.starts_with(&w.prefix) {
-                    if taken == capacity {
-                        too_slow = true;
-                        break;
-                    }
-                    buf.push_back(Arc::clone(event));
-                    taken += 1;
-                }
-            }
-            w.cursor = self.revision;
-        }
-        if too_slow {
-            self.unregister_watch(id);
-            return Fill::TooSlow;
-        }
-        if taken > 0 {
-            return Fill::Events;
-        }
-        match w.waiting {
-            Some((generation, index)) if generation == self.waiters_gen => {
-                if !self.waiters[index].will_wake(waker) {
-                    self.waiters[index] = waker.clone();
-                }
-            }
-            _ => {
-                w.waiting = Some((self.waiters_gen, self.waiters.len()));
-                self.waiters.push(waker.clone());
-            }
-        }
-        Fill::Idle(self.revision)
-    }
-
-    /// The wakers of the idle watch streams, to wake once the lock is released.
-    pub(super) fn take_waiters(&mut self) -> Vec<Waker> {
-        if self.waiters.is_empty() {
-            return Vec::new();
-        }
-        self.waiters_gen += 1;
-        std::mem::take(&mut self.waiters)
-    }
-}
-
-impl Drop for State {
-    /// Wakes the idle watch streams: they find the backend gone and end.
-    fn drop(&mut self) {
-        for waker in self.waiters.drain(..) {
-            waker.wake();
-        }
     }
 }
