@@ -30,6 +30,15 @@ macro_rules! builtin_kinds {
         /// The static facts of every built-in kind.
         pub static BUILTIN_RESOURCES: &[&ResourceInfo] = &[$(&<crate::$($ty)::+ as Resource>::INFO),*];
 
+        /// The schema of every built-in kind, generated with `generator`: each
+        /// is usually a `$ref` into the generator's definitions (take them with
+        /// `generator.take_definitions`), so that one document shares them.
+        pub fn builtin_schemas(
+            generator: &mut schemars::SchemaGenerator,
+        ) -> Vec<(&'static ResourceInfo, schemars::Schema)> {
+            vec![$((&<crate::$($ty)::+ as Resource>::INFO, generator.subschema_for::<crate::$($ty)::+>())),*]
+        }
+
         impl Object {
             /// Decodes a JSON object by its `apiVersion` and `kind`: built-in kinds
             /// into their types (collecting unknown fields), anything else as a

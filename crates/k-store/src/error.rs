@@ -16,7 +16,8 @@ pub enum StoreError {
     /// The object does not exist (404 NotFound).
     #[error("{resource} {name:?} not found")]
     NotFound {
-        /// Plural resource name, as Kubernetes puts it in `details.kind`.
+        /// The resource, qualified by its group as Kubernetes names it in
+        /// messages (`pods`, `deployments.apps`).
         resource: String,
         /// Object name (or storage key for backend errors).
         name: String,
@@ -24,7 +25,7 @@ pub enum StoreError {
     /// The object already exists (409 AlreadyExists).
     #[error("{resource} {name:?} already exists")]
     AlreadyExists {
-        /// Plural resource name.
+        /// The resource, qualified by its group (`deployments.apps`).
         resource: String,
         /// Object name.
         name: String,
@@ -32,7 +33,7 @@ pub enum StoreError {
     /// A precondition or compare-and-swap failed (409 Conflict).
     #[error("Operation cannot be fulfilled on {resource} {name:?}: {message}")]
     Conflict {
-        /// Plural resource name.
+        /// The resource, qualified by its group (`deployments.apps`).
         resource: String,
         /// Object name.
         name: String,
@@ -146,10 +147,15 @@ impl StoreError {
 
     /// The Kubernetes Status for this error.
     pub fn status(&self) -> Status {
-        let details = |resource: &str, name: &str| StatusDetails {
-            name: name.to_owned(),
-            kind: resource.to_owned(),
-            ..Default::default()
+        // `resource` is qualified (`deployments.apps`): details split it.
+        let details = |resource: &str, name: &str| {
+            let (kind, group) = resource.split_once('.').unwrap_or((resource, ""));
+            StatusDetails {
+                name: name.to_owned(),
+                kind: kind.to_owned(),
+                group: group.to_owned(),
+                ..Default::default()
+            }
         };
         match self {
             Self::NotFound { resource, name } => {

@@ -11,6 +11,8 @@
 //! - [`api`]: the object API ([`ObjectApi`], [`Api`], options).
 //! - [`admission`]: the admission hook trait.
 //! - [`key`]: where objects live in a backend.
+//! - Custom resources: writing a CustomResourceDefinition through a `Store`
+//!   serves its kinds at once; [`Store::load_custom_resources`] at start.
 //! - [`error::StoreError`]: failures, mapped 1:1 to Kubernetes Status reasons.
 //!
 //! What it is not: an HTTP server (that is `k-apiserver`) or a cache (that is
@@ -19,6 +21,7 @@
 pub mod admission;
 pub mod api;
 pub mod backend;
+mod crd;
 pub mod error;
 #[cfg(feature = "etcd")]
 pub mod etcd_harness;

@@ -19,6 +19,7 @@ use crate::api::{
     UserInfo, WatchOptions,
 };
 use crate::backend::{Backend, EventKind, KeyValue, Revision, WatchItem};
+use crate::crd::is_crd;
 use crate::error::{CONFLICT_MESSAGE, Result, StoreError};
 use crate::key::{list_prefix, object_key};
 
@@ -73,6 +74,11 @@ impl Store {
     /// Serves another kind (a custom resource).
     pub fn register(&self, resource: ApiResource) -> Result<()> {
         self.registry_mut()?.register(resource).map_err(|e| StoreError::BadRequest(e.to_string()))
+    }
+
+    /// Serves every served version of a CustomResourceDefinition.
+    pub fn register_crd(&self, crd: &k_api_types::apiextensions::v1::CustomResourceDefinition) -> Result<()> {
+        self.registry_mut()?.register_crd(crd).map_err(|e| StoreError::BadRequest(e.to_string()))
     }
 
     /// Stops serving every version of a resource (its stored objects stay).
@@ -178,7 +184,7 @@ impl Store {
             .backend
             .get(&key, None)
             .await?
-            .ok_or_else(|| StoreError::NotFound { resource: resource.plural.clone(), name: name.to_owned() })
+            .ok_or_else(|| StoreError::NotFound { resource: qualified(resource), name: name.to_owned() })
     }
 
     /// Writes an object that passed the lifecycle checks, compare-and-swap on `expected`.
@@ -364,7 +370,7 @@ fn check_namespace(resource: &ApiResource, namespace: &str, obj: &mut DynamicObj
 }
 
 fn conflict(resource: &ApiResource, name: &str, message: &str) -> StoreError {
-    StoreError::Conflict { resource: resource.plural.clone(), name: name.to_owned(), message: message.to_owned() }
+    StoreError::Conflict { resource: qualified(resource), name: name.to_owned(), message: message.to_owned() }
 }
 
 fn invalid(resource: &ApiResource, obj: &Object, errors: k_api_types::validation::ErrorList) -> StoreError {
@@ -376,9 +382,14 @@ fn invalid(resource: &ApiResource, obj: &Object, errors: k_api_types::validation
     }
 }
 
+/// The resource as Kubernetes names it in errors: `pods`, `deployments.apps`.
+pub(crate) fn qualified(resource: &ApiResource) -> String {
+    if resource.group.is_empty() { resource.plural.clone() } else { format!("{}.{}", resource.plural, resource.group) }
+}
+
 /// Rewrites a backend error (which names keys) in terms of the object.
 fn named(e: StoreError, resource: &ApiResource, obj: &DynamicObject) -> StoreError {
-    let (resource, name) = (resource.plural.clone(), obj.metadata.name.clone());
+    let (resource, name) = (qualified(resource), obj.metadata.name.clone());
     match e {
         StoreError::NotFound { .. } => StoreError::NotFound { resource, name },
         StoreError::AlreadyExists { .. } => StoreError::AlreadyExists { resource, name },
@@ -455,6 +466,14 @@ fn pod_grace_period(obj: &DynamicObject, options: &DeleteOptions) -> i64 {
 
 #[async_trait::async_trait]
 impl ObjectApi for Store {
+    fn resources(&self) -> Vec<ApiResource> {
+        let registry = match self.inner.registry.read() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        registry.iter().map(|r| (**r).clone()).collect()
+    }
+
     fn resource(&self, gvr: &GroupVersionResource) -> Result<ApiResource> {
         let registry = match self.inner.registry.read() {
             Ok(r) => r,
@@ -627,6 +646,9 @@ impl ObjectApi for Store {
         let (bytes, mut object) = encode(object)?;
         let rev = self.inner.backend.create(&key, bytes).await.map_err(|e| named(e, &resource, &object))?;
         object.metadata.resource_version = rev.to_string();
+        if is_crd(gvr) {
+            self.sync_crd(&object.metadata.name, None).await?;
+        }
         Ok(object)
     }
 
@@ -637,7 +659,12 @@ impl ObjectApi for Store {
         object: DynamicObject,
         user: &UserInfo,
     ) -> Result<DynamicObject> {
-        self.update_impl(gvr, namespace, object, user, false).await
+        let name = object.metadata.name.clone();
+        let out = self.update_impl(gvr, namespace, object, user, false).await?;
+        if is_crd(gvr) {
+            self.sync_crd(&name, None).await?;
+        }
+        Ok(out)
     }
 
     async fn update_status(
@@ -688,6 +715,10 @@ impl ObjectApi for Store {
                 Err(e) if e.is_conflict() && !precondition => {
                     last = Some(e);
                     tokio::task::yield_now().await;
+                }
+                Ok(out) if is_crd(gvr) && !status => {
+                    self.sync_crd(name, None).await?;
+                    return Ok(out);
                 }
                 other => return other,
             }
@@ -766,6 +797,9 @@ impl ObjectApi for Store {
                     other => other.map_err(|e| named(e, &resource, &obj))?,
                 };
                 obj.metadata.resource_version = rev.to_string();
+                if is_crd(gvr) {
+                    self.sync_crd(name, None).await?;
+                }
                 return Ok(DeleteOutcome::Deleted(obj));
             }
             if obj.metadata.deletion_timestamp.is_none() {

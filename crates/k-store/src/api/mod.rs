@@ -30,6 +30,9 @@ pub trait ObjectApi: Send + Sync + std::fmt::Debug {
     /// The description of a served resource (NotFound if it is not served).
     fn resource(&self, gvr: &GroupVersionResource) -> Result<ApiResource>;
 
+    /// Every served resource (for discovery), in no particular order.
+    fn resources(&self) -> Vec<ApiResource>;
+
     /// Reads one object.
     async fn get(&self, gvr: &GroupVersionResource, namespace: &str, name: &str) -> Result<DynamicObject>;
 

@@ -1,0 +1,30 @@
+//! Server settings.
+
+/// Settings of an [`ApiServer`](crate::ApiServer).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Concurrent non-long-running requests before answering 429
+    /// (`--max-requests-inflight`, default 400; 0 = unlimited).
+    pub max_requests_inflight: usize,
+    /// Largest accepted request body (default 3 MiB, as kube-apiserver).
+    pub max_body_bytes: usize,
+    /// Default and maximum watch duration when the client gives no
+    /// `timeoutSeconds` (`--min-request-timeout`, default 1800 s).
+    pub watch_timeout_seconds: u64,
+    /// The Kubernetes version reported by `/version` (minor).
+    pub kubernetes_minor: u32,
+    /// The address clients should use, reported in `/api` and `/apis`.
+    pub external_address: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_requests_inflight: 400,
+            max_body_bytes: 3 * 1024 * 1024,
+            watch_timeout_seconds: 1800,
+            kubernetes_minor: 32,
+            external_address: "127.0.0.1:6443".into(),
+        }
+    }
+}

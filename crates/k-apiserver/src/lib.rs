@@ -1,0 +1,371 @@
+//! A Kubernetes-compatible REST API server over any k-store object API.
+//!
+//! Start with [`ApiServer`]: give it an `Arc<dyn ObjectApi>` (such as a
+//! [`k_store::Store`]) and a [`ServerConfig`], then either call
+//! [`ApiServer::serve`] with a TCP listener, or use it as a tower
+//! `Service<http::Request<B>>` inside your own hyper server. Unmodified
+//! kubectl drives it: discovery (legacy and aggregated), OpenAPI v2/v3,
+//! every built-in kind and custom resources, watch, JSON/merge/strategic
+//! patches, Tables, the status/scale/binding subresources, health and
+//! Prometheus metrics.
+//!
+//! - [`request`]: paths and queries into [`request::ResourceRequest`]s.
+//! - [`discovery`]: the discovery documents.
+//! - [`error::ApiError`]: failures, answered as Kubernetes `Status` objects.
+//! - [`table`]: server-side printing (the columns `kubectl get` shows).
+//! - [`openapi`]: the OpenAPI documents.
+//! - [`patch::strategic`]: strategic merge patch for built-in kinds.
+//!
+//! The design is in `docs/apiserver/design.md`.
+
+pub mod config;
+pub mod discovery;
+pub mod error;
+mod handlers;
+mod metrics;
+mod patching;
+pub mod request;
+pub mod response;
+mod stubs;
+mod tables;
+pub use stubs::{openapi, patch, table};
+mod watch;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use k_api_types::GroupVersionResource;
+use k_store::api::{ListOptions, ObjectApi, UserInfo};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+pub use error::ApiError;
+pub use response::Body;
+
+use crate::discovery::{AGGREGATED_CONTENT_TYPE, Discovery};
+use crate::request::{Query, Target};
+use crate::response::Accept;
+
+/// The API server: a cheap-to-clone tower service.
+#[derive(Clone, Debug)]
+pub struct ApiServer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    api: Arc<dyn ObjectApi>,
+    config: ServerConfig,
+    metrics: metrics::Metrics,
+    inflight: AtomicUsize,
+    openapi: openapi_cache::Cache,
+}
+
+mod openapi_cache;
+
+/// Decrements a gauge when dropped (open watches).
+struct WatchGuard(prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Requests served without authentication run as this user until the
+/// security layers (authentication, RBAC) are configured.
+fn default_user() -> UserInfo {
+    UserInfo {
+        username: "system:admin".into(),
+        groups: vec!["system:masters".into(), "system:authenticated".into()],
+        ..UserInfo::default()
+    }
+}
+
+impl ApiServer {
+    /// A server of `api`.
+    pub fn new(api: Arc<dyn ObjectApi>, config: ServerConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                api,
+                config,
+                metrics: metrics::Metrics::new(),
+                inflight: AtomicUsize::new(0),
+                openapi: openapi_cache::Cache::default(),
+            }),
+        }
+    }
+
+    /// The object API it serves.
+    pub fn api(&self) -> &Arc<dyn ObjectApi> {
+        &self.inner.api
+    }
+
+    /// Serves connections from `listener` (HTTP/1.1 and HTTP/2) until
+    /// `shutdown` completes, then lets open requests finish (watches end).
+    pub async fn serve(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = match accepted {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!("accept failed: {e}");
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let server = self.clone();
+                    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let server = server.clone();
+                        async move { Ok::<_, Infallible>(server.handle(req).await) }
+                    });
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!("connection ended: {e}");
+                        }
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        // Watches would keep connections open forever: give requests a moment.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+        Ok(())
+    }
+
+    /// Answers one request.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let start = Instant::now();
+        let (parts, body) = req.into_parts();
+        let query = Query::parse(parts.uri.query());
+        let watch_param = query.flag("watch").unwrap_or(false);
+        let target = request::parse_target(&parts.method, parts.uri.path(), watch_param);
+        let (verb, group, version, resource, subresource) = match &target {
+            Ok(Target::Resource(r)) => (
+                r.verb.as_str().to_owned(),
+                r.group.clone(),
+                r.version.clone(),
+                r.resource.clone(),
+                r.subresource.clone(),
+            ),
+            _ => (parts.method.as_str().to_lowercase(), String::new(), String::new(), String::new(), String::new()),
+        };
+        let is_watch = verb == "watch";
+        let limit = self.inner.config.max_requests_inflight;
+        let counted = !is_watch;
+        let response = if counted && limit > 0 && self.inner.inflight.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.inner.inflight.fetch_sub(1, Ordering::AcqRel);
+            response::error(&ApiError::too_many_requests())
+        } else {
+            if counted {
+                self.inner.metrics.inflight.inc();
+            } else {
+                self.inner.inflight.fetch_add(1, Ordering::AcqRel);
+            }
+            let limit = self.inner.config.max_body_bytes;
+            let r = match Limited::new(body, limit).collect().await {
+                Err(e) => {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                        response::error(&ApiError::too_large(limit))
+                    } else {
+                        response::error(&ApiError::bad_request(format!("reading the request body: {e}")))
+                    }
+                }
+                Ok(collected) => {
+                    let body = collected.to_bytes();
+                    match self.route(&parts, target, &query, body).await {
+                        Ok(r) => r,
+                        Err(e) => response::error(&e),
+                    }
+                }
+            };
+            self.inner.inflight.fetch_sub(1, Ordering::AcqRel);
+            if counted {
+                self.inner.metrics.inflight.dec();
+            }
+            r
+        };
+        let code = response.status().as_u16().to_string();
+        self.inner
+            .metrics
+            .observe(metrics::RequestLabels { verb, group, version, resource, subresource, code }, start.elapsed());
+        if is_watch && response.status() == StatusCode::OK {
+            let gauge = self.inner.metrics.watches.clone();
+            gauge.inc();
+            let guard = WatchGuard(gauge);
+            let (parts, body) = response.into_parts();
+            let body = body
+                .map_frame(move |f| {
+                    let _ = &guard;
+                    f
+                })
+                .boxed_unsync();
+            return Response::from_parts(parts, body);
+        }
+        response
+    }
+
+    async fn route(
+        &self,
+        parts: &http::request::Parts,
+        target: Result<Target, ApiError>,
+        query: &Query,
+        body: Bytes,
+    ) -> Result<Response<Body>, ApiError> {
+        let accept = Accept::parse(parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()));
+        let path = parts.uri.path();
+        let read_only = parts.method == Method::GET || parts.method == Method::HEAD;
+        match target? {
+            Target::Resource(req) => {
+                let gvr = GroupVersionResource::new(&req.group, &req.version, &req.resource);
+                let resource =
+                    self.inner.api.resource(&gvr).map_err(|_| ApiError::unknown_resource(&format!("{}", gvr)))?;
+                let call = handlers::Call {
+                    api: &self.inner.api,
+                    req: &req,
+                    resource,
+                    query,
+                    headers: &parts.headers,
+                    accept,
+                    body,
+                    user: default_user(),
+                    watch_timeout: self.inner.config.watch_timeout_seconds,
+                };
+                handlers::serve(call).await
+            }
+            _ if !read_only => {
+                Err(ApiError::new(405, "MethodNotAllowed", format!("{} is not allowed on {path}", parts.method)))
+            }
+            Target::Groups { legacy } => {
+                let d = self.discovery();
+                if accept.aggregated_discovery {
+                    return Ok(response::bytes(
+                        StatusCode::OK,
+                        AGGREGATED_CONTENT_TYPE,
+                        serde_json::to_vec(&d.aggregated(legacy)).unwrap_or_default(),
+                    ));
+                }
+                if legacy {
+                    Ok(response::json(StatusCode::OK, &d.api_versions()))
+                } else {
+                    Ok(response::json(StatusCode::OK, &d.group_list()))
+                }
+            }
+            Target::Group(group) => {
+                let g = self.discovery().group(&group).ok_or_else(ApiError::not_found_path)?;
+                Ok(response::json(StatusCode::OK, &g))
+            }
+            Target::GroupVersion { group, version } => {
+                let list = self.discovery().resource_list(&group, &version).ok_or_else(ApiError::not_found_path)?;
+                Ok(response::json(StatusCode::OK, &list))
+            }
+            Target::Other => self.non_resource(path, query, accept).await,
+        }
+    }
+
+    fn discovery(&self) -> Discovery {
+        Discovery::new(self.inner.api.resources(), &self.inner.config.external_address)
+    }
+
+    async fn non_resource(&self, path: &str, query: &Query, accept: Accept) -> Result<Response<Body>, ApiError> {
+        match path {
+            "/version" | "/version/" => Ok(response::json(StatusCode::OK, &self.version())),
+            "/healthz" | "/livez" => Ok(response::text(StatusCode::OK, "ok")),
+            "/readyz" => {
+                let ready = self.ready().await;
+                let verbose = query.get("verbose").is_some();
+                let body = match (&ready, verbose) {
+                    (Ok(()), false) => "ok".to_owned(),
+                    (Ok(()), true) => "[+]ping ok\n[+]store ok\nreadyz check passed\n".to_owned(),
+                    (Err(e), _) => format!("[+]ping ok\n[-]store failed: {e}\nreadyz check failed\n"),
+                };
+                let code = if ready.is_ok() { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
+                Ok(response::text(code, body))
+            }
+            "/metrics" => Ok(response::bytes(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                self.inner.metrics.encode(),
+            )),
+            p if p == "/openapi/v2" || p.starts_with("/openapi/v3") => {
+                self.inner.openapi.serve(&self.inner.api, p, accept).await
+            }
+            "/" => {
+                let paths = [
+                    "/api",
+                    "/apis",
+                    "/healthz",
+                    "/livez",
+                    "/metrics",
+                    "/openapi/v2",
+                    "/openapi/v3",
+                    "/readyz",
+                    "/version",
+                ];
+                Ok(response::json(StatusCode::OK, &json!({ "paths": paths })))
+            }
+            _ => Err(ApiError::not_found_path()),
+        }
+    }
+
+    async fn ready(&self) -> Result<(), ApiError> {
+        let gvr = GroupVersionResource::new("", "v1", "namespaces");
+        self.inner.api.list(&gvr, None, &ListOptions { limit: 1, ..Default::default() }).await?;
+        Ok(())
+    }
+
+    fn version(&self) -> serde_json::Value {
+        let minor = self.inner.config.kubernetes_minor;
+        json!({
+            "major": "1",
+            "minor": minor.to_string(),
+            "gitVersion": format!("v1.{minor}.0-k{}", env!("CARGO_PKG_VERSION")),
+            "gitCommit": "",
+            "gitTreeState": "clean",
+            "buildDate": "",
+            "goVersion": "rust",
+            "compiler": "rustc",
+            "platform": format!("{}/{}", std::env::consts::OS, if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH }),
+        })
+    }
+}
+
+impl<B> tower::Service<Request<B>> for ApiServer
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let server = self.clone();
+        Box::pin(async move { Ok(server.handle(req).await) })
+    }
+}

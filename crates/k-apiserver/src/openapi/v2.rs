@@ -1,0 +1,208 @@
+//! The Swagger 2.0 document of `/openapi/v2`, converted from the v3 paths and
+//! definitions: request bodies become `body` parameters, media types become
+//! `consumes`/`produces`, and schemas lose what v2 cannot say (`anyOf`,
+//! `oneOf`, `not`, `nullable`), the way kube-apiserver downgrades them.
+
+use serde_json::{Map, Value, json};
+
+use super::schemas::V3_REF;
+use super::v3::KUBERNETES_VERSION;
+
+/// How v2 documents refer to a definition.
+pub(crate) const V2_REF: &str = "#/definitions/";
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
+
+/// The whole v2 document from every path and the definitions they use (both
+/// in v3 form).
+pub(crate) fn document(paths: &Map<String, Value>, defs: &Map<String, Value>) -> Value {
+    let paths: Map<String, Value> = paths.iter().map(|(k, item)| (k.clone(), path_item(item))).collect();
+    let definitions: Map<String, Value> = defs.iter().map(|(k, s)| (k.clone(), schema(s))).collect();
+    json!({
+        "definitions": definitions,
+        "info": { "title": "Kubernetes", "version": KUBERNETES_VERSION },
+        "paths": paths,
+        "security": [{ "BearerToken": [] }],
+        "securityDefinitions": {
+            "BearerToken": {
+                "description": "Bearer Token authentication",
+                "in": "header",
+                "name": "authorization",
+                "type": "apiKey"
+            }
+        },
+        "swagger": "2.0"
+    })
+}
+
+/// Converts a v3 schema to v2.
+pub(crate) fn schema(value: &Value) -> Value {
+    let Value::Object(map) = value else {
+        // `true` (anything) is the empty schema; v2 has no `false`.
+        return json!({});
+    };
+    // A reference stands alone in v2 (kubectl rejects a typed reference); it
+    // keeps its description and extensions.
+    let reference = map.get("$ref").or_else(|| match map.get("allOf") {
+        Some(Value::Array(all)) if all.len() == 1 => all[0].get("$ref"),
+        _ => None,
+    });
+    if let Some(Value::String(r)) = reference {
+        let mut out = Map::new();
+        out.insert("$ref".into(), convert_ref(r).into());
+        for (k, v) in map {
+            if k == "description" || k.starts_with("x-") {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        return Value::Object(out);
+    }
+    // Nullable and free-form values lose their type: kubectl's v2 model
+    // would otherwise reject `null` or unknown fields.
+    let untyped = map.get("nullable") == Some(&Value::Bool(true))
+        || map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    let mut out = Map::new();
+    for (key, v) in map {
+        match key.as_str() {
+            "nullable" | "anyOf" | "oneOf" | "not" | "deprecated" | "writeOnly" | "discriminator" => {}
+            "type" | "properties" | "items" if untyped => {}
+            "properties" => {
+                let props = match v {
+                    Value::Object(p) => p.iter().map(|(k, s)| (k.clone(), schema(s))).collect(),
+                    _ => Map::new(),
+                };
+                out.insert(key.clone(), Value::Object(props));
+            }
+            "items" | "allOf" => {
+                let converted = match v {
+                    Value::Array(items) => Value::Array(items.iter().map(schema).collect()),
+                    other => schema(other),
+                };
+                out.insert(key.clone(), converted);
+            }
+            "additionalProperties" => {
+                let converted = if v.is_object() { schema(v) } else { v.clone() };
+                out.insert(key.clone(), converted);
+            }
+            _ => {
+                out.insert(key.clone(), v.clone());
+            }
+        }
+    }
+    // kubectl's v2 model requires one item schema for every array.
+    if out.get("type").and_then(Value::as_str) == Some("array") && !out.contains_key("items") {
+        out.insert("items".into(), json!({}));
+    }
+    Value::Object(out)
+}
+
+fn convert_ref(r: &str) -> String {
+    match r.strip_prefix(V3_REF) {
+        Some(name) => format!("{V2_REF}{name}"),
+        None => r.to_owned(),
+    }
+}
+
+fn path_item(item: &Value) -> Value {
+    let Value::Object(map) = item else { return item.clone() };
+    let mut out = Map::new();
+    for (key, v) in map {
+        if key == "parameters" {
+            out.insert(key.clone(), parameters(v));
+        } else if METHODS.contains(&key.as_str()) {
+            out.insert(key.clone(), operation(v));
+        } else {
+            out.insert(key.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+fn parameters(list: &Value) -> Value {
+    match list {
+        Value::Array(params) => Value::Array(params.iter().map(parameter).collect()),
+        _ => Value::Array(Vec::new()),
+    }
+}
+
+/// A v3 parameter (`schema` holds its type) in v2 form (the type is inline).
+fn parameter(p: &Value) -> Value {
+    let Value::Object(map) = p else { return p.clone() };
+    let mut out = Map::new();
+    for (key, v) in map {
+        if key == "schema" {
+            if let Value::Object(s) = v {
+                for (k, sv) in s {
+                    out.insert(k.clone(), sv.clone());
+                }
+            }
+        } else {
+            out.insert(key.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The media types of a `content` map, in order.
+fn media_types(content: Option<&Value>) -> impl Iterator<Item = &String> {
+    content.and_then(Value::as_object).into_iter().flat_map(|c| c.keys())
+}
+
+fn first_schema(content: Option<&Value>) -> Option<&Value> {
+    content.and_then(Value::as_object).and_then(|c| c.values().next()).and_then(|m| m.get("schema"))
+}
+
+fn operation(op: &Value) -> Value {
+    let Value::Object(map) = op else { return op.clone() };
+    let mut out = Map::new();
+    let mut params: Vec<Value> = Vec::new();
+    let mut produces: Vec<String> = Vec::new();
+    for (key, v) in map {
+        match key.as_str() {
+            "parameters" => {
+                if let Value::Array(list) = parameters(v) {
+                    params.extend(list);
+                }
+            }
+            "requestBody" => {
+                let content = v.get("content");
+                let consumes: Vec<Value> = media_types(content).map(|t| t.clone().into()).collect();
+                out.insert("consumes".into(), Value::Array(consumes));
+                let mut body = json!({ "in": "body", "name": "body" });
+                if v.get("required") == Some(&Value::Bool(true)) {
+                    body["required"] = true.into();
+                }
+                body["schema"] = first_schema(content).map_or_else(|| json!({}), schema);
+                params.insert(0, body);
+            }
+            "responses" => {
+                let mut responses = Map::new();
+                for (code, response) in v.as_object().into_iter().flatten() {
+                    let content = response.get("content");
+                    for t in media_types(content) {
+                        if !produces.contains(t) {
+                            produces.push(t.clone());
+                        }
+                    }
+                    let mut r = json!({ "description": response.get("description").cloned().unwrap_or_default() });
+                    if let Some(s) = first_schema(content) {
+                        r["schema"] = schema(s);
+                    }
+                    responses.insert(code.clone(), r);
+                }
+                out.insert(key.clone(), Value::Object(responses));
+            }
+            _ => {
+                out.insert(key.clone(), v.clone());
+            }
+        }
+    }
+    if !params.is_empty() {
+        out.insert("parameters".into(), Value::Array(params));
+    }
+    if !produces.is_empty() {
+        out.insert("produces".into(), produces.into_iter().map(Value::from).collect());
+    }
+    out.insert("schemes".into(), json!(["https"]));
+    Value::Object(out)
+}

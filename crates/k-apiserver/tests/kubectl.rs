@@ -1,0 +1,263 @@
+//! End-to-end: the real kubectl 1.32 against the server (memory store),
+//! asserting on kubectl's own output. Fails with a clear message when
+//! kubectl is not installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use k_apiserver::{ApiServer, ServerConfig};
+use k_store::Store;
+use serde_json::Value;
+
+struct Cluster {
+    dir: PathBuf,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Cluster {
+    async fn start() -> Self {
+        let kubectl = which("kubectl");
+        assert!(kubectl.is_some(), "kubectl is not installed: these tests drive the real kubectl 1.32");
+        let store = Store::in_memory();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = ApiServer::new(
+            Arc::new(store),
+            ServerConfig { external_address: addr.to_string(), ..ServerConfig::default() },
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        let dir = std::env::temp_dir().join(format!("k-kubectl-{}-{}", std::process::id(), addr.port()));
+        std::fs::create_dir_all(dir.join("cache")).expect("temp dir");
+        let config = serde_json::json!({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "k", "cluster": {"server": format!("http://{addr}")}}],
+            "users": [{"name": "admin", "user": {}}],
+            "contexts": [{"name": "k", "context": {"cluster": "k", "user": "admin", "namespace": "default"}}],
+            "current-context": "k",
+        });
+        std::fs::write(dir.join("kubeconfig"), config.to_string()).expect("kubeconfig");
+        let cluster = Cluster { dir, _shutdown: tx };
+        let namespaces = r#"{"apiVersion":"v1","kind":"List","items":[
+            {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}},
+            {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}]}"#;
+        let file = cluster.dir.join("namespaces.json");
+        std::fs::write(&file, namespaces).expect("namespaces file");
+        cluster.ok(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+        cluster
+    }
+
+    /// Runs kubectl (fresh cache dir per cluster); returns (success, stdout, stderr).
+    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let dir = self.dir.clone();
+        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(dir.join("kubeconfig"))
+                .arg("--cache-dir")
+                .arg(dir.join("cache"))
+                .args(&args)
+                .output()
+                .expect("running kubectl");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .await
+        .expect("kubectl task")
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args).await;
+        assert!(ok, "kubectl {args:?} failed:\nstdout: {out}\nstderr: {err}");
+        out
+    }
+
+    async fn fails(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args).await;
+        assert!(!ok, "kubectl {args:?} should have failed:\nstdout: {out}");
+        err
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&all).await).expect("kubectl -o json output")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(bin)).find(|p| p.is_file())
+}
+
+fn manifests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/manifests")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_commands() {
+    let c = Cluster::start().await;
+    let resources = c.ok(&["api-resources"]).await;
+    for line in ["pods ", "deployments ", "customresourcedefinitions "] {
+        assert!(resources.lines().any(|l| l.starts_with(line)), "api-resources lacks {line:?}:\n{resources}");
+    }
+    let deploy = resources.lines().find(|l| l.starts_with("deployments ")).unwrap();
+    assert!(
+        deploy.contains("deploy")
+            && deploy.contains("apps/v1")
+            && deploy.contains("true")
+            && deploy.contains("Deployment")
+    );
+    let versions = c.ok(&["api-versions"]).await;
+    for v in ["v1", "apps/v1", "batch/v1", "rbac.authorization.k8s.io/v1"] {
+        assert!(versions.lines().any(|l| l == v), "api-versions lacks {v}:\n{versions}");
+    }
+    let namespaced = c.ok(&["api-resources", "--namespaced=false", "-o", "name"]).await;
+    assert!(namespaced.lines().any(|l| l == "nodes") && !namespaced.lines().any(|l| l == "pods"));
+    let version = c.ok(&["version", "-o", "json"]).await;
+    let version: Value = serde_json::from_str(&version).unwrap();
+    assert_eq!(version["serverVersion"]["minor"], "32");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_get_label_patch_delete() {
+    let c = Cluster::start().await;
+    let dir = manifests();
+    let out = c.ok(&["create", "--validate=false", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    assert!(out.contains("namespace/shop created"), "{out}");
+    let out = c.ok(&["create", "--validate=false", "-f", dir.join("04-deployment.yaml").to_str().unwrap()]).await;
+    assert!(out.contains("deployment.apps/"), "{out}");
+
+    // Everything in the manifest comes back.
+    let manifest = std::fs::read_to_string(dir.join("04-deployment.yaml")).unwrap();
+    let doc = k_api_types::manifest::parse_documents(&manifest).unwrap().remove(0).value;
+    let name = doc["metadata"]["name"].as_str().unwrap();
+    let ns = doc["metadata"]["namespace"].as_str().unwrap_or("default");
+    let got = c.json(&["get", "deployment", name, "-n", ns]).await;
+    assert_eq!(
+        got["spec"]["template"]["spec"]["containers"][0]["image"],
+        doc["spec"]["template"]["spec"]["containers"][0]["image"]
+    );
+    assert_eq!(got["metadata"]["labels"], doc["metadata"]["labels"]);
+    assert!(got["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+    assert_eq!(got["metadata"]["generation"], 1);
+
+    // -o name, -l, -A, --field-selector.
+    let names = c.ok(&["get", "deployments", "-A", "-o", "name"]).await;
+    assert_eq!(names.trim(), format!("deployment.apps/{name}"));
+    let label = doc["metadata"]["labels"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+        .unwrap();
+    assert!(c.ok(&["get", "deploy", "-n", ns, "-l", &label, "-o", "name"]).await.contains(name));
+    assert_eq!(c.ok(&["get", "deploy", "-n", ns, "-l", "no-such=label", "-o", "name"]).await.trim(), "");
+    let by_field =
+        c.ok(&["get", "deploy", "-n", ns, "--field-selector", &format!("metadata.name={name}"), "-o", "name"]).await;
+    assert!(by_field.contains(name));
+    let err = c.fails(&["get", "deploy", "-n", ns, "--field-selector", "spec.nope=1"]).await;
+    assert!(err.contains("field label not supported"), "{err}");
+
+    // label, annotate (merge patches), patch (json and merge), scale.
+    c.ok(&["label", "deploy", name, "-n", ns, "tier=web"]).await;
+    c.ok(&["annotate", "deploy", name, "-n", ns, "note=hello"]).await;
+    c.ok(&["patch", "deploy", name, "-n", ns, "--type=merge", "-p", r#"{"spec":{"minReadySeconds":7}}"#]).await;
+    c.ok(&[
+        "patch",
+        "deploy",
+        name,
+        "-n",
+        ns,
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":3}]"#,
+    ])
+    .await;
+    c.ok(&["scale", "deploy", name, "-n", ns, "--replicas=5"]).await;
+    let got = c.json(&["get", "deployment", name, "-n", ns]).await;
+    assert_eq!(got["metadata"]["labels"]["tier"], "web");
+    assert_eq!(got["metadata"]["annotations"]["note"], "hello");
+    assert_eq!(got["spec"]["minReadySeconds"], 7);
+    assert_eq!(got["spec"]["revisionHistoryLimit"], 3);
+    assert_eq!(got["spec"]["replicas"], 5);
+    assert_eq!(got["metadata"]["generation"], 4, "label/annotate do not bump generation; three spec changes do");
+
+    // get -o yaml round trip through kubectl.
+    let yaml = c.ok(&["get", "deploy", name, "-n", ns, "-o", "yaml"]).await;
+    assert!(yaml.contains(&format!("name: {name}")) && yaml.contains("replicas: 5"));
+
+    // delete.
+    let out = c.ok(&["delete", "deploy", name, "-n", ns]).await;
+    assert!(out.contains(&format!("deployment.apps \"{name}\" deleted")), "{out}");
+    let err = c.fails(&["get", "deploy", name, "-n", ns]).await;
+    assert!(err.contains("NotFound") && err.contains(&format!("deployments.apps \"{name}\" not found")), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_are_served_without_restart() {
+    let c = Cluster::start().await;
+    let dir = manifests();
+    c.ok(&["create", "--validate=false", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    let out = c.ok(&["create", "--validate=false", "-f", dir.join("16-crd.yaml").to_str().unwrap()]).await;
+    assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/caches.example.org created"), "{out}");
+    let resources = c.ok(&["api-resources", "--api-group=example.org", "-o", "name"]).await;
+    assert_eq!(resources.trim(), "caches.example.org");
+    let crd = c.json(&["get", "crd", "caches.example.org"]).await;
+    let conditions = crd["status"]["conditions"].as_array().expect("CRD status conditions");
+    assert!(conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+    let all = c.json(&["get", "caches", "-A"]).await;
+    assert!(!all["items"].as_array().unwrap().is_empty(), "the manifest's Cache was created: {all}");
+    c.ok(&["delete", "crd", "caches.example.org"]).await;
+    let resources = c.ok(&["api-resources", "--api-group=example.org", "-o", "name"]).await;
+    assert_eq!(resources.trim(), "");
+    let err = c.fails(&["get", "caches", "-A"]).await;
+    assert!(err.contains("the server doesn't have a resource type \"caches\""), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_with_timeout_sees_changes() {
+    let c = Cluster::start().await;
+    let watcher = {
+        let dir = c.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(dir.join("kubeconfig"))
+                .arg("--cache-dir")
+                .arg(dir.join("cache-watch"))
+                .args(["get", "configmaps", "--watch", "--request-timeout=4s", "-o", "name"])
+                .output()
+                .expect("kubectl watch")
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"watched"},"data":{"k":"v"}}"#;
+    let file = c.dir.join("cm.json");
+    std::fs::write(&file, cm).unwrap();
+    c.ok(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+    let out = watcher.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l == "configmap/watched"),
+        "watch output: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
