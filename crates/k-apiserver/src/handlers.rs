@@ -152,7 +152,9 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
     let mut warnings = Warnings::new();
     let sub = call.req.subresource.as_str();
     let response = match (sub, call.req.verb) {
-        ("", Verb::Get) => object_response(&call, call.api.get(&call.gvr(), call.namespace(), &call.req.name).await?)?,
+        ("", Verb::Get) => {
+            object_response(&call, call.api.get(&call.gvr(), call.namespace(), &call.req.name).await?).await?
+        }
         ("", Verb::List) => list(&call).await?,
         ("", Verb::Watch) => return watch(&call).await,
         ("", Verb::Create) => {
@@ -160,7 +162,7 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
             let mut object = call.body_object(&mut warnings)?;
             call.check_name_and_namespace(&mut object)?;
             let created = call.api.create(&call.gvr(), call.namespace(), object, &call.user).await?;
-            with_code(object_response(&call, created)?, StatusCode::CREATED)
+            with_code(object_response(&call, created).await?, StatusCode::CREATED)
         }
         ("" | "status", Verb::Update) => {
             call.dry_run()?;
@@ -171,22 +173,22 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
             } else {
                 call.api.update(&call.gvr(), call.namespace(), object, &call.user).await?
             };
-            object_response(&call, updated)?
+            object_response(&call, updated).await?
         }
         ("" | "status", Verb::Patch) => {
             call.dry_run()?;
             let patched = crate::patching::patch(&call, sub == "status").await?;
-            object_response(&call, patched)?
+            object_response(&call, patched).await?
         }
         ("status", Verb::Get) => {
-            object_response(&call, call.api.get(&call.gvr(), call.namespace(), &call.req.name).await?)?
+            object_response(&call, call.api.get(&call.gvr(), call.namespace(), &call.req.name).await?).await?
         }
         ("", Verb::Delete) => {
             call.dry_run()?;
             let options = delete_options(&call)?;
             match call.api.delete(&call.gvr(), call.namespace(), &call.req.name, &options, &call.user).await? {
-                DeleteOutcome::Deleted(o) => object_response(&call, o)?,
-                DeleteOutcome::Pending(o) => with_code(object_response(&call, o)?, StatusCode::ACCEPTED),
+                DeleteOutcome::Deleted(o) => object_response(&call, o).await?,
+                DeleteOutcome::Pending(o) => with_code(object_response(&call, o).await?, StatusCode::ACCEPTED),
             }
         }
         ("", Verb::DeleteCollection) => {
@@ -198,7 +200,7 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
                 .delete_collection(&call.gvr(), call.collection_namespace(), &list_options, &options, &call.user)
                 .await?;
             let items: Vec<DynamicObject> = gone.into_iter().map(|o| o.object().clone()).collect();
-            list_response(&call, items, String::new(), String::new())?
+            list_response(&call, items, String::new(), String::new()).await?
         }
         ("scale", verb) => scale(&call, verb, &mut warnings).await?,
         ("binding", Verb::Create) => binding(&call).await?,
@@ -226,9 +228,12 @@ fn add_warnings(mut r: Response<Body>, warnings: &Warnings) -> Response<Body> {
 }
 
 /// One object, as JSON or as a one-row Table.
-fn object_response(call: &Call<'_>, object: DynamicObject) -> ApiResult<Response<Body>> {
+async fn object_response(call: &Call<'_>, object: DynamicObject) -> ApiResult<Response<Body>> {
     if call.accept.table {
-        return Ok(response::json(StatusCode::OK, &crate::tables::table(call, vec![object], ListMeta::default())?));
+        return Ok(response::json(
+            StatusCode::OK,
+            &crate::tables::table(call, vec![object], ListMeta::default()).await?,
+        ));
     }
     Ok(response::json(StatusCode::OK, &object))
 }
@@ -263,10 +268,10 @@ fn list_options(call: &Call<'_>) -> ApiResult<ListOptions> {
 async fn list(call: &Call<'_>) -> ApiResult<Response<Body>> {
     let options = list_options(call)?;
     let page = call.api.list(&call.gvr(), call.collection_namespace(), &options).await?;
-    list_response(call, page.items, page.resource_version, page.continue_token)
+    list_response(call, page.items, page.resource_version, page.continue_token).await
 }
 
-fn list_response(
+async fn list_response(
     call: &Call<'_>,
     items: Vec<DynamicObject>,
     resource_version: String,
@@ -274,7 +279,7 @@ fn list_response(
 ) -> ApiResult<Response<Body>> {
     let metadata = ListMeta { resource_version, continue_: continue_token, ..Default::default() };
     if call.accept.table {
-        return Ok(response::json(StatusCode::OK, &crate::tables::table(call, items, metadata)?));
+        return Ok(response::json(StatusCode::OK, &crate::tables::table(call, items, metadata).await?));
     }
     let body = json!({
         "kind": format!("{}List", call.resource.kind),
@@ -304,7 +309,7 @@ async fn watch(call: &Call<'_>) -> ApiResult<Response<Body>> {
         Err(e) if e.code() == 410 => futures::stream::once(async move { Err(e) }).boxed(),
         Err(e) => return Err(e.into()),
     };
-    let table = if call.accept.table { Some(crate::tables::Printer::new(call)) } else { None };
+    let table = if call.accept.table { Some(crate::tables::Printer::new(call).await) } else { None };
     Ok(watch::response(events, std::time::Duration::from_secs(timeout), table))
 }
 

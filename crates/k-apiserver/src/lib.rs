@@ -27,8 +27,9 @@ mod patching;
 pub mod request;
 pub mod response;
 mod stubs;
+pub mod table;
 mod tables;
-pub use stubs::{openapi, patch, table};
+pub use stubs::{openapi, patch};
 mod watch;
 
 use std::convert::Infallible;

@@ -158,6 +158,18 @@ async fn create_get_label_patch_delete() {
     assert!(got["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
     assert_eq!(got["metadata"]["generation"], 1);
 
+    // kubectl's usual columns, from the server's Table.
+    let table = c.ok(&["get", "deployments", "-n", ns]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{table}");
+    assert!(table.lines().nth(1).unwrap().starts_with(name), "{table}");
+    let wide = c.ok(&["get", "deployments", "-n", ns, "-o", "wide"]).await;
+    let wide_header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(wide_header[5..], ["CONTAINERS", "IMAGES", "SELECTOR"], "{wide}");
+    let all = c.ok(&["get", "deployments", "-A"]).await;
+    assert!(all.lines().next().unwrap().starts_with("NAMESPACE"), "{all}");
+    assert!(all.lines().nth(1).unwrap().starts_with(ns), "{all}");
+
     // -o name, -l, -A, --field-selector.
     let names = c.ok(&["get", "deployments", "-A", "-o", "name"]).await;
     assert_eq!(names.trim(), format!("deployment.apps/{name}"));
@@ -225,6 +237,9 @@ async fn custom_resources_are_served_without_restart() {
     assert!(conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
     let all = c.json(&["get", "caches", "-A"]).await;
     assert!(!all["items"].as_array().unwrap().is_empty(), "the manifest's Cache was created: {all}");
+    let table = c.ok(&["get", "caches", "-A"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAMESPACE", "NAME", "ENGINE", "REPLICAS"], "printer columns of the CRD: {table}");
     c.ok(&["delete", "crd", "caches.example.org"]).await;
     let resources = c.ok(&["api-resources", "--api-group=example.org", "-o", "name"]).await;
     assert_eq!(resources.trim(), "");

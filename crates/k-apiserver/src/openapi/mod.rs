@@ -98,6 +98,24 @@ fn hash(bytes: &[u8]) -> String {
     out
 }
 
+/// In a group/version's document, `DeleteOptions` and `WatchEvent` name only
+/// `v1` and that group/version, so that a change elsewhere (a new CRD
+/// group) leaves the document and its hash alone.
+fn own_kind_lists(mut schemas: Map<String, Value>, doc_path: &str) -> Map<String, Value> {
+    let own = match doc_path.split('/').collect::<Vec<_>>()[..] {
+        ["apis", group, version] => Some((group, version)),
+        _ => None,
+    };
+    for kind in ["DeleteOptions", "WatchEvent"] {
+        if let Some(Value::Object(def)) = schemas.get_mut(&names::meta(kind)) {
+            let mut list = vec![("", "v1", kind)];
+            list.extend(own.map(|(g, v)| (g, v, kind)));
+            def.insert("x-kubernetes-group-version-kind".into(), schemas::gvk_list(list));
+        }
+    }
+    schemas
+}
+
 impl OpenApi {
     /// Documents for the built-in kinds (when `builtin`) plus the given custom
     /// resources, one entry per served version: its description and the
@@ -190,6 +208,7 @@ impl OpenApi {
             let paths = Value::Object(paths);
             let schemas = defs.closure(&paths);
             let Value::Object(paths) = paths else { unreachable!("built as an object") };
+            let schemas = own_kind_lists(schemas, &path);
             all_paths.extend(paths.iter().map(|(k, v)| (k.clone(), v.clone())));
             let value = v3::document(paths, schemas);
             let json = serde_json::to_vec(&value).unwrap_or_default();

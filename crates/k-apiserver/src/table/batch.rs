@@ -5,13 +5,13 @@ use serde_json::Value;
 use super::duration::{age, human_duration, since};
 use super::format::{bool_ptr, containers, format_label_selector};
 use super::json::{
-    at, condition, deleting, int_at, len_at, list_at, name, opt_bool, opt_int, opt_str, str_at, time_at,
+    at, condition_true, deleting, int_at, len_at, list_at, name, opt_bool, opt_int, opt_str, str_at, time_at,
 };
 use super::{AGE, CONTAINERS, Column, IMAGES, NAME, Printer, cells};
 
-/// Whether the first condition of `type_` is `True`.
+/// Whether the job's first condition of `type_` is `True`.
 fn job_condition(job: &Value, type_: &str) -> bool {
-    condition(list_at(job, &["status", "conditions"]), type_).is_some_and(|c| str_at(c, &["status"]) == "True")
+    condition_true(list_at(job, &["status", "conditions"]), type_)
 }
 
 pub(crate) const JOB: Printer = Printer {

@@ -8,7 +8,7 @@
 //! CRD's `additionalPrinterColumns` (or `Age` when there are none); kinds
 //! without a printer get `Name` and `Created At`.
 //!
-//! ```ignore
+//! ```text
 //! let table = to_table(&resource, None, &objects, IncludeObject::Metadata, Utc::now());
 //! ```
 

@@ -257,10 +257,13 @@ impl<'a> Merger<'a> {
             let order = patch.remove(&key).unwrap_or_default();
             self.set_element_order(&mut original, &mut patch, &key, order, node, path)?;
         }
+        // Deletions from lists of scalars come last, so that they win over
+        // additions of the same values (Kubernetes takes the keys in random
+        // order).
+        let mut deletions = Vec::new();
         for (key, value) in patch {
             if key.starts_with(DELETE_FROM_PRIMITIVE_LIST) {
-                let field = directive_field(&key, DELETE_FROM_PRIMITIVE_LIST, path)?;
-                delete_from_primitive_list(&mut original, field, value, &key, path)?;
+                deletions.push((key, value));
                 continue;
             }
             if value.is_null() {
@@ -283,6 +286,10 @@ impl<'a> Merger<'a> {
                     original.remove(&key);
                 }
             }
+        }
+        for (key, values) in deletions {
+            let field = directive_field(&key, DELETE_FROM_PRIMITIVE_LIST, path)?;
+            delete_from_primitive_list(&mut original, field, values, &key, path)?;
         }
         Ok(original)
     }
@@ -465,11 +472,14 @@ impl<'a> Merger<'a> {
         };
         let key = meta.merge_key;
         validate_order(patch_list.as_deref().unwrap_or_default(), &order_list, key, &field_path)?;
-        let server_ids: Vec<Option<Value>> = match (&original_list, key) {
+        let mut server_ids: Vec<Option<Value>> = match (&original_list, key) {
             (Some(list), Some(key)) => list.iter().map(|o| o.get(key).cloned()).collect(),
             (Some(list), None) => list.iter().cloned().map(Some).collect(),
             (None, _) => Vec::new(),
         };
+        if let (Some(patch), Some(key), Strategy::Merge) = (&patch_list, key, meta.strategy) {
+            server_ids = in_place_view(server_ids, patch, key);
+        }
         let merged = match (original_list, patch_list) {
             (Some(list), None) => list,
             (None, Some(list)) => self.added_list(list, meta, &field_path)?,
@@ -482,6 +492,47 @@ impl<'a> Merger<'a> {
         original.insert(field.to_owned(), Value::Array(ordered));
         Ok(())
     }
+}
+
+/// The object's list as Kubernetes sees it when it orders a merged list by
+/// `$setElementOrder`: its merge of the patch list edited the object's list in
+/// place (Go slices share their array), so that the positions it compares are
+/// those of the list after `$patch: delete` items shifted the rest down and
+/// the first added items took the freed slots (the slots past the shortened
+/// list keep what was there).
+fn in_place_view(mut ids: Vec<Option<Value>>, patch: &[Value], key: &str) -> Vec<Option<Value>> {
+    let capacity = ids.len();
+    let mut len = capacity;
+    let id_of = |item: &Value| item.get(key).cloned();
+    let mut added = Vec::new();
+    for item in patch {
+        let Some(map) = item.as_object() else { continue };
+        match map.get(DIRECTIVE).and_then(Value::as_str) {
+            None => added.extend(id_of(item)),
+            Some("replace") => return ids,
+            Some("delete") => {
+                let Some(id) = id_of(item) else { continue };
+                while let Some(at) = ids[..len].iter().position(|x| x.as_ref().is_some_and(|x| json_eq(x, &id))) {
+                    ids[at..len].rotate_left(1);
+                    len -= 1;
+                    // The slot freed at the end keeps its old value.
+                    ids[len] = ids[len.min(capacity - 1)].clone();
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for id in added {
+        if ids[..len].iter().any(|x| x.as_ref().is_some_and(|x| json_eq(x, &id))) {
+            continue;
+        }
+        if len == capacity {
+            break;
+        }
+        ids[len] = Some(id);
+        len += 1;
+    }
+    ids
 }
 
 /// Applies `$retainKeys`: checks that the patch sets only listed keys and

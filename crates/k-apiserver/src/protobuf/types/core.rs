@@ -1023,3 +1023,34 @@ msg!(RESOURCE_HEALTH, "ResourceHealth" {
     1 "resourceID" Str R,
     2 "health" Str O,
 });
+
+msg!(PERSISTENT_VOLUME_CLAIM, "PersistentVolumeClaim" {
+    1 "metadata" (M OBJECT_META) O,
+    2 "spec" (M PERSISTENT_VOLUME_CLAIM_SPEC) O,
+    3 "status" (M PERSISTENT_VOLUME_CLAIM_STATUS) O,
+});
+
+msg!(PERSISTENT_VOLUME_CLAIM_STATUS, "PersistentVolumeClaimStatus" {
+    1 "phase" Str O,
+    2 "accessModes" Str L,
+    3 "capacity" (Map Quantity) L,
+    4 "conditions" (M PERSISTENT_VOLUME_CLAIM_CONDITION) L,
+    5 "allocatedResources" (Map Quantity) L,
+    7 "allocatedResourceStatuses" (Map Str) L,
+    8 "currentVolumeAttributesClassName" Str P,
+    9 "modifyVolumeStatus" (M MODIFY_VOLUME_STATUS) P,
+});
+
+msg!(PERSISTENT_VOLUME_CLAIM_CONDITION, "PersistentVolumeClaimCondition" {
+    1 "type" Str R,
+    2 "status" Str R,
+    3 "lastProbeTime" Time O,
+    4 "lastTransitionTime" Time O,
+    5 "reason" Str O,
+    6 "message" Str O,
+});
+
+msg!(MODIFY_VOLUME_STATUS, "ModifyVolumeStatus" {
+    1 "targetVolumeAttributesClassName" Str O,
+    2 "status" Str R,
+});
