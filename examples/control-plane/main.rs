@@ -12,6 +12,7 @@ use std::sync::Arc;
 use clap::Parser;
 use k_api_types::Resource;
 use k_api_types::core::v1::Namespace;
+use k_apiserver::allocator::{ServiceAllocator, ServiceRanges};
 use k_apiserver::{ApiServer, ServerConfig};
 use k_store::backend::Backend;
 use k_store::backend::durable::DurableBackend;
@@ -41,6 +42,12 @@ struct Options {
     /// Where to write the admin kubeconfig.
     #[arg(long, default_value = "./kubeconfig")]
     write_kubeconfig: PathBuf,
+    /// IPv4 range of Service cluster IPs.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    service_cluster_ip_range: String,
+    /// Range of Service node ports.
+    #[arg(long, default_value = "30000-32767")]
+    service_node_port_range: String,
     /// Concurrent requests (not watches) before answering 429.
     #[arg(long, default_value_t = 400)]
     max_requests_inflight: usize,
@@ -74,6 +81,8 @@ async fn run(options: Options) -> Result<(), String> {
     let store = Store::new(backend);
     let crds = store.load_custom_resources().await.map_err(|e| format!("loading custom resources: {e}"))?;
     ensure_namespaces(&store).await?;
+    let ranges = ServiceRanges::parse(&options.service_cluster_ip_range, &options.service_node_port_range)?;
+    ServiceAllocator::install(&store, ranges).await.map_err(|e| format!("loading service addresses: {e}"))?;
 
     let addr = SocketAddr::new(options.bind_address, options.secure_port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("listening on {addr}: {e}"))?;

@@ -18,6 +18,7 @@
 //!
 //! The design is in `docs/apiserver/design.md`.
 
+pub mod allocator;
 pub mod config;
 pub mod discovery;
 pub mod error;

@@ -20,6 +20,7 @@ impl Cluster {
         let kubectl = which("kubectl");
         assert!(kubectl.is_some(), "kubectl is not installed: these tests drive the real kubectl 1.32");
         let store = Store::in_memory();
+        k_apiserver::allocator::ServiceAllocator::install(&store, Default::default()).await.expect("allocator");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = ApiServer::new(
@@ -275,4 +276,42 @@ async fn watch_with_timeout_sees_changes() {
         "watch output: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_get_cluster_ips_and_node_ports() {
+    let c = Cluster::start().await;
+    let dir = manifests();
+    c.ok(&["create", "--validate=false", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    c.ok(&["create", "--validate=false", "-f", dir.join("08-services.yaml").to_str().unwrap()]).await;
+    let catalog = c.json(&["get", "service", "catalog", "-n", "shop"]).await;
+    let ip = catalog["spec"]["clusterIP"].as_str().unwrap();
+    assert!(
+        ip.starts_with("10.9") || ip.starts_with("10.10") || ip.starts_with("10.11"),
+        "clusterIP {ip} in 10.96.0.0/12"
+    );
+    assert_eq!(catalog["spec"]["ports"][0]["nodePort"], 30551, "the requested node port is kept");
+    let lb = c.json(&["get", "service", "storefront-public", "-n", "shop"]).await;
+    let np = lb["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&np), "a LoadBalancer gets a node port: {np}");
+    let ext = c.json(&["get", "service", "payments-gateway", "-n", "shop"]).await;
+    assert!(ext["spec"].get("clusterIP").is_none(), "ExternalName gets no cluster IP: {ext}");
+    let table = c.ok(&["get", "services", "-n", "shop"]).await;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], "{table}");
+    assert!(table.lines().any(|l| l.starts_with("catalog ") && l.contains(ip)), "{table}");
+    // Outside the range: 422 with kube-apiserver's message.
+    let bad = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"bad","namespace":"shop"},"spec":{"clusterIP":"192.168.0.9","ports":[{"port":80}]}}"#;
+    let file = c.dir.join("bad-service.json");
+    std::fs::write(&file, bad).unwrap();
+    let err = c.fails(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+    assert!(err.contains("Invalid") && err.contains("is not in the valid range"), "{err}");
+    // The same node port twice: 422.
+    let dup = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"dup","namespace":"shop"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30551}]}}"#;
+    std::fs::write(&file, dup).unwrap();
+    let err = c.fails(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+    assert!(err.contains("provided port is already allocated"), "{err}");
+    // Deleting releases the port.
+    c.ok(&["delete", "service", "catalog", "-n", "shop"]).await;
+    c.ok(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
 }

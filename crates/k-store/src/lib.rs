@@ -26,6 +26,8 @@ pub mod error;
 #[cfg(feature = "etcd")]
 pub mod etcd_harness;
 pub mod key;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod store;
 pub mod testing;
 

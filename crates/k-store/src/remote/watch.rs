@@ -1,0 +1,221 @@
+//! Watch streams: newline-delimited JSON frames over a chunked body, decoded
+//! into events; ERROR frames end the stream with the matching `StoreError`.
+//! When the server ends the response (its watch timeout) or the connection
+//! breaks, the watch is resumed from the last revision seen, when one is known.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::StreamExt;
+use http::Response;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use k_api_types::meta::WatchEvent;
+use k_api_types::{ApiResource, DynamicObject};
+
+use super::RemoteApi;
+use super::status::to_store_error;
+use super::transport::chain;
+use crate::api::{DynamicWatchStream, WatchOptions};
+use crate::error::{Result, StoreError};
+use crate::store::INITIAL_EVENTS_END;
+
+/// Reconnection attempts after a connection failure, before the stream
+/// ends with the error.
+const RECONNECT_ATTEMPTS: u32 = 4;
+
+struct Watch {
+    api: RemoteApi,
+    resource: ApiResource,
+    namespace: Option<String>,
+    options: WatchOptions,
+    body: Option<Incoming>,
+    buf: Vec<u8>,
+    ready: VecDeque<Result<WatchEvent<DynamicObject>>>,
+    /// The revision to resume from: set while the stream is past its initial
+    /// state (a watch from a revision, or a streaming list after its end
+    /// bookmark), advanced by every event.
+    resume: Option<String>,
+    /// Nothing delivered yet: the same request can simply be made again.
+    fresh: bool,
+    failures: u32,
+    done: bool,
+}
+
+/// The stream of a watch whose first response is `first`.
+pub(crate) fn stream(
+    api: RemoteApi,
+    resource: ApiResource,
+    namespace: Option<String>,
+    options: WatchOptions,
+    first: Response<Incoming>,
+) -> DynamicWatchStream {
+    let resume =
+        options.resource_version.clone().filter(|rv| !rv.is_empty() && rv != "0" && !options.send_initial_events);
+    let watch = Watch {
+        api,
+        resource,
+        namespace,
+        options,
+        body: Some(first.into_body()),
+        buf: Vec::new(),
+        ready: VecDeque::new(),
+        resume,
+        fresh: true,
+        failures: 0,
+        done: false,
+    };
+    futures::stream::unfold(watch, |mut w| async move { w.next().await.map(|item| (item, w)) }).boxed()
+}
+
+impl Watch {
+    async fn next(&mut self) -> Option<Result<WatchEvent<DynamicObject>>> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
+            if self.done {
+                return None;
+            }
+            let Some(body) = self.body.as_mut() else {
+                if let Err(e) = self.reconnect().await {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                continue;
+            };
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.failures = 0;
+                        self.buf.extend_from_slice(&data);
+                        self.take_lines();
+                    }
+                }
+                Some(Err(e)) => {
+                    self.body = None;
+                    self.buf.clear();
+                    if !self.resumable() {
+                        self.done = true;
+                        return Some(Err(StoreError::Internal(format!(
+                            "the watch of {} from {} broke: {}",
+                            self.resource.plural,
+                            self.api.server(),
+                            chain(&e)
+                        ))));
+                    }
+                }
+                None => {
+                    self.body = None;
+                    let rest = std::mem::take(&mut self.buf);
+                    self.line(&rest);
+                    if !self.resumable() {
+                        self.done = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn resumable(&self) -> bool {
+        !self.done && (self.resume.is_some() || self.fresh)
+    }
+
+    /// Decodes every complete line of the buffer.
+    fn take_lines(&mut self) {
+        let mut start = 0;
+        while let Some(end) = self.buf[start..].iter().position(|b| *b == b'\n') {
+            let line = self.buf[start..start + end].to_vec();
+            start += end + 1;
+            self.line(&line);
+            if self.done {
+                self.buf.clear();
+                return;
+            }
+        }
+        self.buf.drain(..start);
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        if line.iter().all(u8::is_ascii_whitespace) || self.done {
+            return;
+        }
+        let event = match serde_json::from_slice::<WatchEvent<DynamicObject>>(line) {
+            Ok(e) => e,
+            Err(e) => {
+                self.fail(StoreError::Internal(format!(
+                    "a watch frame of {} from {} does not decode: {e}",
+                    self.resource.plural,
+                    self.api.server()
+                )));
+                return;
+            }
+        };
+        let event = match event {
+            WatchEvent::Error(status) => {
+                let code = u16::try_from(status.code).unwrap_or(500);
+                self.fail(to_store_error(&status, code));
+                return;
+            }
+            WatchEvent::Added(o) => WatchEvent::Added(self.typed(o)),
+            WatchEvent::Modified(o) => WatchEvent::Modified(self.typed(o)),
+            WatchEvent::Deleted(o) => WatchEvent::Deleted(self.typed(o)),
+            WatchEvent::Bookmark(o) => {
+                let rv = &o.metadata.resource_version;
+                let end_of_initial = o.metadata.annotations.get(INITIAL_EVENTS_END).is_some_and(|v| v == "true");
+                if !rv.is_empty() && (end_of_initial || self.resume.is_some()) {
+                    self.resume = Some(rv.clone());
+                }
+                WatchEvent::Bookmark(self.typed(o))
+            }
+        };
+        if let Some(o) = event.object()
+            && self.resume.is_some()
+            && !o.metadata.resource_version.is_empty()
+        {
+            self.resume = Some(o.metadata.resource_version.clone());
+        }
+        self.fresh = false;
+        self.ready.push_back(Ok(event));
+    }
+
+    fn fail(&mut self, e: StoreError) {
+        self.ready.push_back(Err(e));
+        self.done = true;
+        self.body = None;
+    }
+
+    fn typed(&self, mut o: DynamicObject) -> DynamicObject {
+        if o.api_version.is_empty() {
+            o.api_version = self.resource.api_version();
+        }
+        if o.kind.is_empty() {
+            o.kind = self.resource.kind.clone();
+        }
+        o
+    }
+
+    /// Opens the watch again: from the resume revision, or (nothing delivered
+    /// yet) with the original options.
+    async fn reconnect(&mut self) -> Result<()> {
+        let options = match &self.resume {
+            Some(rv) => {
+                WatchOptions { resource_version: Some(rv.clone()), send_initial_events: false, ..self.options.clone() }
+            }
+            None => self.options.clone(),
+        };
+        loop {
+            match self.api.open_watch(&self.resource, self.namespace.as_deref(), &options).await {
+                Ok(response) => {
+                    self.body = Some(response.into_body());
+                    return Ok(());
+                }
+                Err(StoreError::Internal(_)) if self.failures + 1 < RECONNECT_ATTEMPTS => {
+                    self.failures += 1;
+                    tokio::time::sleep(Duration::from_millis(200 << self.failures)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
