@@ -15,6 +15,9 @@ pub struct ServerConfig {
     pub kubernetes_minor: u32,
     /// The address clients should use, reported in `/api` and `/apis`.
     pub external_address: String,
+    /// Where `pods/log` reads container logs (the node agent plugs in
+    /// here); without one, logs are answered 503 ServiceUnavailable.
+    pub log_source: Option<std::sync::Arc<dyn crate::pods::LogSource>>,
 }
 
 impl Default for ServerConfig {
@@ -25,6 +28,7 @@ impl Default for ServerConfig {
             watch_timeout_seconds: 1800,
             kubernetes_minor: 32,
             external_address: "127.0.0.1:6443".into(),
+            log_source: None,
         }
     }
 }

@@ -27,6 +27,7 @@ pub(crate) struct Call<'a> {
     pub(crate) body: Bytes,
     pub(crate) user: UserInfo,
     pub(crate) watch_timeout: u64,
+    pub(crate) log_source: Option<Arc<dyn crate::pods::LogSource>>,
 }
 
 /// Warnings for the `Warning` response header.
@@ -43,7 +44,7 @@ impl Call<'_> {
     }
 
     /// The namespace of a collection (None = all namespaces).
-    fn collection_namespace(&self) -> Option<&str> {
+    pub(crate) fn collection_namespace(&self) -> Option<&str> {
         if self.resource.namespaced && !self.req.namespace.is_empty() { Some(&self.req.namespace) } else { None }
     }
 
@@ -56,7 +57,7 @@ impl Call<'_> {
     }
 
     /// The request body as JSON (JSON or YAML bodies).
-    fn body_value(&self) -> ApiResult<Value> {
+    pub(crate) fn body_value(&self) -> ApiResult<Value> {
         let media = self.media_type();
         match media.as_str() {
             "application/json" | "" | "*/*" => serde_json::from_slice(&self.body).map_err(|e| {
@@ -69,7 +70,13 @@ impl Call<'_> {
                     ApiError::bad_request(format!("the body of the request could not be decoded as YAML: {e}"))
                 })
             }
-            _ => Err(ApiError::unsupported_media_type(self.content_type(), &["application/json", "application/yaml"])),
+            crate::protobuf::MEDIA_TYPE => {
+                crate::protobuf::decode(&self.body).map_err(|e| ApiError::bad_request(e.to_string()))
+            }
+            _ => Err(ApiError::unsupported_media_type(
+                self.content_type(),
+                &["application/json", "application/yaml", crate::protobuf::MEDIA_TYPE],
+            )),
         }
     }
 
@@ -151,6 +158,53 @@ impl Call<'_> {
 pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
     let mut warnings = Warnings::new();
     let sub = call.req.subresource.as_str();
+    if sub.is_empty() && !call.resource.verbs.iter().any(|v| v == call.req.verb.as_str()) {
+        return Err(ApiError::method_not_allowed(call.req.verb.as_str(), &call.resource.kind));
+    }
+    if sub.is_empty() && call.req.verb == Verb::Create {
+        // Kinds that are requests, not stored objects.
+        match (call.resource.group.as_str(), call.resource.plural.as_str()) {
+            ("", "bindings") | ("policy", "evictions") => {
+                let value = call.body_value()?;
+                let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                if name.is_empty() {
+                    return Err(ApiError::new(
+                        422,
+                        "Invalid",
+                        "metadata.name: Required value: name or generateName is required",
+                    ));
+                }
+                let pods = call.api.resource(&GroupVersionResource::new("", "v1", "pods"))?;
+                let is_binding = call.resource.plural == "bindings";
+                let pod_call = Call { resource: pods, ..call };
+                return if is_binding {
+                    binding(&pod_call, &name).await
+                } else {
+                    crate::pods::evict(&pod_call, &name).await
+                };
+            }
+            (
+                _,
+                "tokenreviews"
+                | "subjectaccessreviews"
+                | "selfsubjectaccessreviews"
+                | "localsubjectaccessreviews"
+                | "selfsubjectrulesreviews"
+                | "tokenrequests"
+                | "selfsubjectreviews",
+            ) => {
+                return Err(ApiError::new(
+                    405,
+                    "MethodNotAllowed",
+                    format!(
+                        "{} are answered by the authentication and authorization layers, which this server does not run yet",
+                        call.resource.plural
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
     let response = match (sub, call.req.verb) {
         ("", Verb::Get) => {
             object_response(&call, call.api.get(&call.gvr(), call.namespace(), &call.req.name).await?).await?
@@ -203,7 +257,9 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
             list_response(&call, items, String::new(), String::new()).await?
         }
         ("scale", verb) => scale(&call, verb, &mut warnings).await?,
-        ("binding", Verb::Create) => binding(&call).await?,
+        ("binding", Verb::Create) => binding(&call, &call.req.name).await?,
+        ("eviction", Verb::Create) => crate::pods::evict(&call, &call.req.name).await?,
+        ("log", Verb::Get) => return crate::pods::logs(&call).await,
         (sub, verb) if !sub.is_empty() => {
             return Err(ApiError::method_not_allowed(verb.as_str(), &format!("{}/{sub}", call.resource.plural)));
         }
@@ -450,7 +506,7 @@ fn patch_body_for_scale(call: &Call<'_>) -> ApiResult<Patch> {
 }
 
 /// `pods/binding`: the scheduler's write of `spec.nodeName` (409 if bound).
-async fn binding(call: &Call<'_>) -> ApiResult<Response<Body>> {
+async fn binding(call: &Call<'_>, pod: &str) -> ApiResult<Response<Body>> {
     if !call.resource.group.is_empty() || call.resource.plural != "pods" {
         return Err(ApiError::not_found_path());
     }
@@ -459,43 +515,19 @@ async fn binding(call: &Call<'_>) -> ApiResult<Response<Body>> {
     if target.is_empty() {
         return Err(ApiError::new(422, "Invalid", "Binding.target.name: Required value"));
     }
-    let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(&call.req.name).to_owned();
-    if name != call.req.name {
+    let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(pod).to_owned();
+    if name != pod {
         return Err(ApiError::bad_request("the name of the binding does not match the pod on the URL"));
     }
-    let gvr = call.gvr();
-    for _ in 0..16 {
-        let pod = call.api.get(&gvr, call.namespace(), &name).await?;
-        let bound = pod.data.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str).unwrap_or_default();
-        if !bound.is_empty() {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                format!(
-                    "Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{bound}\""
-                ),
-            ));
-        }
-        if pod.metadata.deletion_timestamp.is_some() {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                format!("pod {name} is being deleted, cannot be assigned to a host"),
-            ));
-        }
-        let patch = Patch::Merge(json!({
-            "metadata": { "resourceVersion": pod.metadata.resource_version },
-            "spec": { "nodeName": target },
-        }));
-        match call.api.patch(&gvr, call.namespace(), &name, &patch, false, &call.user).await {
-            Ok(_) => {
-                return Ok(response::json(StatusCode::CREATED, &k_api_types::meta::Status::success()));
-            }
-            Err(e) if e.is_conflict() => continue,
-            Err(e) => return Err(e.into()),
-        }
+    match call.api.bind_pod(call.namespace(), &name, &target, &call.user).await {
+        Ok(_) => Ok(response::json(StatusCode::CREATED, &k_api_types::meta::Status::success())),
+        Err(k_store::StoreError::Conflict { message, .. }) => Err(ApiError::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on pods/binding \"{name}\": {message}"),
+        )),
+        Err(e) => Err(e.into()),
     }
-    Err(ApiError::new(409, "Conflict", format!("binding pod {name} kept conflicting; try again")))
 }
 
 /// A watch event's JSON frame.

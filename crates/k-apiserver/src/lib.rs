@@ -15,6 +15,9 @@
 //! - [`table`]: server-side printing (the columns `kubectl get` shows).
 //! - [`openapi`]: the OpenAPI documents.
 //! - [`patch::strategic`]: strategic merge patch for built-in kinds.
+//! - [`protobuf`]: decoding the protobuf request bodies kubectl's typed commands send.
+//! - [`allocator`]: Service cluster IPs and node ports.
+//! - [`pods`]: eviction and logs (the [`pods::LogSource`] trait).
 //!
 //! The design is in `docs/apiserver/design.md`.
 
@@ -24,13 +27,16 @@ pub mod discovery;
 pub mod error;
 mod handlers;
 mod metrics;
+pub mod patch;
 mod patching;
+pub mod pods;
+pub mod protobuf;
 pub mod request;
 pub mod response;
 mod stubs;
 pub mod table;
 mod tables;
-pub use stubs::{openapi, patch};
+pub use stubs::openapi;
 mod watch;
 
 use std::convert::Infallible;
@@ -253,6 +259,7 @@ impl ApiServer {
                     body,
                     user: default_user(),
                     watch_timeout: self.inner.config.watch_timeout_seconds,
+                    log_source: self.inner.config.log_source.clone(),
                 };
                 handlers::serve(call).await
             }

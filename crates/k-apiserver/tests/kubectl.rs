@@ -46,12 +46,9 @@ impl Cluster {
         });
         std::fs::write(dir.join("kubeconfig"), config.to_string()).expect("kubeconfig");
         let cluster = Cluster { dir, _shutdown: tx };
-        let namespaces = r#"{"apiVersion":"v1","kind":"List","items":[
-            {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}},
-            {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kube-system"}}]}"#;
-        let file = cluster.dir.join("namespaces.json");
-        std::fs::write(&file, namespaces).expect("namespaces file");
-        cluster.ok(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+        for ns in ["default", "kube-system"] {
+            cluster.ok(&["create", "namespace", ns]).await;
+        }
         cluster
     }
 
@@ -314,4 +311,62 @@ async fn services_get_cluster_ips_and_node_ports() {
     // Deleting releases the port.
     c.ok(&["delete", "service", "catalog", "-n", "shop"]).await;
     c.ok(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_create_commands_and_client_side_apply() {
+    let c = Cluster::start().await;
+    // These send protobuf bodies.
+    assert_eq!(c.ok(&["create", "namespace", "demo"]).await.trim(), "namespace/demo created");
+    c.ok(&["create", "configmap", "cfg", "-n", "demo", "--from-literal=a=b"]).await;
+    c.ok(&["create", "secret", "generic", "s", "-n", "demo", "--from-literal=p=q"]).await;
+    c.ok(&["create", "deployment", "web", "-n", "demo", "--image=nginx:1.27", "--replicas=2", "--port=80"]).await;
+    let cm = c.json(&["get", "configmap", "cfg", "-n", "demo"]).await;
+    assert_eq!(cm["data"]["a"], "b");
+    let secret = c.json(&["get", "secret", "s", "-n", "demo"]).await;
+    assert_eq!(secret["data"]["p"], "cQ==");
+    let web = c.json(&["get", "deployment", "web", "-n", "demo"]).await;
+    assert_eq!(web["spec"]["replicas"], 2);
+    assert_eq!(web["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
+
+    // Client-side apply: create, unchanged, a changed field, a removed field.
+    let dir = manifests();
+    c.ok(&["apply", "--validate=false", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    let path = dir.join("04-deployment.yaml");
+    let out = c.ok(&["apply", "--validate=false", "-f", path.to_str().unwrap()]).await;
+    assert!(out.contains("created"), "{out}");
+    let out = c.ok(&["apply", "--validate=false", "-f", path.to_str().unwrap()]).await;
+    assert!(out.contains("unchanged"), "{out}");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    let mut doc = k_api_types::manifest::parse_documents(&manifest).unwrap().remove(0).value;
+    let name = doc["metadata"]["name"].as_str().unwrap().to_owned();
+    doc["spec"]["replicas"] = serde_json::json!(7);
+    let labels = doc["metadata"]["labels"].as_object_mut().unwrap();
+    let removed = labels.keys().next().unwrap().clone();
+    labels.remove(&removed);
+    let changed = c.dir.join("changed.json");
+    std::fs::write(&changed, doc.to_string()).unwrap();
+    let out = c.ok(&["apply", "--validate=false", "-f", changed.to_str().unwrap()]).await;
+    assert!(out.contains("configured"), "{out}");
+    let got = c.json(&["get", "deployment", &name, "-n", "shop"]).await;
+    assert_eq!(got["spec"]["replicas"], 7);
+    assert!(
+        got["metadata"]["labels"].get(&removed).is_none(),
+        "label {removed} was removed by apply: {}",
+        got["metadata"]
+    );
+    let remaining = got["metadata"]["labels"].as_object().map_or(0, |m| m.len());
+    assert_eq!(remaining, doc["metadata"]["labels"].as_object().unwrap().len());
+    // kubectl patch with its default (strategic) type merges containers by name.
+    let container = doc["spec"]["template"]["spec"]["containers"][0]["name"].as_str().unwrap().to_owned();
+    let patch = format!(
+        r#"{{"spec":{{"template":{{"spec":{{"containers":[{{"name":"{container}","image":"example/patched:1"}}]}}}}}}}}"#
+    );
+    c.ok(&["patch", "deployment", &name, "-n", "shop", "-p", &patch]).await;
+    let got = c.json(&["get", "deployment", &name, "-n", "shop"]).await;
+    let containers = got["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), doc["spec"]["template"]["spec"]["containers"].as_array().unwrap().len());
+    assert_eq!(containers[0]["image"], "example/patched:1");
+    let port = &doc["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"];
+    assert_eq!(&containers[0]["ports"][0]["containerPort"], port, "other fields kept");
 }

@@ -466,6 +466,53 @@ fn pod_grace_period(obj: &DynamicObject, options: &DeleteOptions) -> i64 {
 
 #[async_trait::async_trait]
 impl ObjectApi for Store {
+    async fn bind_pod(&self, namespace: &str, name: &str, node: &str, user: &UserInfo) -> Result<DynamicObject> {
+        let resource = self.resource(&GroupVersionResource::new("", "v1", "pods"))?;
+        let _ = user;
+        if node.is_empty() {
+            return Err(StoreError::BadRequest("a binding needs a target node name".into()));
+        }
+        let mut last = None;
+        for _ in 0..MAX_RETRIES {
+            let kv = self.read(&resource, namespace, name).await?;
+            let mut pod = decode(&kv)?;
+            fill_type_meta(&resource, &mut pod);
+            let bound =
+                pod.data.get("spec").and_then(|s| s.get("nodeName")).and_then(Value::as_str).unwrap_or_default();
+            if !bound.is_empty() {
+                return Err(conflict(&resource, name, &format!("pod {name} is already assigned to node {bound:?}")));
+            }
+            if pod.metadata.deletion_timestamp.is_some() {
+                return Err(conflict(
+                    &resource,
+                    name,
+                    &format!("pod {name} is being deleted, cannot be assigned to a host"),
+                ));
+            }
+            if let Some(Value::Object(spec)) = pod.data.get_mut("spec") {
+                spec.insert("nodeName".into(), Value::String(node.to_owned()));
+            }
+            let status = pod.data.entry("status").or_insert_with(|| serde_json::json!({}));
+            if let Value::Object(status) = status {
+                let conditions = status.entry("conditions").or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(list) = conditions {
+                    list.retain(|c| c.get("type").and_then(Value::as_str) != Some("PodScheduled"));
+                    list.push(serde_json::json!({
+                        "type": "PodScheduled",
+                        "status": "True",
+                        "lastProbeTime": null,
+                        "lastTransitionTime": Time::now(),
+                    }));
+                }
+            }
+            match self.write(&resource, pod, kv.mod_revision).await {
+                Err(e) if e.is_conflict() => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Internal("binding gave up".into())))
+    }
+
     fn resources(&self) -> Vec<ApiResource> {
         let registry = match self.inner.registry.read() {
             Ok(r) => r,

@@ -24,8 +24,9 @@
 //! ([`V3Document::json`]); a request for a document whose `hash` query
 //! parameter equals [`V3Document::hash`] may be answered with
 //! `Cache-Control: public, immutable`, and the hash serves as the ETag. The v2
-//! document is JSON ([`OpenApi::v2_json`]) unless the client accepts
-//! [`V2_PROTOBUF_CONTENT_TYPE`] ([`OpenApi::v2_protobuf`]).
+//! document is JSON ([`OpenApi::v2_json`]) unless the client accepts one of
+//! [`V2_PROTOBUF_ACCEPT`]: then it is [`OpenApi::v2_protobuf`], sent with
+//! `Content-Type` [`V2_PROTOBUF_CONTENT_TYPE`].
 
 mod names;
 mod proto;
@@ -46,8 +47,15 @@ use sha2::{Digest, Sha512};
 use schemas::{DefSet, Defs};
 use v3::Served;
 
-/// Media type of the protobuf form of `/openapi/v2`.
-pub const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// The `Content-Type` of the protobuf form of `/openapi/v2`. Clients ask for
+/// it as [`V2_PROTOBUF_ACCEPT`] (kubectl sends the `@` spelling), but the
+/// answer must use this spelling: Go's media-type parser, and so kubectl,
+/// rejects the `@`.
+pub const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// The `Accept` media types that ask `/openapi/v2` for protobuf.
+pub const V2_PROTOBUF_ACCEPT: [&str; 2] =
+    ["application/com.github.proto-openapi.spec.v2@v1.0+protobuf", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"];
 
 /// One document of `/openapi/v3/<path>`.
 #[derive(Clone, Debug)]
@@ -255,8 +263,8 @@ impl OpenApi {
         &self.v2_json
     }
 
-    /// `/openapi/v2` as protobuf ([`V2_PROTOBUF_CONTENT_TYPE`], gnostic's
-    /// `openapi.v2.Document` message).
+    /// `/openapi/v2` as protobuf (gnostic's `openapi.v2.Document` message; see
+    /// [`V2_PROTOBUF_ACCEPT`] and [`V2_PROTOBUF_CONTENT_TYPE`]).
     pub fn v2_protobuf(&self) -> &[u8] {
         &self.v2_protobuf
     }

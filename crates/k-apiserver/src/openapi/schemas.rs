@@ -199,12 +199,12 @@ fn generate() -> Builtin {
     if let Some(Value::Object(schema)) = defs.get_mut(&format!("{}.Scale", names::AUTOSCALING_V1)) {
         schema.insert("x-kubernetes-group-version-kind".into(), gvk_list([("autoscaling", "v1", "Scale")]));
     }
-    // Kubernetes publishes these as strings (integers are accepted too).
+    // Scalars of several JSON types; the v2 document turns them into strings.
     defs.insert(
         QUANTITY.to_owned(),
         json!({
-            "description": "A fixed-point decimal number with an optional SI or binary suffix, such as `500m`, `1.5Gi` or `2`, written as a string (plain numbers are accepted).",
-            "type": "string"
+            "description": "A fixed-point decimal number with an optional SI or binary suffix, such as `500m`, `1.5Gi` or `2`.",
+            "oneOf": [{ "type": "string" }, { "type": "number" }]
         }),
     );
     defs.insert(
@@ -212,7 +212,7 @@ fn generate() -> Builtin {
         json!({
             "description": "Either an integer or a string, such as a port number or a port name, or a count or a percentage.",
             "format": "int-or-string",
-            "type": "string"
+            "oneOf": [{ "type": "integer" }, { "type": "string" }]
         }),
     );
     defs.insert(

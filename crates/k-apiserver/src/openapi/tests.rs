@@ -121,8 +121,13 @@ fn definitions_are_named_like_kubernetes() {
     ] {
         assert!(schema(core, name).is_object(), "{name}");
     }
-    assert_eq!(schema(core, names::QUANTITY)["type"], "string");
+    assert_eq!(schema(core, names::QUANTITY)["oneOf"], json!([{"type": "string"}, {"type": "number"}]));
     assert_eq!(schema(core, names::INT_OR_STRING)["format"], "int-or-string");
+    // v2 has no alternatives: both are strings there.
+    let v2: Value = serde_json::from_slice(builtin().v2_json()).unwrap();
+    assert_eq!(v2["definitions"][names::QUANTITY]["type"], "string");
+    assert_eq!(v2["definitions"][names::INT_OR_STRING]["type"], "string");
+    assert_eq!(v2["definitions"][names::INT_OR_STRING]["format"], "int-or-string");
     // Same short name in two packages: each gets its own.
     let discovery = doc(builtin(), "apis/discovery.k8s.io/v1");
     assert!(schema(discovery, "io.k8s.api.discovery.v1.EndpointPort").is_object());

@@ -89,11 +89,30 @@ pub(crate) fn schema(value: &Value) -> Value {
             }
         }
     }
+    // A scalar of several types (`oneOf` of bare types, how Kubernetes writes
+    // `Quantity` and `IntOrString` in v3) is a string in v2, as Kubernetes
+    // publishes it; kubectl's v2 validation takes any scalar for a string.
+    if !untyped && !out.contains_key("type") && scalar_alternatives(map.get("oneOf")) {
+        out.insert("type".into(), "string".into());
+    }
     // kubectl's v2 model requires one item schema for every array.
     if out.get("type").and_then(Value::as_str) == Some("array") && !out.contains_key("items") {
         out.insert("items".into(), json!({}));
     }
     Value::Object(out)
+}
+
+/// Whether `oneOf` lists only bare scalar types, one of them `string`.
+fn scalar_alternatives(one_of: Option<&Value>) -> bool {
+    let Some(Value::Array(branches)) = one_of else { return false };
+    let types: Vec<Option<&str>> = branches
+        .iter()
+        .map(|b| match b.as_object() {
+            Some(m) if m.len() == 1 => m.get("type").and_then(Value::as_str),
+            _ => None,
+        })
+        .collect();
+    types.iter().all(|t| matches!(t, Some("string" | "integer" | "number" | "boolean"))) && types.contains(&Some("string"))
 }
 
 fn convert_ref(r: &str) -> String {

@@ -67,7 +67,13 @@ fn join(path: &str, json: &str, msg_name: &str) -> String {
 }
 
 /// Applies Go's `encoding/json` rules to one field and writes it into `out`.
-fn emit(field: &Field, slot: Option<Seen>, msg: &Msg, path: &str, out: &mut Map<String, Value>) -> Result<(), ProtobufError> {
+fn emit(
+    field: &Field,
+    slot: Option<Seen>,
+    msg: &Msg,
+    path: &str,
+    out: &mut Map<String, Value>,
+) -> Result<(), ProtobufError> {
     let value = match (field.pres, slot) {
         (Pres::L, Some(Seen::List(items))) if !items.is_empty() => Value::Array(items),
         (Pres::L, Some(Seen::Map(entries))) if !entries.is_empty() => Value::Object(entries),
@@ -177,7 +183,10 @@ fn map_entry(value_kind: &Kind, wire: WireValue<'_>, path: &str) -> Result<(Stri
         match (number, wire) {
             (1, WireValue::Len(k)) => key = String::from_utf8_lossy(k).into_owned(),
             (1, other) => {
-                return Err(ProtobufError::malformed(path, format!("map key should be a string, got {}", other.type_name())));
+                return Err(ProtobufError::malformed(
+                    path,
+                    format!("map key should be a string, got {}", other.type_name()),
+                ));
             }
             (2, wire) => value = Some(single(*value_kind, wire, &format!("{path}[{key:?}]"))?),
             _ => {}
@@ -195,7 +204,7 @@ fn map_entry(value_kind: &Kind, wire: WireValue<'_>, path: &str) -> Result<(Stri
 }
 
 /// Reads a small fixed-layout helper message into (field number, value) pairs.
-fn fields(bytes: &[u8], path: &str) -> Result<Vec<(u32, WireValue<'_>)>, ProtobufError> {
+fn fields<'a>(bytes: &'a [u8], path: &str) -> Result<Vec<(u32, WireValue<'a>)>, ProtobufError> {
     let mut out = Vec::new();
     let mut reader = Reader::new(bytes);
     while let Some(field) = reader.next_field().map_err(|e| e.at(path))? {
@@ -310,7 +319,10 @@ fn int_or_string(bytes: &[u8], path: &str) -> Result<Value, ProtobufError> {
             (2, WireValue::Varint(v)) => int_val = i64::from(v as u32 as i32),
             (3, WireValue::Len(s)) => str_val = String::from_utf8_lossy(s).into_owned(),
             (1..=3, other) => {
-                return Err(ProtobufError::malformed(path, format!("int-or-string field {number} is {}", other.type_name())));
+                return Err(ProtobufError::malformed(
+                    path,
+                    format!("int-or-string field {number} is {}", other.type_name()),
+                ));
             }
             _ => {}
         }

@@ -79,10 +79,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
     };
     let unknown = Unknown::parse(envelope)?;
     if !unknown.content_encoding.is_empty() {
-        return Err(ProtobufError::UnsupportedEnvelope(format!(
-            "content encoding {:?}",
-            unknown.content_encoding
-        )));
+        return Err(ProtobufError::UnsupportedEnvelope(format!("content encoding {:?}", unknown.content_encoding)));
     }
     if !unknown.content_type.is_empty() && unknown.content_type != MEDIA_TYPE {
         return Err(ProtobufError::UnsupportedEnvelope(format!("content type {:?}", unknown.content_type)));

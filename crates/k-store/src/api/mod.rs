@@ -111,4 +111,12 @@ pub trait ObjectApi: Send + Sync + std::fmt::Debug {
         options: &DeleteOptions,
         user: &UserInfo,
     ) -> Result<Vec<DeleteOutcome>>;
+
+    /// Binds a pod to a node (the `pods/binding` subresource, the
+    /// scheduler's write): sets `spec.nodeName` and the PodScheduled
+    /// condition; Conflict if the pod is already bound or being deleted.
+    async fn bind_pod(&self, namespace: &str, name: &str, node: &str, user: &UserInfo) -> Result<DynamicObject> {
+        let _ = (namespace, name, node, user);
+        Err(crate::error::StoreError::BadRequest("binding pods is not supported by this object API".into()))
+    }
 }

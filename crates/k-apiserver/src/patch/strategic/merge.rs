@@ -165,7 +165,7 @@ fn item_kind(original: &[Value], patch: &[Value], path: &Path<'_>) -> Result<Ite
             Some(_) => {}
         }
     }
-    kind.ok_or_else(|| invalid("no items"))
+    kind.ok_or_else(|| invalid("no elements in any of the given slices"))
 }
 
 /// The identity of an item for ordering: its merge key's value, or the item itself.
@@ -480,6 +480,15 @@ impl<'a> Merger<'a> {
         if let (Some(patch), Some(key), Strategy::Merge) = (&patch_list, key, meta.strategy) {
             server_ids = in_place_view(server_ids, patch, key);
         }
+        if original_list.is_none() && patch_list.is_none() {
+            return Ok(());
+        }
+        // Kubernetes insists on items of one type, and on at least one item.
+        item_kind(
+            original_list.as_deref().unwrap_or_default(),
+            patch_list.as_deref().unwrap_or_default(),
+            &field_path,
+        )?;
         let merged = match (original_list, patch_list) {
             (Some(list), None) => list,
             (None, Some(list)) => self.added_list(list, meta, &field_path)?,
@@ -513,10 +522,12 @@ fn in_place_view(mut ids: Vec<Option<Value>>, patch: &[Value], key: &str) -> Vec
             Some("delete") => {
                 let Some(id) = id_of(item) else { continue };
                 while let Some(at) = ids[..len].iter().position(|x| x.as_ref().is_some_and(|x| json_eq(x, &id))) {
-                    ids[at..len].rotate_left(1);
+                    // The items after it move down one slot; the last slot
+                    // keeps its value.
+                    for i in at..len - 1 {
+                        ids[i] = ids[i + 1].clone();
+                    }
                     len -= 1;
-                    // The slot freed at the end keeps its old value.
-                    ids[len] = ids[len.min(capacity - 1)].clone();
                 }
             }
             Some(_) => {}

@@ -8,8 +8,11 @@
 //! - a list of objects with the `merge` strategy merges by its *merge key*
 //!   (containers by `name`, container ports by `containerPort`, …): an item of
 //!   the patch is merged into the item of the object with the same key, or
-//!   appended; `{"<key>": …, "$patch": "delete"}` removes the item and an item
-//!   `{"$patch": "replace"}` makes the rest of the patch list replace the list;
+//!   added; `{"<key>": …, "$patch": "delete"}` removes the item and an item
+//!   `{"$patch": "replace"}` makes the rest of the patch list replace the list.
+//!   Patch items keep the patch's order; items the object had and the patch
+//!   does not name keep their places relative to them (so, without
+//!   `$setElementOrder`, added items come first, as in Kubernetes);
 //! - a list of scalars with the `merge` strategy (`metadata.finalizers`) is a
 //!   union; `$deleteFromPrimitiveList/<field>: [..]` removes values from it;
 //! - every other list is replaced;
@@ -43,11 +46,15 @@
 //! ```
 //!
 //! Where Kubernetes' own behaviour is an accident, this module does the
-//! sensible thing instead: directives inside values that are added (rather
-//! than merged) are applied, not copied into the object; `$patch: replace` on
-//! a map the object does not have sets the map; `$deleteFromPrimitiveList` only
-//! ever removes values. For every patch `kubectl` generates, the result is the
-//! same as Kubernetes'.
+//! sensible thing instead: directives inside values that are added or that
+//! replace a value (rather than merge into one) are applied, not copied into
+//! the object, and malformed ones there are errors too; `$patch: replace` on a
+//! map the object does not have sets the map; `$deleteFromPrimitiveList` only
+//! ever removes values, after the additions to the same list (Kubernetes takes
+//! them in random order). The results were compared with
+//! kubectl 1.32's (`kubectl patch --local`, the same code as the API server)
+//! on a few thousand random patches of pods: they agree wherever Kubernetes
+//! does not copy directives into the object.
 
 mod merge;
 mod meta;

@@ -289,6 +289,20 @@ fn kubectl_apply_removes_a_container_and_switches_an_env_source() {
     );
 }
 
+#[test]
+fn kubectl_apply_replaces_a_container_beside_an_injected_sidecar() {
+    // Last applied [a, b], new configuration [a, c]; a webhook added
+    // `istio-proxy` between them. Kubernetes orders the result against the
+    // live list as its merge left it in place (b's slot taken by c), which
+    // puts the sidecar before c (kubectl 1.32 gives the same).
+    let live = json!({"spec": {"containers": [{"name": "a"}, {"name": "istio-proxy"}, {"name": "b"}]}});
+    let patch = json!({"spec": {
+        "$setElementOrder/containers": [{"name": "a"}, {"name": "c"}],
+        "containers": [{"name": "c", "image": "c"}, {"$patch": "delete", "name": "b"}]
+    }});
+    assert_eq!(container_names(&apply(live, patch, &pod())), ["a", "istio-proxy", "c"]);
+}
+
 // ---- kubectl patch / label / annotate / scale ----
 
 #[test]
@@ -702,6 +716,13 @@ fn malformed_patches_are_refused() {
     for (patch, message) in cases {
         assert_eq!(error(live.clone(), patch.clone(), &p).to_string(), message, "{patch}");
     }
+    // Kubernetes cannot order a list that has no items at all.
+    let patch =
+        json!({"spec": {"containers": [{"name": "web", "volumeMounts": [], "$setElementOrder/volumeMounts": []}]}});
+    assert_eq!(
+        error(live.clone(), patch, &p).to_string(),
+        "spec.containers[0].volumeMounts: no elements in any of the given slices"
+    );
     // A list removed while its order is set is contradictory.
     assert_eq!(
         error(

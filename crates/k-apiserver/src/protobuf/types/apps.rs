@@ -78,7 +78,6 @@ msg!(DEPLOYMENT_SPEC, "DeploymentSpec" {
     6 "revisionHistoryLimit" I32 P,
     7 "paused" Bool O,
     9 "progressDeadlineSeconds" I32 P,
-    10 "podReplacementPolicy" Str P,
 });
 
 msg!(DEPLOYMENT_STRATEGY, "DeploymentStrategy" {
@@ -186,4 +185,10 @@ msg!(REPLICA_SET_CONDITION, "ReplicaSetCondition" {
     3 "lastTransitionTime" Time O,
     4 "reason" Str O,
     5 "message" Str O,
+});
+
+msg!(CONTROLLER_REVISION, "ControllerRevision" {
+    1 "metadata" (M OBJECT_META) O,
+    2 "data" RawExtension O,
+    3 "revision" I64 R,
 });

@@ -10,7 +10,7 @@ msg!(JOB, "Job" {
 });
 
 msg!(POD_FAILURE_POLICY_ON_EXIT_CODES_REQUIREMENT, "PodFailurePolicyOnExitCodesRequirement" {
-    1 "containerName" Str Pn,
+    1 "containerName" Str P,
     2 "operator" Str R,
     3 "values" I32 Lr,
 });
@@ -22,8 +22,8 @@ msg!(POD_FAILURE_POLICY_ON_POD_CONDITIONS_PATTERN, "PodFailurePolicyOnPodConditi
 
 msg!(POD_FAILURE_POLICY_RULE, "PodFailurePolicyRule" {
     1 "action" Str R,
-    2 "onExitCodes" (M POD_FAILURE_POLICY_ON_EXIT_CODES_REQUIREMENT) Pn,
-    3 "onPodConditions" (M POD_FAILURE_POLICY_ON_POD_CONDITIONS_PATTERN) Lr,
+    2 "onExitCodes" (M POD_FAILURE_POLICY_ON_EXIT_CODES_REQUIREMENT) P,
+    3 "onPodConditions" (M POD_FAILURE_POLICY_ON_POD_CONDITIONS_PATTERN) L,
 });
 
 msg!(POD_FAILURE_POLICY, "PodFailurePolicy" {

@@ -58,7 +58,7 @@ msg!(PERSISTENT_VOLUME_CLAIM_SPEC, "PersistentVolumeClaimSpec" {
 });
 
 msg!(TYPED_OBJECT_REFERENCE, "TypedObjectReference" {
-    1 "apiGroup" Str PN,
+    1 "apiGroup" Str Pn,
     2 "kind" Str R,
     3 "name" Str R,
     4 "namespace" Str P,
@@ -81,7 +81,7 @@ msg!(GLUSTERFS_VOLUME_SOURCE, "GlusterfsVolumeSource" {
 });
 
 msg!(RBD_VOLUME_SOURCE, "RBDVolumeSource" {
-    1 "monitors" Str LR,
+    1 "monitors" Str Lr,
     2 "image" Str R,
     3 "fsType" Str O,
     4 "pool" Str O,
@@ -99,17 +99,12 @@ msg!(CINDER_VOLUME_SOURCE, "CinderVolumeSource" {
 });
 
 msg!(CEPH_FS_VOLUME_SOURCE, "CephFSVolumeSource" {
-    1 "monitors" Str LR,
+    1 "monitors" Str Lr,
     2 "path" Str O,
     3 "user" Str O,
     4 "secretFile" Str O,
     5 "secretRef" (M LOCAL_OBJECT_REFERENCE) P,
     6 "readOnly" Bool O,
-});
-
-msg!(SECRET_REFERENCE, "SecretReference" {
-    1 "name" Str O,
-    2 "namespace" Str O,
 });
 
 msg!(FLOCKER_VOLUME_SOURCE, "FlockerVolumeSource" {
@@ -231,7 +226,7 @@ msg!(PORTWORX_VOLUME_SOURCE, "PortworxVolumeSource" {
 msg!(SCALE_IO_VOLUME_SOURCE, "ScaleIOVolumeSource" {
     1 "gateway" Str R,
     2 "system" Str R,
-    3 "secretRef" (M LOCAL_OBJECT_REFERENCE) PN,
+    3 "secretRef" (M LOCAL_OBJECT_REFERENCE) Pn,
     4 "sslEnabled" Bool O,
     5 "protectionDomain" Str O,
     6 "storagePool" Str O,
@@ -277,7 +272,7 @@ msg!(CLUSTER_TRUST_BUNDLE_PROJECTION, "ClusterTrustBundleProjection" {
 });
 
 msg!(PROJECTED_VOLUME_SOURCE, "ProjectedVolumeSource" {
-    1 "sources" (M VOLUME_PROJECTION) LR,
+    1 "sources" (M VOLUME_PROJECTION) Lr,
     2 "defaultMode" I32 P,
 });
 
@@ -407,7 +402,7 @@ msg!(TCP_SOCKET_ACTION, "TCPSocketAction" {
 
 msg!(GRPC_ACTION, "GRPCAction" {
     1 "port" I32 R,
-    2 "service" Str PN,
+    2 "service" Str Pn,
 });
 
 msg!(EXEC_ACTION, "ExecAction" {
@@ -535,7 +530,7 @@ msg!(POD_CONDITION, "PodCondition" {
 });
 
 msg!(NODE_SELECTOR, "NodeSelector" {
-    1 "nodeSelectorTerms" (M NODE_SELECTOR_TERM) LR,
+    1 "nodeSelectorTerms" (M NODE_SELECTOR_TERM) Lr,
 });
 
 msg!(NODE_SELECTOR_TERM, "NodeSelectorTerm" {
@@ -604,7 +599,7 @@ msg!(POD_READINESS_GATE, "PodReadinessGate" {
 msg!(POD_SPEC, "PodSpec" {
     1 "volumes" (M VOLUME) L,
     20 "initContainers" (M CONTAINER) L,
-    2 "containers" (M CONTAINER) LR,
+    2 "containers" (M CONTAINER) Lr,
     34 "ephemeralContainers" (M EPHEMERAL_CONTAINER) L,
     3 "restartPolicy" Str O,
     4 "terminationGracePeriodSeconds" I64 P,
@@ -675,7 +670,7 @@ msg!(TOPOLOGY_SPREAD_CONSTRAINT, "TopologySpreadConstraint" {
 });
 
 msg!(HOST_ALIAS, "HostAlias" {
-    1 "ip" Str O,
+    1 "ip" Str R,
     2 "hostnames" Str L,
 });
 
@@ -712,11 +707,11 @@ msg!(POD_DNS_CONFIG_OPTION, "PodDNSConfigOption" {
 });
 
 msg!(POD_IP, "PodIP" {
-    1 "ip" Str O,
+    1 "ip" Str R,
 });
 
 msg!(HOST_IP, "HostIP" {
-    1 "ip" Str O,
+    1 "ip" Str R,
 });
 
 msg!(EPHEMERAL_CONTAINER, "EphemeralContainer" {
@@ -725,7 +720,6 @@ msg!(EPHEMERAL_CONTAINER, "EphemeralContainer" {
 });
 
 msg!(POD_STATUS, "PodStatus" {
-    17 "observedGeneration" I64 O,
     1 "phase" Str O,
     2 "conditions" (M POD_CONDITION) L,
     3 "message" Str O,
@@ -867,7 +861,7 @@ msg!(LOCAL_OBJECT_REFERENCE, "LocalObjectReference" {
 });
 
 msg!(TYPED_LOCAL_OBJECT_REFERENCE, "TypedLocalObjectReference" {
-    1 "apiGroup" Str PN,
+    1 "apiGroup" Str Pn,
     2 "kind" Str R,
     3 "name" Str R,
 });
@@ -1053,4 +1047,32 @@ msg!(PERSISTENT_VOLUME_CLAIM_CONDITION, "PersistentVolumeClaimCondition" {
 msg!(MODIFY_VOLUME_STATUS, "ModifyVolumeStatus" {
     1 "targetVolumeAttributesClassName" Str O,
     2 "status" Str R,
+});
+
+msg!(EVENT, "Event" {
+    1 "metadata" (M OBJECT_META) R,
+    2 "involvedObject" (M OBJECT_REFERENCE) R,
+    3 "reason" Str O,
+    4 "message" Str O,
+    5 "source" (M EVENT_SOURCE) O,
+    6 "firstTimestamp" Time O,
+    7 "lastTimestamp" Time O,
+    8 "count" I32 O,
+    9 "type" Str O,
+    10 "eventTime" MicroTime O,
+    11 "series" (M EVENT_SERIES) P,
+    12 "action" Str O,
+    13 "related" (M OBJECT_REFERENCE) P,
+    14 "reportingComponent" Str R,
+    15 "reportingInstance" Str R,
+});
+
+msg!(EVENT_SOURCE, "EventSource" {
+    1 "component" Str O,
+    2 "host" Str O,
+});
+
+msg!(EVENT_SERIES, "EventSeries" {
+    1 "count" I32 O,
+    2 "lastObservedTime" MicroTime O,
 });

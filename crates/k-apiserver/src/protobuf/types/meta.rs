@@ -18,13 +18,6 @@ msg!(OBJECT_META, "ObjectMeta" {
     17 "managedFields" (M MANAGED_FIELDS_ENTRY) L,
 });
 
-msg!(LIST_META, "ListMeta" {
-    1 "selfLink" Str O,
-    2 "resourceVersion" Str O,
-    3 "continue" Str O,
-    4 "remainingItemCount" I64 P,
-});
-
 msg!(OWNER_REFERENCE, "OwnerReference" {
     5 "apiVersion" Str R,
     1 "kind" Str R,
