@@ -145,10 +145,20 @@ impl Call<'_> {
         Ok(())
     }
 
-    fn dry_run(&self) -> ApiResult<()> {
+    /// Whether the request is a dry run (`dryRun=All`).
+    fn dry_run(&self) -> ApiResult<bool> {
+        if matches!(self.req.verb, Verb::Delete | Verb::DeleteCollection)
+            && !self.body.iter().all(u8::is_ascii_whitespace)
+            && let Some(values) = self.body_value()?.get("dryRun").and_then(Value::as_array)
+        {
+            return match values.iter().find(|v| v.as_str() != Some("All")) {
+                None => Ok(!values.is_empty()),
+                Some(other) => Err(ApiError::bad_request(format!("unsupported dryRun value {other}: must be All"))),
+            };
+        }
         match self.query.get("dryRun") {
-            None | Some("") => Ok(()),
-            Some("All") => Err(ApiError::bad_request("dryRun=All is not supported yet by this server")),
+            None | Some("") => Ok(false),
+            Some("All") => Ok(true),
             Some(other) => Err(ApiError::bad_request(format!("unsupported dryRun value {other:?}: must be All"))),
         }
     }
@@ -156,6 +166,22 @@ impl Call<'_> {
 
 /// Serves a resource request.
 pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
+    let dry: Arc<dyn ObjectApi>;
+    let call =
+        if call.dry_run()? && call.req.verb != Verb::Get && call.req.verb != Verb::List && call.req.verb != Verb::Watch
+        {
+            dry = call
+                .api
+                .dry_run()
+                .ok_or_else(|| ApiError::bad_request("dryRun is not supported by this server's object API"))?;
+            Call { api: &dry, ..call }
+        } else {
+            call
+        };
+    serve_call(call).await
+}
+
+async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
     let mut warnings = Warnings::new();
     let sub = call.req.subresource.as_str();
     if sub.is_empty() && !call.resource.verbs.iter().any(|v| v == call.req.verb.as_str()) {
@@ -212,14 +238,12 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
         ("", Verb::List) => list(&call).await?,
         ("", Verb::Watch) => return watch(&call).await,
         ("", Verb::Create) => {
-            call.dry_run()?;
             let mut object = call.body_object(&mut warnings)?;
             call.check_name_and_namespace(&mut object)?;
             let created = call.api.create(&call.gvr(), call.namespace(), object, &call.user).await?;
             with_code(object_response(&call, created).await?, StatusCode::CREATED)
         }
         ("" | "status", Verb::Update) => {
-            call.dry_run()?;
             let mut object = call.body_object(&mut warnings)?;
             call.check_name_and_namespace(&mut object)?;
             let updated = if sub == "status" {
@@ -230,7 +254,6 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
             object_response(&call, updated).await?
         }
         ("" | "status", Verb::Patch) => {
-            call.dry_run()?;
             let patched = crate::patching::patch(&call, sub == "status").await?;
             object_response(&call, patched).await?
         }
@@ -238,7 +261,6 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
             object_response(&call, call.api.get(&call.gvr(), call.namespace(), &call.req.name).await?).await?
         }
         ("", Verb::Delete) => {
-            call.dry_run()?;
             let options = delete_options(&call)?;
             match call.api.delete(&call.gvr(), call.namespace(), &call.req.name, &options, &call.user).await? {
                 DeleteOutcome::Deleted(o) => object_response(&call, o).await?,
@@ -246,7 +268,6 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
             }
         }
         ("", Verb::DeleteCollection) => {
-            call.dry_run()?;
             let options = delete_options(&call)?;
             let list_options = list_options(&call)?;
             let gone = call

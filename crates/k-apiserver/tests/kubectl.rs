@@ -214,6 +214,17 @@ async fn create_get_label_patch_delete() {
     let yaml = c.ok(&["get", "deploy", name, "-n", ns, "-o", "yaml"]).await;
     assert!(yaml.contains(&format!("name: {name}")) && yaml.contains("replicas: 5"));
 
+    // Server-side dry runs change nothing.
+    let out = c.ok(&["delete", "deploy", name, "-n", ns, "--dry-run=server"]).await;
+    assert!(out.contains("deleted (server dry run)"), "{out}");
+    c.ok(&["get", "deploy", name, "-n", ns]).await;
+    let dry = c.json(&["create", "configmap", "dry", "--from-literal=a=b", "--dry-run=server"]).await;
+    assert!(dry["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()), "checked like a real create: {dry}");
+    let err = c.fails(&["get", "configmap", "dry"]).await;
+    assert!(err.contains("not found"), "{err}");
+    c.ok(&["scale", "deploy", name, "-n", ns, "--replicas=9", "--dry-run=server"]).await;
+    assert_eq!(c.json(&["get", "deployment", name, "-n", ns]).await["spec"]["replicas"], 5);
+
     // delete.
     let out = c.ok(&["delete", "deploy", name, "-n", ns]).await;
     assert!(out.contains(&format!("deployment.apps \"{name}\" deleted")), "{out}");

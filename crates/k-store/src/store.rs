@@ -40,6 +40,8 @@ pub(crate) const MAX_RETRIES: usize = 1000;
 #[derive(Clone, Debug)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// Every check runs but nothing is written (`dryRun=All`).
+    dry_run: bool,
 }
 
 #[derive(Debug)]
@@ -58,6 +60,51 @@ impl Store {
                 registry: RwLock::new(Registry::builtin()),
                 admission: RwLock::new(Vec::new()),
             }),
+            dry_run: false,
+        }
+    }
+
+    /// The same store in dry-run mode: writes go through defaulting,
+    /// admission and validation and are answered as usual, but nothing is
+    /// stored (Kubernetes' `dryRun=All`).
+    pub fn dry_run(&self) -> Store {
+        Store { inner: Arc::clone(&self.inner), dry_run: true }
+    }
+
+    /// Whether this is a dry-run view.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    async fn backend_create(&self, key: &str, bytes: Bytes) -> Result<Revision> {
+        if !self.dry_run {
+            return self.inner.backend.create(key, bytes).await;
+        }
+        if self.inner.backend.get(key, None).await?.is_some() {
+            return Err(StoreError::key_exists(key));
+        }
+        self.inner.backend.revision().await
+    }
+
+    async fn backend_update(&self, key: &str, bytes: Bytes, expected: Revision) -> Result<Revision> {
+        if !self.dry_run {
+            return self.inner.backend.update(key, bytes, expected).await;
+        }
+        match self.inner.backend.get(key, None).await? {
+            None => Err(StoreError::key_not_found(key)),
+            Some(kv) if kv.mod_revision != expected => Err(StoreError::key_conflict(key)),
+            Some(_) => Ok(expected),
+        }
+    }
+
+    async fn backend_delete(&self, key: &str, expected: Option<Revision>) -> Result<(Revision, KeyValue)> {
+        if !self.dry_run {
+            return self.inner.backend.delete(key, expected).await;
+        }
+        match self.inner.backend.get(key, None).await? {
+            None => Err(StoreError::key_not_found(key)),
+            Some(kv) if expected.is_some_and(|e| e != kv.mod_revision) => Err(StoreError::key_conflict(key)),
+            Some(kv) => Ok((kv.mod_revision, kv)),
         }
     }
 
@@ -191,7 +238,7 @@ impl Store {
     async fn write(&self, resource: &ApiResource, object: DynamicObject, expected: Revision) -> Result<DynamicObject> {
         let key = object_key(resource, &object.metadata.namespace, &object.metadata.name);
         let (bytes, mut object) = encode(object)?;
-        let rev = self.inner.backend.update(&key, bytes, expected).await.map_err(|e| named(e, resource, &object))?;
+        let rev = self.backend_update(&key, bytes, expected).await.map_err(|e| named(e, resource, &object))?;
         object.metadata.resource_version = rev.to_string();
         Ok(object)
     }
@@ -276,7 +323,7 @@ impl Store {
         if new.metadata.deletion_timestamp.is_some() && new.metadata.finalizers.is_empty() {
             let key = object_key(&resource, &new.metadata.namespace, &new.metadata.name);
             let (rev, _) =
-                self.inner.backend.delete(&key, Some(kv.mod_revision)).await.map_err(|e| named(e, &resource, &new))?;
+                self.backend_delete(&key, Some(kv.mod_revision)).await.map_err(|e| named(e, &resource, &new))?;
             new.metadata.resource_version = rev.to_string();
             return Ok(new);
         }
@@ -466,6 +513,10 @@ fn pod_grace_period(obj: &DynamicObject, options: &DeleteOptions) -> i64 {
 
 #[async_trait::async_trait]
 impl ObjectApi for Store {
+    fn dry_run(&self) -> Option<Arc<dyn ObjectApi>> {
+        Some(Arc::new(Store::dry_run(self)))
+    }
+
     async fn bind_pod(&self, namespace: &str, name: &str, node: &str, user: &UserInfo) -> Result<DynamicObject> {
         let resource = self.resource(&GroupVersionResource::new("", "v1", "pods"))?;
         let _ = user;
@@ -691,7 +742,7 @@ impl ObjectApi for Store {
         let object = from_object(&typed)?;
         let key = object_key(&resource, &object.metadata.namespace, &object.metadata.name);
         let (bytes, mut object) = encode(object)?;
-        let rev = self.inner.backend.create(&key, bytes).await.map_err(|e| named(e, &resource, &object))?;
+        let rev = self.backend_create(&key, bytes).await.map_err(|e| named(e, &resource, &object))?;
         object.metadata.resource_version = rev.to_string();
         if is_crd(gvr) {
             self.sync_crd(&object.metadata.name, None).await?;
@@ -836,7 +887,7 @@ impl ObjectApi for Store {
             let grace = if bound_pod { pod_grace_period(&obj, options) } else { 0 };
             let graceful = !obj.metadata.finalizers.is_empty() || grace > 0;
             if !graceful {
-                let (rev, _) = match self.inner.backend.delete(&kv.key, Some(kv.mod_revision)).await {
+                let (rev, _) = match self.backend_delete(&kv.key, Some(kv.mod_revision)).await {
                     Err(e) if e.is_conflict() => {
                         last = Some(named(e, &resource, &obj));
                         continue;

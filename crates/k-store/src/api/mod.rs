@@ -33,6 +33,12 @@ pub trait ObjectApi: Send + Sync + std::fmt::Debug {
     /// Every served resource (for discovery), in no particular order.
     fn resources(&self) -> Vec<ApiResource>;
 
+    /// The same API in dry-run mode (`dryRun=All`): writes are checked and
+    /// answered but not stored. None if this implementation cannot do that.
+    fn dry_run(&self) -> Option<std::sync::Arc<dyn ObjectApi>> {
+        None
+    }
+
     /// Reads one object.
     async fn get(&self, gvr: &GroupVersionResource, namespace: &str, name: &str) -> Result<DynamicObject>;
 
