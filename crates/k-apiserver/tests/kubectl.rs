@@ -214,6 +214,12 @@ async fn create_get_label_patch_delete() {
     let yaml = c.ok(&["get", "deploy", name, "-n", ns, "-o", "yaml"]).await;
     assert!(yaml.contains(&format!("name: {name}")) && yaml.contains("replicas: 5"));
 
+    // describe reads the object (and its events) through typed clients.
+    let described = c.ok(&["describe", "deployment", name, "-n", ns]).await;
+    assert!(described.lines().any(|l| l.starts_with("Name:") && l.ends_with(name)), "{described}");
+    assert!(described.contains("5 desired"), "{described}");
+    assert!(described.contains("tier=web"), "{described}");
+
     // Server-side dry runs change nothing.
     let out = c.ok(&["delete", "deploy", name, "-n", ns, "--dry-run=server"]).await;
     assert!(out.contains("deleted (server dry run)"), "{out}");
