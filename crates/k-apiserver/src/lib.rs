@@ -27,16 +27,15 @@ pub mod discovery;
 pub mod error;
 mod handlers;
 mod metrics;
+pub mod openapi;
 pub mod patch;
 mod patching;
 pub mod pods;
 pub mod protobuf;
 pub mod request;
 pub mod response;
-mod stubs;
 pub mod table;
 mod tables;
-pub use stubs::openapi;
 mod watch;
 
 use std::convert::Infallible;
@@ -318,7 +317,7 @@ impl ApiServer {
                 self.inner.metrics.encode(),
             )),
             p if p == "/openapi/v2" || p.starts_with("/openapi/v3") => {
-                self.inner.openapi.serve(&self.inner.api, p, accept).await
+                self.inner.openapi.serve(&self.inner.api, p, query, accept).await
             }
             "/" => {
                 let paths = [

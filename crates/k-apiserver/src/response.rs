@@ -71,7 +71,8 @@ pub struct Accept {
     pub table: bool,
     /// It asks for aggregated discovery (`apidiscovery.k8s.io` v2 `APIGroupDiscoveryList`).
     pub aggregated_discovery: bool,
-    /// It asks for protobuf first (only OpenAPI v2 is served as protobuf).
+    /// It asks for protobuf first (only OpenAPI v2 is served as protobuf;
+    /// other protobuf requests get JSON, which clients accept too).
     pub protobuf: bool,
 }
 
@@ -98,6 +99,7 @@ impl Accept {
             if i == 0 && media.contains("protobuf") {
                 accept.protobuf = true;
             }
+            let _ = i;
         }
         accept
     }

@@ -137,9 +137,9 @@ async fn discovery_commands() {
 async fn create_get_label_patch_delete() {
     let c = Cluster::start().await;
     let dir = manifests();
-    let out = c.ok(&["create", "--validate=false", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    let out = c.ok(&["create", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
     assert!(out.contains("namespace/shop created"), "{out}");
-    let out = c.ok(&["create", "--validate=false", "-f", dir.join("04-deployment.yaml").to_str().unwrap()]).await;
+    let out = c.ok(&["create", "-f", dir.join("04-deployment.yaml").to_str().unwrap()]).await;
     assert!(out.contains("deployment.apps/"), "{out}");
 
     // Everything in the manifest comes back.
@@ -242,8 +242,8 @@ async fn create_get_label_patch_delete() {
 async fn custom_resources_are_served_without_restart() {
     let c = Cluster::start().await;
     let dir = manifests();
-    c.ok(&["create", "--validate=false", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
-    let out = c.ok(&["create", "--validate=false", "-f", dir.join("16-crd.yaml").to_str().unwrap()]).await;
+    c.ok(&["create", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    let out = c.ok(&["create", "-f", dir.join("16-crd.yaml").to_str().unwrap()]).await;
     assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/caches.example.org created"), "{out}");
     let resources = c.ok(&["api-resources", "--api-group=example.org", "-o", "name"]).await;
     assert_eq!(resources.trim(), "caches.example.org");
@@ -282,7 +282,7 @@ async fn watch_with_timeout_sees_changes() {
     let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"watched"},"data":{"k":"v"}}"#;
     let file = c.dir.join("cm.json");
     std::fs::write(&file, cm).unwrap();
-    c.ok(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+    c.ok(&["create", "-f", file.to_str().unwrap()]).await;
     let out = watcher.await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -296,8 +296,8 @@ async fn watch_with_timeout_sees_changes() {
 async fn services_get_cluster_ips_and_node_ports() {
     let c = Cluster::start().await;
     let dir = manifests();
-    c.ok(&["create", "--validate=false", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
-    c.ok(&["create", "--validate=false", "-f", dir.join("08-services.yaml").to_str().unwrap()]).await;
+    c.ok(&["create", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    c.ok(&["create", "-f", dir.join("08-services.yaml").to_str().unwrap()]).await;
     let catalog = c.json(&["get", "service", "catalog", "-n", "shop"]).await;
     let ip = catalog["spec"]["clusterIP"].as_str().unwrap();
     assert!(
@@ -318,16 +318,16 @@ async fn services_get_cluster_ips_and_node_ports() {
     let bad = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"bad","namespace":"shop"},"spec":{"clusterIP":"192.168.0.9","ports":[{"port":80}]}}"#;
     let file = c.dir.join("bad-service.json");
     std::fs::write(&file, bad).unwrap();
-    let err = c.fails(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+    let err = c.fails(&["create", "-f", file.to_str().unwrap()]).await;
     assert!(err.contains("Invalid") && err.contains("is not in the valid range"), "{err}");
     // The same node port twice: 422.
     let dup = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"dup","namespace":"shop"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30551}]}}"#;
     std::fs::write(&file, dup).unwrap();
-    let err = c.fails(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+    let err = c.fails(&["create", "-f", file.to_str().unwrap()]).await;
     assert!(err.contains("provided port is already allocated"), "{err}");
     // Deleting releases the port.
     c.ok(&["delete", "service", "catalog", "-n", "shop"]).await;
-    c.ok(&["create", "--validate=false", "-f", file.to_str().unwrap()]).await;
+    c.ok(&["create", "-f", file.to_str().unwrap()]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,11 +348,11 @@ async fn typed_create_commands_and_client_side_apply() {
 
     // Client-side apply: create, unchanged, a changed field, a removed field.
     let dir = manifests();
-    c.ok(&["apply", "--validate=false", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    c.ok(&["apply", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
     let path = dir.join("04-deployment.yaml");
-    let out = c.ok(&["apply", "--validate=false", "-f", path.to_str().unwrap()]).await;
+    let out = c.ok(&["apply", "-f", path.to_str().unwrap()]).await;
     assert!(out.contains("created"), "{out}");
-    let out = c.ok(&["apply", "--validate=false", "-f", path.to_str().unwrap()]).await;
+    let out = c.ok(&["apply", "-f", path.to_str().unwrap()]).await;
     assert!(out.contains("unchanged"), "{out}");
     let manifest = std::fs::read_to_string(&path).unwrap();
     let mut doc = k_api_types::manifest::parse_documents(&manifest).unwrap().remove(0).value;
@@ -363,7 +363,7 @@ async fn typed_create_commands_and_client_side_apply() {
     labels.remove(&removed);
     let changed = c.dir.join("changed.json");
     std::fs::write(&changed, doc.to_string()).unwrap();
-    let out = c.ok(&["apply", "--validate=false", "-f", changed.to_str().unwrap()]).await;
+    let out = c.ok(&["apply", "-f", changed.to_str().unwrap()]).await;
     assert!(out.contains("configured"), "{out}");
     let got = c.json(&["get", "deployment", &name, "-n", "shop"]).await;
     assert_eq!(got["spec"]["replicas"], 7);
@@ -386,4 +386,29 @@ async fn typed_create_commands_and_client_side_apply() {
     assert_eq!(containers[0]["image"], "example/patched:1");
     let port = &doc["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"];
     assert_eq!(&containers[0]["ports"][0]["containerPort"], port, "other fields kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_explain_and_server_side_field_validation() {
+    let c = Cluster::start().await;
+    let explain = c.ok(&["explain", "pods.spec.containers"]).await;
+    assert!(explain.contains("KIND:") && explain.contains("Pod"), "{explain}");
+    assert!(explain.contains("FIELD: containers <[]Container>"), "{explain}");
+    assert!(explain.lines().any(|l| l.trim_start().starts_with("image\t<string>")), "{explain}");
+    let explain = c.ok(&["explain", "deployments.spec.replicas"]).await;
+    assert!(explain.contains("GROUP:") && explain.contains("apps") && explain.contains("<integer>"), "{explain}");
+    // kubectl sees fieldValidation in the OpenAPI documents and asks the server to be strict.
+    let bad = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"typo"},"dta":{"a":"b"}}"#;
+    let file = c.dir.join("typo.json");
+    std::fs::write(&file, bad).unwrap();
+    let err = c.fails(&["create", "-f", file.to_str().unwrap()]).await;
+    assert!(err.contains(r#"strict decoding error: unknown field "dta""#), "{err}");
+    let out = c.ok(&["create", "--validate=warn", "-f", file.to_str().unwrap()]).await;
+    assert!(out.contains("configmap/typo created"), "{out}");
+    // Custom resources appear in the documents once their CRD exists.
+    let dir = manifests();
+    c.ok(&["create", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    c.ok(&["create", "-f", dir.join("16-crd.yaml").to_str().unwrap()]).await;
+    let explain = c.ok(&["explain", "caches.spec"]).await;
+    assert!(explain.contains("engine"), "{explain}");
 }

@@ -237,6 +237,8 @@ pub(crate) struct NonBodyParameter {
 pub(crate) mod non_body_parameter {
     /// `NonBodyParameter.oneof`. Header and path parameters have the same
     /// fields and numbers, and so have form and query parameters.
+    // The variant names are gnostic's.
+    #[allow(clippy::enum_variant_names)]
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub(crate) enum Oneof {
         #[prost(message, tag = "1", boxed)]
@@ -763,7 +765,7 @@ fn integer(map: &Map<String, Value>, key: &str) -> i64 {
     map.get(key).and_then(Value::as_i64).unwrap_or_default()
 }
 
-fn object(value: &Value) -> &Map<String, Value> {
+pub(crate) fn object(value: &Value) -> &Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
     value.as_object().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
@@ -810,7 +812,8 @@ pub(crate) fn document(doc: &Value) -> Document {
             .map(|(k, v)| NamedPathItem { name: k.clone(), value: Some(path_item(object(v))) })
             .collect(),
     });
-    let definitions = map.get("definitions").map(object).map(|m| Definitions { additional_properties: named_schemas(m) });
+    let definitions =
+        map.get("definitions").map(object).map(|m| Definitions { additional_properties: named_schemas(m) });
     let security_definitions = map.get("securityDefinitions").map(object).map(|m| SecurityDefinitions {
         additional_properties: m
             .iter()
@@ -872,7 +875,13 @@ fn security(map: &Map<String, Value>) -> Vec<SecurityRequirement> {
                     .map(|(k, v)| NamedStringArray {
                         name: k.clone(),
                         value: Some(StringArray {
-                            value: v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect(),
+                            value: v
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect(),
                         }),
                     })
                     .collect(),
@@ -905,7 +914,7 @@ fn external_docs(m: &Map<String, Value>) -> ExternalDocs {
     ExternalDocs { description: string(m, "description"), url: string(m, "url"), vendor_extension: extensions(m) }
 }
 
-fn path_item(m: &Map<String, Value>) -> PathItem {
+pub(crate) fn path_item(m: &Map<String, Value>) -> PathItem {
     let op = |method: &str| m.get(method).map(|o| operation(object(o)));
     PathItem {
         ref_: string(m, "$ref"),

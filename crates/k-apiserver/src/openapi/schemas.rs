@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use k_api_types::meta::{
-    APIGroup, APIGroupList, APIResourceList, APIVersions, Condition, DeleteOptions, LabelSelector, ListMeta,
-    MicroTime, ObjectMeta, Scale, Status, Time,
+    APIGroup, APIGroupList, APIResourceList, APIVersions, Condition, DeleteOptions, LabelSelector, ListMeta, MicroTime,
+    ObjectMeta, Scale, Status, Time,
 };
 use k_api_types::quantity::Quantity;
 use k_api_types::{ApiResource, ByteString, ResourceInfo, intstr::IntOrString};
@@ -43,7 +43,8 @@ pub(crate) fn gvk_list<'a>(gvks: impl IntoIterator<Item = (&'a str, &'a str, &'a
 /// The built-in definitions, generated once per process.
 #[derive(Debug)]
 pub(crate) struct Builtin {
-    /// Every definition reachable from a built-in kind or a meta type.
+    /// Every definition reachable from a built-in kind or a meta type, and
+    /// the list kinds.
     pub(crate) defs: Defs,
     /// Each built-in kind and the name of its definition.
     pub(crate) kinds: Vec<(&'static ResourceInfo, String)>,
@@ -183,6 +184,9 @@ fn generate() -> Builtin {
         defs.insert(full, normalizer.normalize(schema));
     }
     let kinds: Vec<_> = kinds.into_iter().map(|(info, name)| (info, naming.names[&name].clone())).collect();
+    for (info, def) in &kinds {
+        defs.insert(format!("{def}List"), list_def(def, info.group, info.version, info.kind));
+    }
 
     // Kinds carry their group/version/kind; explain and kubectl's OpenAPI
     // lookups find a kind's schema by it.
@@ -342,7 +346,8 @@ const PATCH_STRATEGIES: &[(&str, &str, &str, &str)] = &[
 /// the properties of [`PATCH_STRATEGIES`] that exist.
 fn apply_patch_strategies(defs: &mut Defs) {
     for (def, property, strategy, key) in PATCH_STRATEGIES {
-        let Some(Value::Object(node)) = defs.get_mut(*def).and_then(|d| d.pointer_mut(&format!("/properties/{property}")))
+        let Some(Value::Object(node)) =
+            defs.get_mut(*def).and_then(|d| d.pointer_mut(&format!("/properties/{property}")))
         else {
             continue;
         };
@@ -474,14 +479,14 @@ fn integer_format(format: &str) -> &str {
 /// The built-in definitions plus the ones of one build (lists, custom
 /// resources, meta types whose group/version/kind lists depend on what is served).
 #[derive(Debug)]
-pub(crate) struct DefSet<'a> {
+pub(crate) struct DefSet {
     /// Built-in definitions.
-    pub(crate) base: &'a Defs,
+    pub(crate) base: &'static Defs,
     /// This build's definitions (they shadow built-in ones of the same name).
     pub(crate) extra: Defs,
 }
 
-impl DefSet<'_> {
+impl DefSet {
     /// The named definition.
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         self.extra.get(name).or_else(|| self.base.get(name))
@@ -507,4 +512,3 @@ impl DefSet<'_> {
         seen.into_iter().filter_map(|name| self.get(&name).cloned().map(|def| (name, def))).collect()
     }
 }
-

@@ -86,10 +86,7 @@ fn pod_definition_carries_its_kind_and_descriptions() {
     );
     assert!(pod["properties"]["metadata"]["description"].is_string());
     // Optional values are plain references, not `anyOf` with null.
-    assert_eq!(
-        pod["properties"]["status"]["allOf"][0]["$ref"],
-        "#/components/schemas/io.k8s.api.core.v1.PodStatus"
-    );
+    assert_eq!(pod["properties"]["status"]["allOf"][0]["$ref"], "#/components/schemas/io.k8s.api.core.v1.PodStatus");
     let list = schema(core, "io.k8s.api.core.v1.PodList");
     assert_eq!(list["x-kubernetes-group-version-kind"], json!([{"group": "", "kind": "PodList", "version": "v1"}]));
     assert_eq!(list["properties"]["items"]["items"]["$ref"], "#/components/schemas/io.k8s.api.core.v1.Pod");
@@ -241,7 +238,10 @@ fn resource_paths_follow_kube_apiserver() {
     let apps = doc(builtin(), "apis/apps/v1");
     let scale = path_op(apps, "/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", "patch");
     assert_eq!(scale["operationId"], "patchAppsV1NamespacedDeploymentScale");
-    assert_eq!(scale["x-kubernetes-group-version-kind"], json!({"group": "autoscaling", "kind": "Scale", "version": "v1"}));
+    assert_eq!(
+        scale["x-kubernetes-group-version-kind"],
+        json!({"group": "autoscaling", "kind": "Scale", "version": "v1"})
+    );
     assert!(schema(apps, "io.k8s.api.autoscaling.v1.Scale").is_object());
     let rbac = doc(builtin(), "apis/rbac.authorization.k8s.io/v1");
     let op = path_op(rbac, "/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}", "get");
@@ -323,7 +323,10 @@ fn custom_resource_appears_in_its_group_document() {
     assert!(paths.contains_key("api/v1"));
     let d = doc(&api, "apis/example.org/v1");
     let def = schema(d, "org.example.v1.Cache");
-    assert_eq!(def["x-kubernetes-group-version-kind"], json!([{"group": "example.org", "kind": "Cache", "version": "v1"}]));
+    assert_eq!(
+        def["x-kubernetes-group-version-kind"],
+        json!([{"group": "example.org", "kind": "Cache", "version": "v1"}])
+    );
     assert_eq!(def["description"], "A cache cluster.");
     assert_eq!(
         def["properties"]["metadata"]["allOf"][0]["$ref"],
@@ -443,7 +446,10 @@ fn v2_document_satisfies_kubectl_models() {
     assert_eq!(patch["parameters"][0]["in"], "body");
     assert_eq!(patch["parameters"][0]["schema"]["$ref"], "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch");
     assert_eq!(patch["responses"]["200"]["schema"]["$ref"], "#/definitions/io.k8s.api.apps.v1.Deployment");
-    assert_eq!(patch["produces"], json!(["application/json", "application/vnd.kubernetes.protobuf", "application/yaml"]));
+    assert_eq!(
+        patch["produces"],
+        json!(["application/json", "application/vnd.kubernetes.protobuf", "application/yaml"])
+    );
     // Strategic-merge keys for kubectl apply.
     let spec = &v2["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"];
     assert_eq!(spec["containers"]["x-kubernetes-patch-merge-key"], "name");
@@ -458,6 +464,8 @@ fn v2_document_satisfies_kubectl_models() {
 fn v2_protobuf_round_trips() {
     let api = OpenApi::build(true, &[cache()]);
     let v2: Value = serde_json::from_slice(api.v2_json()).unwrap();
+    // The assembled JSON is exactly what serde_json writes for the document.
+    assert!(serde_json::to_vec(&v2).unwrap() == api.v2_json());
     let decoded = proto::Document::decode(api.v2_protobuf()).unwrap();
     assert_eq!(decoded, proto::document(&v2));
     assert_eq!(decoded.swagger, "2.0");
@@ -572,5 +580,21 @@ fn documents_are_deterministic() {
     // A change of the served set changes the affected documents only.
     let c = OpenApi::build(true, &[]);
     assert_eq!(a.v3_document("api/v1").unwrap().hash(), c.v3_document("api/v1").unwrap().hash());
+    assert_eq!(a.v3_document("apis/apps/v1").unwrap().json(), c.v3_document("apis/apps/v1").unwrap().json());
     assert_ne!(a.v2_hash(), c.v2_hash());
+    assert_eq!(a.v2_hash(), super::hash(a.v2_json()));
+    assert!(c.v3_document("apis/example.org/v1").is_none());
+}
+
+#[test]
+fn custom_resource_in_a_builtin_group_version_joins_its_document() {
+    let (mut resource, crd_schema) = cache();
+    resource.group = "apps".into();
+    let api = OpenApi::build(true, &[(resource, crd_schema)]);
+    let apps = doc(&api, "apis/apps/v1");
+    path_op(apps, "/apis/apps/v1/namespaces/{namespace}/deployments/{name}", "patch");
+    path_op(apps, "/apis/apps/v1/namespaces/{namespace}/caches/{name}", "patch");
+    assert!(schema(apps, "apps.v1.Cache").is_object());
+    assert!(schema(apps, "io.k8s.api.apps.v1.Deployment").is_object());
+    assert_ne!(api.v3_document("apis/apps/v1").unwrap().hash(), builtin().v3_document("apis/apps/v1").unwrap().hash());
 }

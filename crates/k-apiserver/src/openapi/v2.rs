@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::proto;
 use super::schemas::V3_REF;
 use super::v3::KUBERNETES_VERSION;
 
@@ -13,15 +14,41 @@ pub(crate) const V2_REF: &str = "#/definitions/";
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
 
-/// The whole v2 document from every path and the definitions they use (both
-/// in v3 form).
-pub(crate) fn document(paths: &Map<String, Value>, defs: &Map<String, Value>) -> Value {
-    let paths: Map<String, Value> = paths.iter().map(|(k, item)| (k.clone(), path_item(item))).collect();
-    let definitions: Map<String, Value> = defs.iter().map(|(k, s)| (k.clone(), schema(s))).collect();
+/// One entry of the v2 document (a path item or a definition), converted
+/// once and kept in both encodings, so that a document is assembled by
+/// concatenation.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    /// The value, as JSON.
+    json: Vec<u8>,
+    /// The named message (`NamedPathItem` or `NamedSchema`), encoded as an
+    /// element of its repeated field.
+    proto: Vec<u8>,
+}
+
+/// The v2 entry of a v3 path item.
+pub(crate) fn path_entry(path: &str, item: &Value) -> Entry {
+    let value = path_item(item);
+    let message = proto::NamedPathItem { name: path.to_owned(), value: Some(proto::path_item(proto::object(&value))) };
+    let mut encoded = Vec::new();
+    prost::encoding::message::encode(2, &message, &mut encoded);
+    Entry { json: serde_json::to_vec(&value).unwrap_or_default(), proto: encoded }
+}
+
+/// The v2 entry of a v3 definition.
+pub(crate) fn definition_entry(name: &str, def: &Value) -> Entry {
+    let value = schema(def);
+    let message = proto::NamedSchema { name: name.to_owned(), value: Some(proto::schema(proto::object(&value))) };
+    let mut encoded = Vec::new();
+    prost::encoding::message::encode(1, &message, &mut encoded);
+    Entry { json: serde_json::to_vec(&value).unwrap_or_default(), proto: encoded }
+}
+
+/// The parts of the document around its paths and definitions (every key
+/// but `definitions` and `paths`).
+fn frame() -> Value {
     json!({
-        "definitions": definitions,
         "info": { "title": "Kubernetes", "version": KUBERNETES_VERSION },
-        "paths": paths,
         "security": [{ "BearerToken": [] }],
         "securityDefinitions": {
             "BearerToken": {
@@ -33,6 +60,73 @@ pub(crate) fn document(paths: &Map<String, Value>, defs: &Map<String, Value>) ->
         },
         "swagger": "2.0"
     })
+}
+
+/// Writes `{"name":value,…}` from sorted entries.
+fn json_object<'a>(out: &mut Vec<u8>, entries: impl Iterator<Item = (&'a str, &'a Entry)>) {
+    out.push(b'{');
+    for (i, (name, entry)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend(serde_json::to_vec(name).unwrap_or_default());
+        out.push(b':');
+        out.extend(&entry.json);
+    }
+    out.push(b'}');
+}
+
+/// A length-delimited field made of already encoded elements.
+fn proto_field<'a>(out: &mut Vec<u8>, tag: u32, entries: impl Iterator<Item = &'a Entry> + Clone) {
+    let len: usize = entries.clone().map(|e| e.proto.len()).sum();
+    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, out);
+    prost::encoding::encode_varint(len as u64, out);
+    for e in entries {
+        out.extend(&e.proto);
+    }
+}
+
+/// The whole v2 document from its path items and definitions (each sorted
+/// by name), as JSON and as protobuf. The JSON is what `serde_json` writes for
+/// the document; the protobuf is the `Document` message of that JSON.
+pub(crate) fn assemble(paths: &[(&str, &Entry)], definitions: &[(&str, &Entry)]) -> (Vec<u8>, Vec<u8>) {
+    let frame = frame();
+    let Value::Object(parts) = &frame else { unreachable!("built as an object") };
+    let mut json = Vec::with_capacity(
+        paths.iter().chain(definitions).map(|(n, e)| n.len() + e.json.len() + 4).sum::<usize>() + 1024,
+    );
+    json.extend(br#"{"definitions":"#);
+    json_object(&mut json, definitions.iter().copied());
+    // Keys in order: `paths` sorts between `info` and `security`.
+    for (key, value) in parts {
+        if key == "security" {
+            json.extend(br#","paths":"#);
+            json_object(&mut json, paths.iter().copied());
+        }
+        json.push(b',');
+        json.extend(serde_json::to_vec(key).unwrap_or_default());
+        json.push(b':');
+        json.extend(serde_json::to_vec(value).unwrap_or_default());
+    }
+    json.push(b'}');
+
+    // Fields in number order, as prost writes them: swagger (1), info (2),
+    // paths (8), definitions (9), security (12), security definitions (13).
+    let head = proto::document(&frame);
+    let mut protobuf = Vec::new();
+    prost::encoding::string::encode(1, &head.swagger, &mut protobuf);
+    if let Some(info) = &head.info {
+        prost::encoding::message::encode(2, info, &mut protobuf);
+    }
+    proto_field(&mut protobuf, 8, paths.iter().map(|(_, e)| *e));
+    proto_field(&mut protobuf, 9, definitions.iter().map(|(_, e)| *e));
+    for requirement in &head.security {
+        prost::encoding::message::encode(12, requirement, &mut protobuf);
+    }
+    if let Some(security) = &head.security_definitions {
+        prost::encoding::message::encode(13, security, &mut protobuf);
+    }
+    (json, protobuf)
 }
 
 /// Converts a v3 schema to v2.
@@ -112,7 +206,8 @@ fn scalar_alternatives(one_of: Option<&Value>) -> bool {
             _ => None,
         })
         .collect();
-    types.iter().all(|t| matches!(t, Some("string" | "integer" | "number" | "boolean"))) && types.contains(&Some("string"))
+    types.iter().all(|t| matches!(t, Some("string" | "integer" | "number" | "boolean")))
+        && types.contains(&Some("string"))
 }
 
 fn convert_ref(r: &str) -> String {

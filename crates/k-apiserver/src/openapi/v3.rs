@@ -308,11 +308,8 @@ struct ResourcePaths<'a> {
 
 impl<'a> ResourcePaths<'a> {
     fn new(r: &'a Served) -> Self {
-        let prefix = if r.group.is_empty() {
-            format!("/api/{}", r.version)
-        } else {
-            format!("/apis/{}/{}", r.group, r.version)
-        };
+        let prefix =
+            if r.group.is_empty() { format!("/api/{}", r.version) } else { format!("/apis/{}/{}", r.group, r.version) };
         let (produces, list_produces, patch_types): (&[&str], &[&str], &[&str]) = if r.custom {
             (&[JSON, YAML], &[JSON, YAML, JSON_WATCH], &[JSON_PATCH, MERGE_PATCH, APPLY_PATCH])
         } else {
@@ -403,14 +400,18 @@ impl<'a> ResourcePaths<'a> {
         let kind = &r.kind;
         let mut ops = Vec::new();
         if r.has("get") {
-            let mut op = self.op("get", format!("read{ids}{scope}{kind}{suffix}"), format!("read {what}the specified {kind}"));
+            let mut op =
+                self.op("get", format!("read{ids}{scope}{kind}{suffix}"), format!("read {what}the specified {kind}"));
             op.gvk = Some(gvk.clone());
             op.responses = responses(&[("200", "OK")], self.produces, schema);
             ops.push(("get", op));
         }
         if r.has("update") {
-            let mut op =
-                self.op("put", format!("replace{ids}{scope}{kind}{suffix}"), format!("replace {what}the specified {kind}"));
+            let mut op = self.op(
+                "put",
+                format!("replace{ids}{scope}{kind}{suffix}"),
+                format!("replace {what}the specified {kind}"),
+            );
             op.gvk = Some(gvk.clone());
             op.params = write_params(false);
             op.body = Some(body(&["*/*"], schema, true));
@@ -450,8 +451,11 @@ impl<'a> ResourcePaths<'a> {
             ops.push(("post", op));
         }
         if r.has("deletecollection") {
-            let mut op =
-                self.op("deletecollection", format!("delete{ids}Collection{scope}{kind}"), format!("delete collection of {kind}"));
+            let mut op = self.op(
+                "deletecollection",
+                format!("delete{ids}Collection{scope}{kind}"),
+                format!("delete collection of {kind}"),
+            );
             op.params = delete_collection_params();
             op.body = Some(body(&["*/*"], &schema_ref(&names::meta("DeleteOptions")), false));
             op.responses = responses(&[("200", "OK")], self.produces, &self.status());
@@ -538,28 +542,50 @@ impl<'a> ResourcePaths<'a> {
                     return;
                 }
                 let schema = schema_ref(&def);
-                let mut op = self.op("post", format!("create{ids}{scope}{kind}{suffix}"), format!("create {sub} of a {kind}"));
+                let mut op =
+                    self.op("post", format!("create{ids}{scope}{kind}{suffix}"), format!("create {sub} of a {kind}"));
                 op.gvk = Some(gvk(group, version, body_kind));
                 op.params = write_params(false);
                 op.body = Some(body(&["*/*"], &schema, true));
-                op.responses = responses(&[("200", "OK"), ("201", "Created"), ("202", "Accepted")], self.produces, &schema);
+                op.responses =
+                    responses(&[("200", "OK"), ("201", "Created"), ("202", "Accepted")], self.produces, &schema);
                 self.insert(paths, path, vec![("post", op)], self.item_params());
             }
             "finalize" => {
-                let mut op = self.op("put", format!("replace{ids}{scope}{kind}{suffix}"), format!("replace finalize of the specified {kind}"));
+                let mut op = self.op(
+                    "put",
+                    format!("replace{ids}{scope}{kind}{suffix}"),
+                    format!("replace finalize of the specified {kind}"),
+                );
                 op.params = write_params(false);
                 op.body = Some(body(&["*/*"], &self.object, true));
                 op.responses = responses(&[("200", "OK"), ("201", "Created")], self.produces, &self.object);
                 self.insert(paths, path, vec![("put", op)], self.item_params());
             }
             "log" => {
-                let mut op = self.op("get", format!("read{ids}{scope}{kind}{suffix}"), format!("read log of the specified {kind}"));
+                let mut op = self.op(
+                    "get",
+                    format!("read{ids}{scope}{kind}{suffix}"),
+                    format!("read log of the specified {kind}"),
+                );
                 op.params = vec![
-                    query("container", "string", "The container to read the log of; may be omitted if the pod has one container."),
+                    query(
+                        "container",
+                        "string",
+                        "The container to read the log of; may be omitted if the pod has one container.",
+                    ),
                     query("follow", "boolean", "Follow the log stream. Defaults to false."),
-                    query("insecureSkipTLSVerifyBackend", "boolean", "Skip verifying the serving certificate of the kubelet the log is read from."),
+                    query(
+                        "insecureSkipTLSVerifyBackend",
+                        "boolean",
+                        "Skip verifying the serving certificate of the kubelet the log is read from.",
+                    ),
                     query("limitBytes", "integer", "Stop after this many bytes of log."),
-                    query("previous", "boolean", "Return the log of the previous, terminated container. Defaults to false."),
+                    query(
+                        "previous",
+                        "boolean",
+                        "Return the log of the previous, terminated container. Defaults to false.",
+                    ),
                     query("sinceSeconds", "integer", "Only the log lines of the last this many seconds."),
                     query("stream", "string", "`Stdout`, `Stderr` or `All` (the default)."),
                     query("tailLines", "integer", "Only this many lines from the end of the log."),
@@ -579,8 +605,11 @@ impl<'a> ResourcePaths<'a> {
                 let mut ops = Vec::new();
                 for method in ["get", "post"] {
                     let m = upper_first(method);
-                    let mut op =
-                        self.op("connect", format!("connect{ids}{m}{scope}{kind}{suffix}"), format!("connect {method} requests to {sub} of {kind}"));
+                    let mut op = self.op(
+                        "connect",
+                        format!("connect{ids}{m}{scope}{kind}{suffix}"),
+                        format!("connect {method} requests to {sub} of {kind}"),
+                    );
                     op.gvk = Some(gvk.clone());
                     op.params = params.clone();
                     op.responses = responses(&[("200", "OK")], &["*/*"], &json!({ "type": "string" }));
@@ -684,7 +713,12 @@ pub(crate) fn group_paths(group: &str) -> Map<String, Value> {
 
 /// The document of `/api/`: the core group's versions.
 pub(crate) fn core_paths() -> Map<String, Value> {
-    let op = discovery_op("getCoreAPIVersions".into(), "get available API versions", "core".into(), &names::meta("APIVersions"));
+    let op = discovery_op(
+        "getCoreAPIVersions".into(),
+        "get available API versions",
+        "core".into(),
+        &names::meta("APIVersions"),
+    );
     let mut paths = Map::new();
     paths.insert("/api/".into(), json!({ "get": op }));
     paths
@@ -692,9 +726,13 @@ pub(crate) fn core_paths() -> Map<String, Value> {
 
 /// The document of `/apis/`: every group.
 pub(crate) fn groups_paths() -> Map<String, Value> {
-    let op = discovery_op("getAPIVersions".into(), "get available API versions", "apis".into(), &names::meta("APIGroupList"));
+    let op = discovery_op(
+        "getAPIVersions".into(),
+        "get available API versions",
+        "apis".into(),
+        &names::meta("APIGroupList"),
+    );
     let mut paths = Map::new();
     paths.insert("/apis/".into(), json!({ "get": op }));
     paths
 }
-

@@ -1,6 +1,7 @@
 //! [`RemoteConfig`]: where the API server is and how to authenticate to it,
 //! built in code or read from a kubeconfig.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -233,29 +234,31 @@ impl RemoteConfig {
     /// Reads the kubeconfig `kubectl` would: the files listed in `KUBECONFIG`
     /// (merged, the first to define a name wins), else `~/.kube/config`.
     pub fn from_default_kubeconfig() -> Result<Self, ConfigError> {
+        Self::from_kubeconfig_env(std::env::var_os("KUBECONFIG"), std::env::var_os("HOME"))
+    }
+
+    /// [`from_default_kubeconfig`](Self::from_default_kubeconfig) given the
+    /// values of `KUBECONFIG` and `HOME`.
+    fn from_kubeconfig_env(kubeconfig: Option<OsString>, home: Option<OsString>) -> Result<Self, ConfigError> {
+        let Some(list) = kubeconfig.filter(|v| !v.is_empty()) else {
+            let home =
+                home.ok_or_else(|| ConfigError("neither KUBECONFIG nor HOME is set: no kubeconfig to read".into()))?;
+            return Kubeconfig::read(&Path::new(&home).join(".kube").join("config"))?.config(None);
+        };
         let mut merged = Kubeconfig::default();
         let mut read_any = false;
-        match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-            Some(list) => {
-                for path in std::env::split_paths(&list) {
-                    if path.as_os_str().is_empty() || !path.exists() {
-                        continue;
-                    }
-                    merged.merge(Kubeconfig::read(&path)?);
-                    read_any = true;
-                }
-                if !read_any {
-                    return Err(ConfigError(format!(
-                        "none of the kubeconfig files in KUBECONFIG ({}) exists",
-                        list.to_string_lossy()
-                    )));
-                }
+        for path in std::env::split_paths(&list) {
+            if path.as_os_str().is_empty() || !path.exists() {
+                continue;
             }
-            None => {
-                let home = std::env::var_os("HOME")
-                    .ok_or_else(|| ConfigError("neither KUBECONFIG nor HOME is set: no kubeconfig to read".into()))?;
-                merged = Kubeconfig::read(&Path::new(&home).join(".kube").join("config"))?;
-            }
+            merged.merge(Kubeconfig::read(&path)?);
+            read_any = true;
+        }
+        if !read_any {
+            return Err(ConfigError(format!(
+                "none of the kubeconfig files in KUBECONFIG ({}) exists",
+                list.to_string_lossy()
+            )));
         }
         merged.config(None)
     }
@@ -436,5 +439,64 @@ fn data_or_file(section: &Value, field: &str, origin: &str) -> Result<Option<Vec
             .map(Some)
             .map_err(|e| ConfigError(format!("kubeconfig {origin}: reading {field} {path}: {e}"))),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    #[test]
+    fn kubeconfig_list_merges_first_definition_wins() {
+        let dir = std::env::temp_dir().join(format!("k-remote-config-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).expect("dir");
+        let first = write(
+            &dir,
+            "first",
+            "current-context: a\ncontexts:\n- {name: a, context: {cluster: one, user: u, namespace: ns-a}}\n\
+             clusters:\n- {name: one, cluster: {server: 'http://first:1'}}\n",
+        );
+        let second = write(
+            &dir.join("sub"),
+            "second",
+            "current-context: b\ncontexts:\n- {name: a, context: {cluster: two}}\n\
+             clusters:\n- {name: one, cluster: {server: 'http://second:2'}}\n\
+             users:\n- {name: u, user: {tokenFile: tok, client-certificate-data: Y2VydA==, client-key-data: a2V5}}\n",
+        );
+        let missing = dir.join("missing");
+        let list = std::env::join_paths([missing.as_path(), first.as_path(), second.as_path()]).expect("join");
+        let config = RemoteConfig::from_kubeconfig_env(Some(list), None).expect("merged");
+        assert_eq!(config.server(), "http://first:1");
+        assert_eq!(config.default_namespace(), "ns-a");
+        assert_eq!(config.credentials(), &Credentials::TokenFile(dir.join("sub").join("tok")));
+        assert_eq!(config.client_identity, Some((b"cert".to_vec(), b"key".to_vec())));
+
+        let err = RemoteConfig::from_kubeconfig_env(Some(missing.clone().into_os_string()), None).expect_err("none");
+        assert!(err.to_string().contains("none of the kubeconfig files"), "{err}");
+        std::fs::create_dir_all(dir.join(".kube")).expect("dir");
+        write(
+            &dir.join(".kube"),
+            "config",
+            "current-context: h\ncontexts: [{name: h, context: {cluster: c}}]\nclusters: [{name: c, cluster: {server: 'http://home:3'}}]\n",
+        );
+        let config = RemoteConfig::from_kubeconfig_env(None, Some(dir.clone().into_os_string())).expect("home");
+        assert_eq!(config.server(), "http://home:3");
+        let err = RemoteConfig::from_kubeconfig_env(None, None).expect_err("nothing");
+        assert!(err.to_string().contains("neither KUBECONFIG nor HOME"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = RemoteConfig::new("https://h:6443/").basic_auth("admin", "hunter2").client_cert_pem("c", "k");
+        assert_eq!(c.server(), "https://h:6443");
+        let text = format!("{c:?}");
+        assert!(!text.contains("hunter2") && text.contains("admin"), "{text}");
     }
 }

@@ -46,8 +46,10 @@ mod status;
 mod transport;
 mod watch;
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use http::{Method, Response, StatusCode};
 use hyper::body::Incoming;
@@ -76,7 +78,12 @@ struct Inner {
     http: Transport,
     namespace: String,
     catalog: RwLock<Catalog>,
+    /// When a group-version was last read in the background for `resource()`.
+    background: Mutex<HashMap<(String, String), Instant>>,
 }
+
+/// How often `resource()` may read the same group-version in the background.
+const BACKGROUND_REREAD: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for RemoteApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,7 +100,14 @@ impl RemoteApi {
     pub async fn connect(config: RemoteConfig) -> Result<Self> {
         let http = Transport::new(&config)?;
         let catalog = discovery::fetch_all(&http).await?;
-        Ok(Self { inner: Arc::new(Inner { http, namespace: config.namespace.clone(), catalog: RwLock::new(catalog) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                namespace: config.namespace.clone(),
+                catalog: RwLock::new(catalog),
+                background: Mutex::new(HashMap::new()),
+            }),
+        })
     }
 
     /// Connects with the current context of a kubeconfig file.
@@ -360,7 +374,18 @@ impl ObjectApi for RemoteApi {
         }
         // Synchronous: answer from the snapshot, and read the group-version
         // in the background so that a new custom resource is known soon.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        let due = {
+            let mut last = self.inner.background.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let key = (gvr.group.clone(), gvr.version.clone());
+            match last.get(&key) {
+                Some(at) if at.elapsed() < BACKGROUND_REREAD => false,
+                _ => {
+                    last.insert(key, Instant::now());
+                    true
+                }
+            }
+        };
+        if due && let Ok(handle) = tokio::runtime::Handle::try_current() {
             let this = self.clone();
             let gvr = gvr.clone();
             handle.spawn(async move {
@@ -548,5 +573,23 @@ impl ObjectApi for RemoteApi {
                 if looks_pending(&o) { DeleteOutcome::Pending(o) } else { DeleteOutcome::Deleted(o) }
             })
             .collect())
+    }
+
+    async fn bind_pod(&self, namespace: &str, name: &str, node: &str, user: &UserInfo) -> Result<DynamicObject> {
+        let gvr = GroupVersionResource::new("", "v1", "pods");
+        let resource = self.resolve(&gvr).await?;
+        if node.is_empty() {
+            return Err(StoreError::BadRequest("a binding needs a target node name".into()));
+        }
+        let path = object_path(&resource, namespace, name, "binding")?;
+        let binding = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        });
+        self.call(&resource, Method::POST, &path, Some(&Body::json(&binding)?), Some(user)).await?;
+        // The answer is a Status: read the bound pod.
+        self.get(&gvr, namespace, name).await
     }
 }

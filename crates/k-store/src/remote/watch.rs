@@ -4,7 +4,7 @@
 //! breaks, the watch is resumed from the last revision seen, when one is known.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use http::Response;
@@ -38,8 +38,19 @@ struct Watch {
     resume: Option<String>,
     /// Nothing delivered yet: the same request can simply be made again.
     fresh: bool,
+    /// Consecutive failures (broken or at once ended responses, failed
+    /// reconnections) since the last data.
     failures: u32,
+    /// When the current response started.
+    opened: Instant,
     done: bool,
+}
+
+/// A response that ends sooner than this without data counts as a failure.
+const QUICK_END: Duration = Duration::from_millis(500);
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100 << failures.min(6))
 }
 
 /// The stream of a watch whose first response is `first`.
@@ -63,6 +74,7 @@ pub(crate) fn stream(
         resume,
         fresh: true,
         failures: 0,
+        opened: Instant::now(),
         done: false,
     };
     futures::stream::unfold(watch, |mut w| async move { w.next().await.map(|item| (item, w)) }).boxed()
@@ -95,7 +107,8 @@ impl Watch {
                 Some(Err(e)) => {
                     self.body = None;
                     self.buf.clear();
-                    if !self.resumable() {
+                    self.failures += 1;
+                    if !self.resumable() || self.failures >= RECONNECT_ATTEMPTS {
                         self.done = true;
                         return Some(Err(StoreError::Internal(format!(
                             "the watch of {} from {} broke: {}",
@@ -111,6 +124,14 @@ impl Watch {
                     self.line(&rest);
                     if !self.resumable() {
                         self.done = true;
+                    } else if self.opened.elapsed() < QUICK_END {
+                        // A server that ends watches at once: do not hammer it.
+                        self.failures += 1;
+                        if self.failures >= RECONNECT_ATTEMPTS {
+                            self.done = true;
+                        } else {
+                            tokio::time::sleep(backoff(self.failures)).await;
+                        }
                     }
                 }
             }
@@ -208,11 +229,12 @@ impl Watch {
             match self.api.open_watch(&self.resource, self.namespace.as_deref(), &options).await {
                 Ok(response) => {
                     self.body = Some(response.into_body());
+                    self.opened = Instant::now();
                     return Ok(());
                 }
                 Err(StoreError::Internal(_)) if self.failures + 1 < RECONNECT_ATTEMPTS => {
                     self.failures += 1;
-                    tokio::time::sleep(Duration::from_millis(200 << self.failures)).await;
+                    tokio::time::sleep(backoff(self.failures)).await;
                 }
                 Err(e) => return Err(e),
             }
