@@ -7,7 +7,6 @@
 //! loopback port and keeps the `Store` for what has no HTTP API (compaction,
 //! admission hooks, registering a resource directly).
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,14 +15,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k_api_types::apps::v1::Deployment;
-use k_api_types::core::v1::{ConfigMap, Container, Pod, PodStatus};
-use k_api_types::meta::{DeleteOptions, LabelSelector, Preconditions, WatchEvent};
-use k_api_types::{ApiResource, DynamicObject, GroupVersionKind, GroupVersionResource, Resource};
+use k_api_types::core::v1::{ConfigMap, Container, Pod};
+use k_api_types::meta::{DeleteOptions, WatchEvent};
+use k_api_types::{DynamicObject, GroupVersionKind, GroupVersionResource, Resource};
 use k_apiserver::{ApiServer, ServerConfig};
-use k_store::admission::{AdmissionHook, AdmissionRequest};
-use k_store::api::{
-    DeleteOutcome, ListOptions, ObjectApi, Operation, Patch, ResourceVersionMatch, UserInfo, WatchOptions,
-};
+use k_store::api::{ListOptions, ObjectApi, UserInfo, WatchOptions};
 use k_store::remote::{Credentials, RemoteApi, RemoteConfig, rustls};
 use k_store::{Api, Store, StoreError};
 
@@ -96,6 +92,11 @@ fn base64(data: &[u8]) -> String {
 // server's `Store`.
 // ---------------------------------------------------------------------------
 
+/// The client under test, with the server's store behind it.
+fn harness(cluster: &Cluster) -> k_store::testing::lifecycle::Harness {
+    k_store::testing::lifecycle::Harness { api: Arc::new(cluster.remote.clone()), store: cluster.store.clone() }
+}
+
 macro_rules! through_the_client {
     ($($name:ident),* $(,)?) => {
         mod conformance {
@@ -103,7 +104,7 @@ macro_rules! through_the_client {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let cluster = super::Cluster::start().await;
-                    super::lifecycle::$name(&cluster).await;
+                    k_store::testing::lifecycle::$name(super::harness(&cluster)).await;
                 }
             )*
 
@@ -114,7 +115,7 @@ macro_rules! through_the_client {
             #[ignore = "k-apiserver runs every request as system:admin and ignores Impersonate-* headers (until its authentication issue lands)"]
             async fn admission_hooks() {
                 let cluster = super::Cluster::start_with(Default::default(), |c| c.impersonate_users(true)).await;
-                super::lifecycle::admission_hooks(&cluster).await;
+                k_store::testing::lifecycle::admission_hooks(super::harness(&cluster)).await;
             }
         }
     };
@@ -138,473 +139,6 @@ through_the_client!(
     delete_collection,
     custom_resources,
 );
-
-/// The checks of `k_store::testing::lifecycle`, through the client.
-#[allow(clippy::too_many_lines)]
-mod lifecycle {
-    use super::*;
-
-    fn pod(name: &str, labels: &[(&str, &str)]) -> Pod {
-        let mut p = Pod::named(name);
-        p.metadata.labels = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        p.spec.containers =
-            vec![Container { name: "c".into(), image: Some("busybox:1.36".into()), ..Default::default() }];
-        p
-    }
-
-    fn config_map(name: &str) -> ConfigMap {
-        let mut c = ConfigMap::named(name);
-        c.data.insert("k".into(), "v".into());
-        c
-    }
-
-    /// Create sets uid, creationTimestamp, generation 1 and a numeric
-    /// resourceVersion; a second create is AlreadyExists; generateName works.
-    pub(super) async fn create_sets_system_fields(h: &Cluster) {
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        let c = api.create(&config_map("a")).await.expect("create");
-        assert!(!c.metadata.uid.is_empty());
-        assert!(c.metadata.creation_timestamp.is_some());
-        assert_eq!(c.metadata.generation, Some(1));
-        assert_eq!(c.metadata.namespace, "ns1");
-        assert!(c.metadata.resource_version.parse::<i64>().expect("numeric rv") > 0);
-        let err = api.create(&config_map("a")).await.expect_err("duplicate");
-        assert!(err.is_already_exists(), "{err}");
-        assert_eq!(err.status().reason, "AlreadyExists");
-        assert_eq!(err.status().code, 409);
-        let mut g = ConfigMap::default();
-        g.metadata.generate_name = "gen-".into();
-        let g = api.create(&g).await.expect("generateName");
-        assert!(g.metadata.name.starts_with("gen-") && g.metadata.name.len() == 9, "{}", g.metadata.name);
-        let mut with_rv = config_map("b");
-        with_rv.metadata.resource_version = "5".into();
-        assert!(matches!(api.create(&with_rv).await, Err(StoreError::BadRequest(_))));
-        let err = api.get("missing").await.expect_err("missing");
-        assert!(err.is_not_found());
-        assert_eq!(err.to_string(), "configmaps \"missing\" not found");
-    }
-
-    /// Generation starts at 1 and is bumped by spec changes only.
-    pub(super) async fn generation_tracks_spec_only(h: &Cluster) {
-        let api: Api<Deployment> = Api::namespaced(h.remote.clone(), "ns1");
-        let mut d = Deployment::named("web");
-        d.spec.selector = Some(LabelSelector::from_labels([("app", "web")]));
-        d.spec.template.metadata.labels = BTreeMap::from([("app".into(), "web".into())]);
-        d.spec.template.spec.containers = pod("x", &[]).spec.containers;
-        let d = api.create(&d).await.expect("create");
-        assert_eq!(d.metadata.generation, Some(1));
-        assert_eq!(d.spec.replicas, Some(1), "defaulted");
-        let mut labelled = d.clone();
-        labelled.metadata.labels.insert("team".into(), "a".into());
-        let labelled = api.update(&labelled).await.expect("label update");
-        assert_eq!(labelled.metadata.generation, Some(1), "metadata changes keep generation");
-        let mut scaled = labelled.clone();
-        scaled.spec.replicas = Some(3);
-        let scaled = api.update(&scaled).await.expect("scale");
-        assert_eq!(scaled.metadata.generation, Some(2));
-        let unchanged = api.update(&scaled).await.expect("no-op");
-        assert_eq!(unchanged.metadata.resource_version, scaled.metadata.resource_version, "no-op updates do not write");
-    }
-
-    /// The main path cannot change status; the status path changes only status.
-    pub(super) async fn status_path_is_isolated(h: &Cluster) {
-        let api: Api<Pod> = Api::namespaced(h.remote.clone(), "ns1");
-        let p = api.create(&pod("p", &[])).await.expect("create");
-        assert_eq!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Pending"));
-        let mut via_main = p.clone();
-        via_main.status = Some(PodStatus { phase: Some("Running".into()), ..Default::default() });
-        let after = api.update(&via_main).await.expect("main update");
-        assert_eq!(after.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Pending"), "main path keeps status");
-        let mut via_status = after.clone();
-        via_status.status = Some(PodStatus { phase: Some("Running".into()), ..Default::default() });
-        via_status.metadata.labels.insert("ignored".into(), "yes".into());
-        via_status.spec.active_deadline_seconds = Some(100);
-        let after = api.update_status(&via_status).await.expect("status update");
-        assert_eq!(after.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Running"));
-        assert!(!after.metadata.labels.contains_key("ignored"), "status path keeps metadata");
-        assert_eq!(after.spec.active_deadline_seconds, None, "status path keeps spec");
-        assert_eq!(after.metadata.generation, p.metadata.generation);
-        let cms: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        let c = cms.create(&config_map("no-status")).await.expect("create");
-        let err = cms.update_status(&c).await.expect_err("configmaps have no status");
-        assert!(err.is_not_found(), "{err}");
-    }
-
-    /// Stale resourceVersions and wrong uids are Conflicts.
-    pub(super) async fn optimistic_concurrency(h: &Cluster) {
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        let v1 = api.create(&config_map("c")).await.expect("create");
-        let mut v2 = v1.clone();
-        v2.data.insert("k".into(), "v2".into());
-        api.update(&v2).await.expect("update");
-        let mut stale = v1.clone();
-        stale.data.insert("k".into(), "stale".into());
-        let err = api.update(&stale).await.expect_err("stale");
-        assert!(err.is_conflict(), "{err}");
-        assert_eq!(err.status().code, 409);
-        assert!(err.to_string().contains("the object has been modified"), "{err}");
-        let mut wrong_uid = api.get("c").await.expect("get");
-        wrong_uid.metadata.uid = "not-it".into();
-        assert!(api.update(&wrong_uid).await.expect_err("uid").is_conflict());
-        let mut unconditional = api.get("c").await.expect("get");
-        unconditional.metadata.resource_version.clear();
-        unconditional.data.insert("k".into(), "v3".into());
-        assert_eq!(api.update(&unconditional).await.expect("unconditional").data["k"], "v3");
-        let pre = DeleteOptions {
-            preconditions: Some(Preconditions { uid: Some("other".into()), resource_version: None }),
-            ..Default::default()
-        };
-        assert!(api.delete("c", &pre).await.expect_err("delete precondition").is_conflict());
-    }
-
-    /// Objects with finalizers are only marked; removing the last finalizer deletes them.
-    pub(super) async fn finalizers_and_graceful_deletion(h: &Cluster) {
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        let mut c = config_map("f");
-        c.metadata.finalizers = vec!["example.com/hold".into()];
-        let c = api.create(&c).await.expect("create");
-        let mut watch = api
-            .watch(&WatchOptions { resource_version: Some(c.metadata.resource_version.clone()), ..Default::default() })
-            .await
-            .expect("watch");
-        let outcome = api.delete("f", &DeleteOptions::default()).await.expect("delete");
-        let DeleteOutcome::Pending(marked) = outcome else { panic!("expected pending, got {outcome:?}") };
-        assert!(marked.metadata.deletion_timestamp.is_some());
-        assert_eq!(marked.metadata.deletion_grace_period_seconds, Some(0));
-        let still = api.get("f").await.expect("still there");
-        assert!(still.metadata.deletion_timestamp.is_some());
-        // Deleting again changes nothing.
-        assert!(matches!(api.delete("f", &DeleteOptions::default()).await.expect("again"), DeleteOutcome::Pending(_)));
-        let mut release = still.clone();
-        release.metadata.finalizers.clear();
-        api.update(&release).await.expect("remove finalizer");
-        assert!(api.get_opt("f").await.expect("get").is_none(), "gone after the last finalizer");
-        let mut kinds = Vec::new();
-        while kinds.last().map(String::as_str) != Some("DELETED") {
-            let event = tokio::time::timeout(Duration::from_secs(10), watch.next())
-                .await
-                .expect("event")
-                .expect("open")
-                .expect("ok");
-            kinds.push(event.type_name().to_owned());
-        }
-        assert_eq!(kinds, ["MODIFIED", "DELETED"]);
-    }
-
-    /// Orphan and Foreground propagation add the garbage collector's finalizers.
-    pub(super) async fn propagation_policy_finalizers(h: &Cluster) {
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        for (name, policy, finalizer) in [("o", "Orphan", "orphan"), ("fg", "Foreground", "foregroundDeletion")] {
-            api.create(&config_map(name)).await.expect("create");
-            let options = DeleteOptions { propagation_policy: Some(policy.into()), ..Default::default() };
-            let DeleteOutcome::Pending(obj) = api.delete(name, &options).await.expect("delete") else {
-                panic!("pending")
-            };
-            assert_eq!(obj.metadata.finalizers, [finalizer.to_owned()]);
-        }
-        api.create(&config_map("bg")).await.expect("create");
-        let options = DeleteOptions { propagation_policy: Some("Background".into()), ..Default::default() };
-        assert!(matches!(api.delete("bg", &options).await.expect("delete"), DeleteOutcome::Deleted(_)));
-        let bad = DeleteOptions { propagation_policy: Some("Sideways".into()), ..Default::default() };
-        api.create(&config_map("x")).await.expect("create");
-        assert!(matches!(api.delete("x", &bad).await, Err(StoreError::BadRequest(_))));
-    }
-
-    /// A pod bound to a node waits for its grace period; grace 0 deletes it.
-    pub(super) async fn pod_graceful_deletion(h: &Cluster) {
-        let api: Api<Pod> = Api::namespaced(h.remote.clone(), "ns1");
-        api.create(&pod("unbound", &[])).await.expect("create");
-        assert!(matches!(
-            api.delete("unbound", &DeleteOptions::default()).await.expect("delete"),
-            DeleteOutcome::Deleted(_)
-        ));
-        let mut bound = pod("bound", &[]);
-        bound.spec.node_name = Some("node-1".into());
-        api.create(&bound).await.expect("create");
-        let DeleteOutcome::Pending(p) = api.delete("bound", &DeleteOptions::default()).await.expect("delete") else {
-            panic!("pending")
-        };
-        assert_eq!(p.metadata.deletion_grace_period_seconds, Some(30));
-        let force = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
-        assert!(matches!(api.delete("bound", &force).await.expect("force"), DeleteOutcome::Deleted(_)));
-    }
-
-    /// Invalid objects are rejected with every cause; defaults are applied.
-    pub(super) async fn validation_and_defaulting(h: &Cluster) {
-        let api: Api<Pod> = Api::namespaced(h.remote.clone(), "ns1");
-        let mut bad = pod("Bad_Name", &[]);
-        bad.spec.containers[0].image = None;
-        let err = api.create(&bad).await.expect_err("invalid");
-        let status = err.status();
-        assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
-        let fields: Vec<_> = status.details.expect("details").causes.into_iter().map(|c| c.field).collect();
-        assert_eq!(fields, ["metadata.name", "spec.containers[0].image"]);
-        let created = api.create(&pod("good", &[])).await.expect("create");
-        assert_eq!(created.spec.restart_policy.as_deref(), Some("Always"));
-        assert_eq!(created.spec.containers[0].image_pull_policy.as_deref(), Some("IfNotPresent"));
-        let mut changed = created.clone();
-        changed.spec.containers[0].name = "renamed".into();
-        let err = api.update(&changed).await.expect_err("pod spec is immutable");
-        assert!(err.is_invalid(), "{err}");
-    }
-
-    #[derive(Debug)]
-    struct LabelAndDeny;
-
-    #[async_trait::async_trait]
-    impl AdmissionHook for LabelAndDeny {
-        async fn admit(&self, request: &mut AdmissionRequest<'_>) -> k_store::Result<()> {
-            if request.name == "denied" {
-                return Err(StoreError::Forbidden(format!(
-                    "{} \"denied\" is forbidden by policy",
-                    request.resource.plural
-                )));
-            }
-            if let (Operation::Create, Some(obj)) = (request.operation, request.object.as_deref_mut()) {
-                obj.metadata_mut().labels.insert("admitted-by".into(), request.user.username.clone());
-            }
-            Ok(())
-        }
-    }
-
-    /// Admission hooks can mutate and reject.
-    pub(super) async fn admission_hooks(h: &Cluster) {
-        h.store.add_admission(Arc::new(LabelAndDeny));
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1").as_user(UserInfo::named("alice"));
-        let c = api.create(&config_map("ok")).await.expect("create");
-        assert_eq!(c.metadata.labels["admitted-by"], "alice");
-        let err = api.create(&config_map("denied")).await.expect_err("denied");
-        assert_eq!(err.status().code, 403);
-    }
-
-    /// Label and field selectors on list; unsupported fields are a BadRequest.
-    pub(super) async fn selectors(h: &Cluster) {
-        let api: Api<Pod> = Api::namespaced(h.remote.clone(), "ns1");
-        for (name, app, node) in [("a", "web", "n1"), ("b", "web", "n2"), ("c", "db", "n1")] {
-            let mut p = pod(name, &[("app", app)]);
-            p.spec.node_name = Some(node.into());
-            api.create(&p).await.expect("create");
-        }
-        let names =
-            |l: k_api_types::meta::ObjectList<Pod>| l.items.into_iter().map(|p| p.metadata.name).collect::<Vec<_>>();
-        assert_eq!(names(api.list(&ListOptions::labels("app=web")).await.expect("list")), ["a", "b"]);
-        assert_eq!(names(api.list(&ListOptions::labels("app in (db),app!=web")).await.expect("list")), ["c"]);
-        assert_eq!(names(api.list(&ListOptions::fields("spec.nodeName=n1")).await.expect("list")), ["a", "c"]);
-        let both = ListOptions {
-            label_selector: Some("app=web".into()),
-            field_selector: Some("spec.nodeName=n1".into()),
-            ..Default::default()
-        };
-        assert_eq!(names(api.list(&both).await.expect("list")), ["a"]);
-        let err = api.list(&ListOptions::fields("spec.foo=x")).await.expect_err("unsupported field");
-        assert_eq!(err.to_string(), "field label not supported: spec.foo");
-        assert!(matches!(api.list(&ListOptions::labels("app in (")).await, Err(StoreError::BadRequest(_))));
-        let all: Api<Pod> = Api::all(h.remote.clone());
-        assert_eq!(all.list(&ListOptions::default()).await.expect("all").items.len(), 3);
-        let other: Api<Pod> = Api::namespaced(h.remote.clone(), "ns2");
-        assert!(other.list(&ListOptions::default()).await.expect("other").items.is_empty());
-    }
-
-    /// Pages keep the revision of the first page while writes happen.
-    pub(super) async fn pagination_is_consistent(h: &Cluster) {
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        for i in 0..5 {
-            api.create(&config_map(&format!("cm-{i}"))).await.expect("create");
-        }
-        let mut options = ListOptions { limit: 2, ..Default::default() };
-        let first = api.list(&options).await.expect("page 1");
-        assert_eq!(first.items.len(), 2);
-        assert!(!first.metadata.continue_.is_empty());
-        // Writes between pages are not seen by later pages.
-        api.create(&config_map("cm-2a")).await.expect("create");
-        api.delete("cm-4", &DeleteOptions::default()).await.expect("delete");
-        let mut names: Vec<String> = first.items.iter().map(|c| c.metadata.name.clone()).collect();
-        let mut continue_token = first.metadata.continue_.clone();
-        while !continue_token.is_empty() {
-            options.continue_token = Some(continue_token);
-            let page = api.list(&options).await.expect("next page");
-            assert_eq!(page.metadata.resource_version, first.metadata.resource_version);
-            names.extend(page.items.iter().map(|c| c.metadata.name.clone()));
-            continue_token = page.metadata.continue_.clone();
-        }
-        assert_eq!(names, ["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"]);
-        let bad = ListOptions { continue_token: Some("!!".into()), ..Default::default() };
-        assert!(matches!(api.list(&bad).await, Err(StoreError::BadRequest(_))));
-    }
-
-    /// resourceVersion on list: Exact reads the past; future is too large; compacted is Expired.
-    pub(super) async fn list_resource_version_semantics(h: &Cluster) {
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        let c = api.create(&config_map("v")).await.expect("create");
-        let rv1 = c.metadata.resource_version.clone();
-        let mut c2 = c.clone();
-        c2.data.insert("k".into(), "v2".into());
-        api.update(&c2).await.expect("update");
-        let exact = ListOptions {
-            resource_version: Some(rv1.clone()),
-            resource_version_match: Some(ResourceVersionMatch::Exact),
-            ..Default::default()
-        };
-        let old = api.list(&exact).await.expect("exact");
-        assert_eq!(old.items[0].data["k"], "v");
-        assert_eq!(old.metadata.resource_version, rv1);
-        let latest =
-            api.list(&ListOptions { resource_version: Some("0".into()), ..Default::default() }).await.expect("any");
-        assert_eq!(latest.items[0].data["k"], "v2");
-        let future = ListOptions { resource_version: Some("999999999".into()), ..Default::default() };
-        let err = api.list(&future).await.expect_err("future");
-        assert!(matches!(err, StoreError::TooLargeResourceVersion { .. }), "{err}");
-        let current = h.store.backend().revision().await.expect("revision");
-        h.store.backend().compact(current).await.expect("compact");
-        let err = api.list(&exact).await.expect_err("compacted");
-        assert!(err.is_expired(), "{err}");
-        assert_eq!(err.status().code, 410);
-    }
-
-    /// Watch from no revision sends the state first; from a revision only changes;
-    /// label changes move objects in and out of a selected watch.
-    pub(super) async fn watch_semantics(h: &Cluster) {
-        let api: Api<Pod> = Api::namespaced(h.remote.clone(), "ns1");
-        let a = api.create(&pod("a", &[("app", "web")])).await.expect("create");
-        api.create(&pod("b", &[("app", "db")])).await.expect("create");
-        let mut from_state = api
-            .watch(&WatchOptions { label_selector: Some("app=web".into()), ..Default::default() })
-            .await
-            .expect("watch");
-        let mut from_rv = api
-            .watch(&WatchOptions { resource_version: Some(a.metadata.resource_version.clone()), ..Default::default() })
-            .await
-            .expect("watch");
-        let mut streaming = api
-            .watch(&WatchOptions { send_initial_events: true, allow_bookmarks: true, ..Default::default() })
-            .await
-            .expect("watch");
-        let mut moved = api.get("b").await.expect("get");
-        moved.metadata.labels.insert("app".into(), "web".into());
-        api.update(&moved).await.expect("relabel in");
-        let mut out = api.get("a").await.expect("get");
-        out.metadata.labels.insert("app".into(), "other".into());
-        api.update(&out).await.expect("relabel out");
-        async fn next(
-            s: &mut futures::stream::BoxStream<'static, k_store::Result<WatchEvent<Pod>>>,
-        ) -> (String, String) {
-            let e = tokio::time::timeout(Duration::from_secs(10), s.next())
-                .await
-                .expect("in time")
-                .expect("open")
-                .expect("ok");
-            let name = e.object().map(|p| p.metadata.name.clone()).unwrap_or_default();
-            (e.type_name().to_owned(), name)
-        }
-        let expect = |v: &[(&str, &str)]| v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect::<Vec<_>>();
-        let mut got = Vec::new();
-        for _ in 0..3 {
-            got.push(next(&mut from_state).await);
-        }
-        assert_eq!(got, expect(&[("ADDED", "a"), ("ADDED", "b"), ("DELETED", "a")]));
-        let mut got = Vec::new();
-        for _ in 0..3 {
-            got.push(next(&mut from_rv).await);
-        }
-        assert_eq!(got, expect(&[("ADDED", "b"), ("MODIFIED", "b"), ("MODIFIED", "a")]));
-        let mut got = Vec::new();
-        for _ in 0..3 {
-            got.push(next(&mut streaming).await);
-        }
-        assert_eq!(got, expect(&[("ADDED", "a"), ("ADDED", "b"), ("BOOKMARK", "")]));
-    }
-
-    /// JSON patch and merge patch; a bad patch is a BadRequest.
-    pub(super) async fn patches(h: &Cluster) {
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        api.create(&config_map("p")).await.expect("create");
-        let merged =
-            api.patch("p", &Patch::Merge(serde_json::json!({"data": {"k": null, "new": "1"}}))).await.expect("merge");
-        assert_eq!(merged.data, BTreeMap::from([("new".into(), "1".into())]));
-        let ops = serde_json::json!([{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}]);
-        let patched = api.patch("p", &Patch::Json(ops)).await.expect("json patch");
-        assert_eq!(patched.metadata.labels["x"], "y");
-        let bad = serde_json::json!([{"op": "remove", "path": "/nope"}]);
-        assert!(matches!(api.patch("p", &Patch::Json(bad)).await, Err(StoreError::BadRequest(_))));
-        let stale = serde_json::json!({"metadata": {"resourceVersion": "1"}, "data": {"z": "1"}});
-        assert!(api.patch("p", &Patch::Merge(stale)).await.expect_err("precondition").is_conflict());
-    }
-
-    /// N tasks × M guaranteed updates of one counter end at exactly N×M.
-    pub(super) async fn guaranteed_update_contention(h: &Cluster) {
-        const TASKS: usize = 8;
-        const UPDATES: usize = 25;
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        let mut counter = config_map("counter");
-        counter.data.insert("n".into(), "0".into());
-        api.create(&counter).await.expect("create");
-        let mut tasks = Vec::new();
-        for _ in 0..TASKS {
-            let api = api.clone();
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..UPDATES {
-                    api.guaranteed_update("counter", |c| {
-                        let n: usize = c.data["n"].parse().expect("number");
-                        c.data.insert("n".into(), (n + 1).to_string());
-                    })
-                    .await
-                    .expect("guaranteed update");
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("task");
-        }
-        assert_eq!(api.get("counter").await.expect("get").data["n"], (TASKS * UPDATES).to_string());
-    }
-
-    /// delete_collection deletes what the selector selects.
-    pub(super) async fn delete_collection(h: &Cluster) {
-        let api: Api<ConfigMap> = Api::namespaced(h.remote.clone(), "ns1");
-        for (name, tier) in [("a", "x"), ("b", "x"), ("c", "y")] {
-            let mut c = config_map(name);
-            c.metadata.labels.insert("tier".into(), tier.into());
-            api.create(&c).await.expect("create");
-        }
-        let deleted =
-            api.delete_collection(&ListOptions::labels("tier=x"), &DeleteOptions::default()).await.expect("delete");
-        assert_eq!(deleted.len(), 2);
-        let left: Vec<_> =
-            api.list(&ListOptions::default()).await.expect("list").items.into_iter().map(|c| c.metadata.name).collect();
-        assert_eq!(left, ["c"]);
-    }
-
-    /// Registered custom resources are served dynamically; unknown ones are NotFound.
-    pub(super) async fn custom_resources(h: &Cluster) {
-        let gvr = k_api_types::GroupVersionResource::new("example.org", "v1", "caches");
-        assert!(h.remote.resource(&gvr).is_err());
-        h.store
-            .register(ApiResource {
-                group: "example.org".into(),
-                version: "v1".into(),
-                kind: "Cache".into(),
-                plural: "caches".into(),
-                singular: "cache".into(),
-                namespaced: true,
-                verbs: k_api_types::resource::ALL_VERBS.iter().map(|s| (*s).to_owned()).collect(),
-                subresources: vec!["status".into()],
-                ..Default::default()
-            })
-            .expect("register");
-        let mut obj = DynamicObject::new(&GroupVersionKind::new("example.org", "v1", "Cache"), "sessions");
-        obj.data.insert("spec".into(), serde_json::json!({"engine": "valkey"}));
-        obj.data.insert("status".into(), serde_json::json!({"ready": true}));
-        let user = UserInfo::default();
-        let created = h.remote.create(&gvr, "ns1", obj, &user).await.expect("create");
-        assert!(created.data.get("status").is_none(), "status is written through the status path");
-        let got = h.remote.get(&gvr, "ns1", "sessions").await.expect("get");
-        assert_eq!(got.data["spec"]["engine"], "valkey");
-        let mut status = got.clone();
-        status.data.insert("status".into(), serde_json::json!({"ready": true}));
-        let updated = h.remote.update_status(&gvr, "ns1", status, &user).await.expect("status");
-        assert_eq!(updated.data["status"]["ready"], true);
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Configuration.

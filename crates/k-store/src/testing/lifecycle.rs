@@ -18,8 +18,39 @@ use crate::api::{
 };
 use crate::{Api, Store, StoreError};
 
+/// What a lifecycle check runs against: the object API under test (the
+/// store itself, or a client of a server in front of it) and the [`Store`]
+/// behind it, for what has no API (compaction, admission hooks, registering
+/// a resource).
+#[derive(Clone, Debug)]
+pub struct Harness {
+    /// The API under test.
+    pub api: Arc<dyn ObjectApi>,
+    /// The store behind it.
+    pub store: Store,
+}
+
+impl Harness {
+    /// The store tested directly.
+    pub fn local(store: Store) -> Self {
+        Self { api: Arc::new(store.clone()), store }
+    }
+
+    /// A typed API of one namespace, through the API under test.
+    pub fn ns<K: Resource>(&self, namespace: &str) -> Api<K> {
+        Api::with_client(Arc::clone(&self.api), Some(namespace.to_owned()))
+    }
+
+    /// A typed API of all namespaces (or of a cluster-scoped kind).
+    pub fn all<K: Resource>(&self) -> Api<K> {
+        Api::with_client(Arc::clone(&self.api), None)
+    }
+}
+
 /// Expands to one `#[tokio::test]` per lifecycle check, each on a fresh store
 /// from `$factory` (an async expression evaluating to a [`Store`](crate::Store)).
+/// The checks themselves take a [`Harness`], so that other implementations
+/// of the object API (a remote client) can run them too.
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($factory:expr) => {
@@ -34,7 +65,7 @@ macro_rules! store_conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                $crate::testing::lifecycle::$name($factory.await).await;
+                $crate::testing::lifecycle::$name($crate::testing::lifecycle::Harness::local($factory.await)).await;
             }
         )*
     };
@@ -55,8 +86,8 @@ fn config_map(name: &str) -> ConfigMap {
 
 /// Create sets uid, creationTimestamp, generation 1 and a numeric
 /// resourceVersion; a second create is AlreadyExists; generateName works.
-pub async fn create_sets_system_fields(store: Store) {
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+pub async fn create_sets_system_fields(h: Harness) {
+    let api: Api<ConfigMap> = h.ns("ns1");
     let c = api.create(&config_map("a")).await.expect("create");
     assert!(!c.metadata.uid.is_empty());
     assert!(c.metadata.creation_timestamp.is_some());
@@ -80,8 +111,8 @@ pub async fn create_sets_system_fields(store: Store) {
 }
 
 /// Generation starts at 1 and is bumped by spec changes only.
-pub async fn generation_tracks_spec_only(store: Store) {
-    let api: Api<Deployment> = Api::namespaced(store.clone(), "ns1");
+pub async fn generation_tracks_spec_only(h: Harness) {
+    let api: Api<Deployment> = h.ns("ns1");
     let mut d = Deployment::named("web");
     d.spec.selector = Some(LabelSelector::from_labels([("app", "web")]));
     d.spec.template.metadata.labels = BTreeMap::from([("app".into(), "web".into())]);
@@ -102,8 +133,8 @@ pub async fn generation_tracks_spec_only(store: Store) {
 }
 
 /// The main path cannot change status; the status path changes only status.
-pub async fn status_path_is_isolated(store: Store) {
-    let api: Api<Pod> = Api::namespaced(store.clone(), "ns1");
+pub async fn status_path_is_isolated(h: Harness) {
+    let api: Api<Pod> = h.ns("ns1");
     let p = api.create(&pod("p", &[])).await.expect("create");
     assert_eq!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Pending"));
     let mut via_main = p.clone();
@@ -119,15 +150,15 @@ pub async fn status_path_is_isolated(store: Store) {
     assert!(!after.metadata.labels.contains_key("ignored"), "status path keeps metadata");
     assert_eq!(after.spec.active_deadline_seconds, None, "status path keeps spec");
     assert_eq!(after.metadata.generation, p.metadata.generation);
-    let cms: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+    let cms: Api<ConfigMap> = h.ns("ns1");
     let c = cms.create(&config_map("no-status")).await.expect("create");
     let err = cms.update_status(&c).await.expect_err("configmaps have no status");
     assert!(err.is_not_found(), "{err}");
 }
 
 /// Stale resourceVersions and wrong uids are Conflicts.
-pub async fn optimistic_concurrency(store: Store) {
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+pub async fn optimistic_concurrency(h: Harness) {
+    let api: Api<ConfigMap> = h.ns("ns1");
     let v1 = api.create(&config_map("c")).await.expect("create");
     let mut v2 = v1.clone();
     v2.data.insert("k".into(), "v2".into());
@@ -153,8 +184,8 @@ pub async fn optimistic_concurrency(store: Store) {
 }
 
 /// Objects with finalizers are only marked; removing the last finalizer deletes them.
-pub async fn finalizers_and_graceful_deletion(store: Store) {
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+pub async fn finalizers_and_graceful_deletion(h: Harness) {
+    let api: Api<ConfigMap> = h.ns("ns1");
     let mut c = config_map("f");
     c.metadata.finalizers = vec!["example.com/hold".into()];
     let c = api.create(&c).await.expect("create");
@@ -187,8 +218,8 @@ pub async fn finalizers_and_graceful_deletion(store: Store) {
 }
 
 /// Orphan and Foreground propagation add the garbage collector's finalizers.
-pub async fn propagation_policy_finalizers(store: Store) {
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+pub async fn propagation_policy_finalizers(h: Harness) {
+    let api: Api<ConfigMap> = h.ns("ns1");
     for (name, policy, finalizer) in [("o", "Orphan", "orphan"), ("fg", "Foreground", "foregroundDeletion")] {
         api.create(&config_map(name)).await.expect("create");
         let options = DeleteOptions { propagation_policy: Some(policy.into()), ..Default::default() };
@@ -204,8 +235,8 @@ pub async fn propagation_policy_finalizers(store: Store) {
 }
 
 /// A pod bound to a node waits for its grace period; grace 0 deletes it.
-pub async fn pod_graceful_deletion(store: Store) {
-    let api: Api<Pod> = Api::namespaced(store.clone(), "ns1");
+pub async fn pod_graceful_deletion(h: Harness) {
+    let api: Api<Pod> = h.ns("ns1");
     api.create(&pod("unbound", &[])).await.expect("create");
     assert!(matches!(
         api.delete("unbound", &DeleteOptions::default()).await.expect("delete"),
@@ -223,8 +254,8 @@ pub async fn pod_graceful_deletion(store: Store) {
 }
 
 /// Invalid objects are rejected with every cause; defaults are applied.
-pub async fn validation_and_defaulting(store: Store) {
-    let api: Api<Pod> = Api::namespaced(store.clone(), "ns1");
+pub async fn validation_and_defaulting(h: Harness) {
+    let api: Api<Pod> = h.ns("ns1");
     let mut bad = pod("Bad_Name", &[]);
     bad.spec.containers[0].image = None;
     let err = api.create(&bad).await.expect_err("invalid");
@@ -261,9 +292,9 @@ impl AdmissionHook for LabelAndDeny {
 }
 
 /// Admission hooks can mutate and reject.
-pub async fn admission_hooks(store: Store) {
-    store.add_admission(Arc::new(LabelAndDeny));
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1").as_user(UserInfo::named("alice"));
+pub async fn admission_hooks(h: Harness) {
+    h.store.add_admission(Arc::new(LabelAndDeny));
+    let api: Api<ConfigMap> = h.ns("ns1").as_user(UserInfo::named("alice"));
     let c = api.create(&config_map("ok")).await.expect("create");
     assert_eq!(c.metadata.labels["admitted-by"], "alice");
     let err = api.create(&config_map("denied")).await.expect_err("denied");
@@ -271,8 +302,8 @@ pub async fn admission_hooks(store: Store) {
 }
 
 /// Label and field selectors on list; unsupported fields are a BadRequest.
-pub async fn selectors(store: Store) {
-    let api: Api<Pod> = Api::namespaced(store.clone(), "ns1");
+pub async fn selectors(h: Harness) {
+    let api: Api<Pod> = h.ns("ns1");
     for (name, app, node) in [("a", "web", "n1"), ("b", "web", "n2"), ("c", "db", "n1")] {
         let mut p = pod(name, &[("app", app)]);
         p.spec.node_name = Some(node.into());
@@ -292,15 +323,15 @@ pub async fn selectors(store: Store) {
     let err = api.list(&ListOptions::fields("spec.foo=x")).await.expect_err("unsupported field");
     assert_eq!(err.to_string(), "field label not supported: spec.foo");
     assert!(matches!(api.list(&ListOptions::labels("app in (")).await, Err(StoreError::BadRequest(_))));
-    let all: Api<Pod> = Api::all(store.clone());
+    let all: Api<Pod> = h.all();
     assert_eq!(all.list(&ListOptions::default()).await.expect("all").items.len(), 3);
-    let other: Api<Pod> = Api::namespaced(store.clone(), "ns2");
+    let other: Api<Pod> = h.ns("ns2");
     assert!(other.list(&ListOptions::default()).await.expect("other").items.is_empty());
 }
 
 /// Pages keep the revision of the first page while writes happen.
-pub async fn pagination_is_consistent(store: Store) {
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+pub async fn pagination_is_consistent(h: Harness) {
+    let api: Api<ConfigMap> = h.ns("ns1");
     for i in 0..5 {
         api.create(&config_map(&format!("cm-{i}"))).await.expect("create");
     }
@@ -326,8 +357,8 @@ pub async fn pagination_is_consistent(store: Store) {
 }
 
 /// resourceVersion on list: Exact reads the past; future is too large; compacted is Expired.
-pub async fn list_resource_version_semantics(store: Store) {
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+pub async fn list_resource_version_semantics(h: Harness) {
+    let api: Api<ConfigMap> = h.ns("ns1");
     let c = api.create(&config_map("v")).await.expect("create");
     let rv1 = c.metadata.resource_version.clone();
     let mut c2 = c.clone();
@@ -347,8 +378,8 @@ pub async fn list_resource_version_semantics(store: Store) {
     let future = ListOptions { resource_version: Some("999999999".into()), ..Default::default() };
     let err = api.list(&future).await.expect_err("future");
     assert!(matches!(err, StoreError::TooLargeResourceVersion { .. }), "{err}");
-    let current = store.backend().revision().await.expect("revision");
-    store.backend().compact(current).await.expect("compact");
+    let current = h.store.backend().revision().await.expect("revision");
+    h.store.backend().compact(current).await.expect("compact");
     let err = api.list(&exact).await.expect_err("compacted");
     assert!(err.is_expired(), "{err}");
     assert_eq!(err.status().code, 410);
@@ -356,8 +387,8 @@ pub async fn list_resource_version_semantics(store: Store) {
 
 /// Watch from no revision sends the state first; from a revision only changes;
 /// label changes move objects in and out of a selected watch.
-pub async fn watch_semantics(store: Store) {
-    let api: Api<Pod> = Api::namespaced(store.clone(), "ns1");
+pub async fn watch_semantics(h: Harness) {
+    let api: Api<Pod> = h.ns("ns1");
     let a = api.create(&pod("a", &[("app", "web")])).await.expect("create");
     api.create(&pod("b", &[("app", "db")])).await.expect("create");
     let mut from_state =
@@ -401,8 +432,8 @@ pub async fn watch_semantics(store: Store) {
 }
 
 /// JSON patch and merge patch; a bad patch is a BadRequest.
-pub async fn patches(store: Store) {
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+pub async fn patches(h: Harness) {
+    let api: Api<ConfigMap> = h.ns("ns1");
     api.create(&config_map("p")).await.expect("create");
     let merged =
         api.patch("p", &Patch::Merge(serde_json::json!({"data": {"k": null, "new": "1"}}))).await.expect("merge");
@@ -417,10 +448,10 @@ pub async fn patches(store: Store) {
 }
 
 /// N tasks × M guaranteed updates of one counter end at exactly N×M.
-pub async fn guaranteed_update_contention(store: Store) {
+pub async fn guaranteed_update_contention(h: Harness) {
     const TASKS: usize = 8;
     const UPDATES: usize = 25;
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+    let api: Api<ConfigMap> = h.ns("ns1");
     let mut counter = config_map("counter");
     counter.data.insert("n".into(), "0".into());
     api.create(&counter).await.expect("create");
@@ -445,8 +476,8 @@ pub async fn guaranteed_update_contention(store: Store) {
 }
 
 /// delete_collection deletes what the selector selects.
-pub async fn delete_collection(store: Store) {
-    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns1");
+pub async fn delete_collection(h: Harness) {
+    let api: Api<ConfigMap> = h.ns("ns1");
     for (name, tier) in [("a", "x"), ("b", "x"), ("c", "y")] {
         let mut c = config_map(name);
         c.metadata.labels.insert("tier".into(), tier.into());
@@ -461,10 +492,10 @@ pub async fn delete_collection(store: Store) {
 }
 
 /// Registered custom resources are served dynamically; unknown ones are NotFound.
-pub async fn custom_resources(store: Store) {
+pub async fn custom_resources(h: Harness) {
     let gvr = k_api_types::GroupVersionResource::new("example.org", "v1", "caches");
-    assert!(store.resource(&gvr).is_err());
-    store
+    assert!(h.api.resource(&gvr).is_err());
+    h.store
         .register(ApiResource {
             group: "example.org".into(),
             version: "v1".into(),
@@ -481,12 +512,12 @@ pub async fn custom_resources(store: Store) {
     obj.data.insert("spec".into(), serde_json::json!({"engine": "valkey"}));
     obj.data.insert("status".into(), serde_json::json!({"ready": true}));
     let user = UserInfo::default();
-    let created = store.create(&gvr, "ns1", obj, &user).await.expect("create");
+    let created = h.api.create(&gvr, "ns1", obj, &user).await.expect("create");
     assert!(created.data.get("status").is_none(), "status is written through the status path");
-    let got = store.get(&gvr, "ns1", "sessions").await.expect("get");
+    let got = h.api.get(&gvr, "ns1", "sessions").await.expect("get");
     assert_eq!(got.data["spec"]["engine"], "valkey");
     let mut status = got.clone();
     status.data.insert("status".into(), serde_json::json!({"ready": true}));
-    let updated = store.update_status(&gvr, "ns1", status, &user).await.expect("status");
+    let updated = h.api.update_status(&gvr, "ns1", status, &user).await.expect("status");
     assert_eq!(updated.data["status"]["ready"], true);
 }
