@@ -15,6 +15,7 @@ pub mod registry;
 pub mod resource;
 pub mod schema;
 pub mod selector;
+pub mod structural;
 pub mod validation;
 
 pub mod apiextensions;

@@ -252,6 +252,21 @@ async fn custom_resources_are_served_without_restart() {
     assert!(conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
     let all = c.json(&["get", "caches", "-A"]).await;
     assert!(!all["items"].as_array().unwrap().is_empty(), "the manifest's Cache was created: {all}");
+    // The CRD's schema: defaults, pruning, validation.
+    let minimal = r#"{"apiVersion":"example.org/v1alpha1","kind":"Cache","metadata":{"name":"minimal","namespace":"shop"},"spec":{"engine":"memcached"}}"#;
+    let file = c.dir.join("minimal-cache.json");
+    std::fs::write(&file, minimal).unwrap();
+    c.ok(&["create", "-f", file.to_str().unwrap()]).await;
+    let minimal = c.json(&["get", "cache", "minimal", "-n", "shop"]).await;
+    assert_eq!(minimal["spec"]["replicas"], 1, "defaulted from the schema: {minimal}");
+    let bad = r#"{"apiVersion":"example.org/v1alpha1","kind":"Cache","metadata":{"name":"bad","namespace":"shop"},"spec":{"engine":"redis","replicas":"two"}}"#;
+    let file = c.dir.join("bad-cache.json");
+    std::fs::write(&file, bad).unwrap();
+    let err = c.fails(&["create", "-f", file.to_str().unwrap()]).await;
+    assert!(err.contains("is invalid"), "{err}");
+    assert!(err.contains(r#"spec.engine: Unsupported value: "redis""#), "{err}");
+    assert!(err.contains("spec.replicas in body must be of type integer"), "{err}");
+    c.ok(&["delete", "cache", "minimal", "-n", "shop"]).await;
     let table = c.ok(&["get", "caches", "-A"]).await;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["NAMESPACE", "NAME", "ENGINE", "REPLICAS"], "printer columns of the CRD: {table}");

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use k_api_types::meta::{DeleteOptions, Time, WatchEvent};
 use k_api_types::registry::Registry;
 use k_api_types::selector::{FieldSelector, Selector};
+use k_api_types::structural::StructuralSchema;
 use k_api_types::{ApiResource, DynamicObject, GroupVersionResource, Object};
 use rand::Rng;
 use serde_json::Value;
@@ -49,6 +50,8 @@ struct Inner {
     backend: Arc<dyn Backend>,
     registry: RwLock<Registry>,
     admission: RwLock<Vec<Arc<dyn AdmissionHook>>>,
+    /// Structural schemas of custom resources, by group/version/resource.
+    schemas: RwLock<std::collections::HashMap<GroupVersionResource, Arc<StructuralSchema>>>,
 }
 
 impl Store {
@@ -59,6 +62,7 @@ impl Store {
                 backend,
                 registry: RwLock::new(Registry::builtin()),
                 admission: RwLock::new(Vec::new()),
+                schemas: RwLock::new(std::collections::HashMap::new()),
             }),
             dry_run: false,
         }
@@ -123,14 +127,41 @@ impl Store {
         self.registry_mut()?.register(resource).map_err(|e| StoreError::BadRequest(e.to_string()))
     }
 
-    /// Serves every served version of a CustomResourceDefinition.
+    /// Serves every served version of a CustomResourceDefinition, with its
+    /// schemas (objects are pruned, defaulted and validated against them).
     pub fn register_crd(&self, crd: &k_api_types::apiextensions::v1::CustomResourceDefinition) -> Result<()> {
-        self.registry_mut()?.register_crd(crd).map_err(|e| StoreError::BadRequest(e.to_string()))
+        self.registry_mut()?.register_crd(crd).map_err(|e| StoreError::BadRequest(e.to_string()))?;
+        let mut schemas = self.inner.schemas.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for version in &crd.spec.versions {
+            let gvr = GroupVersionResource::new(&crd.spec.group, &version.name, &crd.spec.names.plural);
+            let schema = version
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .and_then(|s| serde_json::to_value(s).ok())
+                .and_then(|s| StructuralSchema::new(&s).ok());
+            match schema {
+                Some(schema) => schemas.insert(gvr, Arc::new(schema)),
+                None => schemas.remove(&gvr),
+            };
+        }
+        Ok(())
+    }
+
+    /// The structural schema of a custom resource, if its CRD has one.
+    fn custom_schema(&self, resource: &ApiResource) -> Option<Arc<StructuralSchema>> {
+        let schemas = self.inner.schemas.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        schemas.get(&resource.gvr()).cloned()
     }
 
     /// Stops serving every version of a resource (its stored objects stay).
     pub fn unregister(&self, group: &str, plural: &str) -> Result<()> {
         self.registry_mut()?.unregister(group, plural);
+        self.inner
+            .schemas
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|gvr, _| gvr.group != group || gvr.resource != plural);
         Ok(())
     }
 
@@ -300,6 +331,10 @@ impl Store {
         new.metadata.resource_version.clear();
         let mut typed = to_object(new)?;
         typed.apply_defaults();
+        let schema = self.custom_schema(&resource);
+        if let Some(schema) = &schema {
+            schema_defaults(schema, &mut typed)?;
+        }
         let old_typed = to_object(old.clone())?;
         self.admit(
             Operation::Update,
@@ -310,7 +345,10 @@ impl Store {
             user,
         )
         .await?;
-        let errors = typed.validate_update(&old_typed);
+        let mut errors = typed.validate_update(&old_typed);
+        if let Some(schema) = &schema {
+            errors.extend(schema_errors(schema, &typed)?);
+        }
         if !errors.is_empty() {
             return Err(invalid(&resource, &typed, errors));
         }
@@ -426,6 +464,28 @@ fn invalid(resource: &ApiResource, obj: &Object, errors: k_api_types::validation
         group: resource.group.clone(),
         name: obj.metadata().name.clone(),
         errors,
+    }
+}
+
+/// Prunes unknown fields of a custom resource and applies its schema's defaults.
+fn schema_defaults(schema: &StructuralSchema, typed: &mut Object) -> Result<()> {
+    if let Object::Dynamic(d) = typed {
+        let mut value = serde_json::to_value(&**d).map_err(|e| StoreError::Internal(e.to_string()))?;
+        k_api_types::structural::prune(schema, &mut value);
+        k_api_types::structural::apply_defaults(schema, &mut value);
+        **d = serde_json::from_value(value).map_err(|e| StoreError::BadRequest(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A custom resource's schema violations.
+fn schema_errors(schema: &StructuralSchema, typed: &Object) -> Result<k_api_types::validation::ErrorList> {
+    match typed {
+        Object::Dynamic(d) => {
+            let value = serde_json::to_value(&**d).map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok(k_api_types::structural::validate(schema, &value))
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -734,8 +794,15 @@ impl ObjectApi for Store {
             job.generate_selector();
         }
         typed.apply_defaults();
+        let schema = self.custom_schema(&resource);
+        if let Some(schema) = &schema {
+            schema_defaults(schema, &mut typed)?;
+        }
         self.admit(Operation::Create, &resource, None, Some(&mut typed), None, user).await?;
-        let errors = typed.validate();
+        let mut errors = typed.validate();
+        if let Some(schema) = &schema {
+            errors.extend(schema_errors(schema, &typed)?);
+        }
         if !errors.is_empty() {
             return Err(invalid(&resource, &typed, errors));
         }
