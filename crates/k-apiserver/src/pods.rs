@@ -1,8 +1,6 @@
 //! Pod subresources beyond status: `pods/eviction` (honouring
 //! PodDisruptionBudgets) and `pods/log` (through a pluggable [`LogSource`]).
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use http::{Response, StatusCode};
@@ -86,14 +84,13 @@ pub(crate) async fn logs(call: &Call<'_>) -> ApiResult<Response<Body>> {
     Ok(r)
 }
 
-fn too_many(pdb: &str, message: String) -> ApiError {
+fn too_many(message: String) -> ApiError {
     let mut e =
         ApiError::new(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.");
     e.status.details = Some(StatusDetails {
         causes: vec![StatusCause { reason: "DisruptionBudget".into(), message, field: String::new() }],
         ..Default::default()
     });
-    let _ = pdb;
     e
 }
 
@@ -158,16 +155,13 @@ async fn consume_disruption(
     let status = pdb.status.clone().unwrap_or_default();
     let current_generation = pdb.metadata.generation.unwrap_or(0);
     if status.observed_generation.unwrap_or(0) < current_generation {
-        return Err(too_many(&name, format!("The disruption budget {name} is still being processed by the server.")));
+        return Err(too_many(format!("The disruption budget {name} is still being processed by the server.")));
     }
     if status.disruptions_allowed <= 0 {
-        return Err(too_many(
-            &name,
-            format!(
-                "The disruption budget {name} needs {} healthy pods and has {} currently",
-                status.desired_healthy, status.current_healthy
-            ),
-        ));
+        return Err(too_many(format!(
+            "The disruption budget {name} needs {} healthy pods and has {} currently",
+            status.desired_healthy, status.current_healthy
+        )));
     }
     let now = k_api_types::meta::Time::now();
     let patch = Patch::Merge(json!({
@@ -179,10 +173,7 @@ async fn consume_disruption(
     }));
     match call.api.patch(gvr, call.namespace(), &name, &patch, true, &call.user).await {
         Ok(_) => Ok(()),
-        Err(e) if e.is_conflict() => Err(too_many(&name, format!("The disruption budget {name} changed; retry"))),
+        Err(e) if e.is_conflict() => Err(too_many(format!("The disruption budget {name} changed; retry"))),
         Err(e) => Err(e.into()),
     }
 }
-
-#[allow(dead_code)]
-fn _assert_object_safe(_: Arc<dyn LogSource>) {}
