@@ -28,6 +28,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
+# CI builds once from a clean clone: incremental state only costs disk there.
+if [ -n "${CI:-}" ]; then
+    export CARGO_INCREMENTAL=0
+fi
+echo "==> disk before the build: $(df -h . | awk 'NR==2 {print $4 " free of " $2}')"
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -40,4 +46,5 @@ cargo test --workspace --all-features
 echo "==> cargo doc (rustdoc warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
+echo "==> disk after the build: $(df -h . | awk 'NR==2 {print $4 " free of " $2}'), target $(du -sh target 2>/dev/null | cut -f1)"
 echo "==> all checks passed"
