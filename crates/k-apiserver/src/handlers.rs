@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::request::{Query, ResourceRequest, Verb};
 use crate::response::{self, Accept, Body};
 use crate::watch;
+use crate::writes::Change;
 
 /// Everything a handler needs about one request.
 pub(crate) struct Call<'a> {
@@ -107,7 +108,7 @@ impl Call<'_> {
     }
 
     /// Applies `fieldValidation` to a decoded body.
-    fn check_fields(&self, value: &Value, warnings: &mut Warnings) -> ApiResult<()> {
+    pub(crate) fn check_fields(&self, value: &Value, warnings: &mut Warnings) -> ApiResult<()> {
         let mode = self.query.get("fieldValidation").unwrap_or("Warn");
         if !matches!(mode, "Strict" | "Warn" | "Ignore") {
             return Err(ApiError::bad_request(format!(
@@ -240,22 +241,21 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
         ("", Verb::Create) => {
             let mut object = call.body_object(&mut warnings)?;
             call.check_name_and_namespace(&mut object)?;
+            crate::writes::track_create(&call, &mut object).await?;
             let created = call.api.create(&call.gvr(), call.namespace(), object, &call.user).await?;
             with_code(object_response(&call, created).await?, StatusCode::CREATED)
         }
         ("" | "status", Verb::Update) => {
             let mut object = call.body_object(&mut warnings)?;
             call.check_name_and_namespace(&mut object)?;
-            let updated = if sub == "status" {
-                call.api.update_status(&call.gvr(), call.namespace(), object, &call.user).await?
-            } else {
-                call.api.update(&call.gvr(), call.namespace(), object, &call.user).await?
-            };
+            let next = crate::writes::to_value(&object)?;
+            let updated = crate::writes::modify(&call, sub, |_, _, _| Ok(Change::Write(next.clone()))).await?;
             object_response(&call, updated).await?
         }
         ("" | "status", Verb::Patch) => {
-            let patched = crate::patching::patch(&call, sub == "status").await?;
-            object_response(&call, patched).await?
+            let patched = crate::patching::patch(&call, sub, &mut warnings).await?;
+            let response = object_response(&call, patched.object).await?;
+            if patched.created { with_code(response, StatusCode::CREATED) } else { response }
         }
         ("status", Verb::Get) => {
             object_response(&call, call.api.get(&call.gvr(), call.namespace(), &call.req.name).await?).await?
@@ -464,51 +464,70 @@ fn to_scale(resource: &ApiResource, object: &DynamicObject) -> ApiResult<Scale> 
 }
 
 async fn scale(call: &Call<'_>, verb: Verb, warnings: &mut Warnings) -> ApiResult<Response<Body>> {
-    if scale_paths(&call.resource).is_none() {
-        return Err(ApiError::not_found_path());
-    }
+    let Some((spec_path, _, _)) = scale_paths(&call.resource) else { return Err(ApiError::not_found_path()) };
     let gvr = call.gvr();
-    let current = call.api.get(&gvr, call.namespace(), &call.req.name).await?;
-    let replicas = match verb {
-        Verb::Get => return Ok(response::json(StatusCode::OK, &to_scale(&call.resource, &current)?)),
-        Verb::Update => {
-            let value = call.body_value()?;
-            call.check_fields(&value, warnings)?;
-            let scale: Scale =
-                serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
-            if !scale.metadata.resource_version.is_empty()
-                && scale.metadata.resource_version != current.metadata.resource_version
-            {
-                return Err(k_store::StoreError::Conflict {
-                    resource: call.resource.plural.clone(),
-                    name: call.req.name.clone(),
-                    message: k_store::error::CONFLICT_MESSAGE.to_owned(),
+    // The replicas the request asks for, given the current Scale.
+    let requested = |current: &Scale| -> ApiResult<i32> {
+        match verb {
+            Verb::Update => {
+                let value = call.body_value()?;
+                let scale: Scale =
+                    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
+                if !scale.metadata.resource_version.is_empty()
+                    && scale.metadata.resource_version != current.metadata.resource_version
+                {
+                    return Err(k_store::StoreError::Conflict {
+                        resource: call.resource.plural.clone(),
+                        name: call.req.name.clone(),
+                        message: k_store::error::CONFLICT_MESSAGE.to_owned(),
+                    }
+                    .into());
                 }
-                .into());
+                Ok(scale.spec.replicas.unwrap_or(0))
             }
-            scale.spec.replicas.unwrap_or(0)
+            _ => {
+                let mut value = serde_json::to_value(current).map_err(|e| ApiError::internal(e.to_string()))?;
+                match patch_body_for_scale(call)? {
+                    Patch::Json(ops) => {
+                        let ops: json_patch::Patch = serde_json::from_value(ops)
+                            .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
+                        json_patch::patch(&mut value, &ops).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    }
+                    Patch::Merge(m) => json_patch::merge(&mut value, &m),
+                }
+                Ok(value
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .and_then(|r| i32::try_from(r).ok())
+                    .unwrap_or(0))
+            }
         }
-        Verb::Patch => {
-            let mut value = serde_json::to_value(to_scale(&call.resource, &current)?)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            match patch_body_for_scale(call)? {
-                Patch::Json(ops) => {
-                    let ops: json_patch::Patch = serde_json::from_value(ops)
-                        .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-                    json_patch::patch(&mut value, &ops).map_err(|e| ApiError::bad_request(e.to_string()))?;
-                }
-                Patch::Merge(m) => json_patch::merge(&mut value, &m),
+    };
+    let updated = match verb {
+        Verb::Get => {
+            let current = call.api.get(&gvr, call.namespace(), &call.req.name).await?;
+            return Ok(response::json(StatusCode::OK, &to_scale(&call.resource, &current)?));
+        }
+        Verb::Update | Verb::Patch => {
+            if verb == Verb::Update {
+                call.check_fields(&call.body_value()?, warnings)?;
             }
-            value.pointer("/spec/replicas").and_then(Value::as_i64).and_then(|r| i32::try_from(r).ok()).unwrap_or(0)
+            crate::writes::modify(call, "scale", |current, value, _| {
+                let replicas = requested(&to_scale(&call.resource, current)?)?;
+                let mut next = value.clone();
+                match next.pointer_mut(spec_path) {
+                    Some(slot) => *slot = json!(replicas),
+                    None => {
+                        let field = spec_path.trim_start_matches("/spec/");
+                        next["spec"][field] = json!(replicas);
+                    }
+                }
+                Ok(Change::Write(next))
+            })
+            .await?
         }
         other => return Err(ApiError::method_not_allowed(other.as_str(), &format!("{}/scale", call.resource.plural))),
     };
-    let (spec_path, _, _) = scale_paths(&call.resource).unwrap_or(("/spec/replicas", "", ""));
-    let field = spec_path.trim_start_matches("/spec/");
-    let patch = Patch::Merge(
-        json!({ "metadata": { "resourceVersion": current.metadata.resource_version }, "spec": { field: replicas } }),
-    );
-    let updated = call.api.patch(&gvr, call.namespace(), &call.req.name, &patch, false, &call.user).await?;
     Ok(response::json(StatusCode::OK, &to_scale(&call.resource, &updated)?))
 }
 

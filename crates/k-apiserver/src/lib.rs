@@ -22,6 +22,7 @@
 //! The design is in `docs/apiserver/design.md`.
 
 pub mod allocator;
+pub mod apply;
 pub mod config;
 pub mod discovery;
 pub mod error;
@@ -37,6 +38,7 @@ pub mod response;
 pub mod table;
 mod tables;
 mod watch;
+mod writes;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -427,3 +427,232 @@ async fn openapi_explain_and_server_side_field_validation() {
     let explain = c.ok(&["explain", "caches.spec"]).await;
     assert!(explain.contains("engine"), "{explain}");
 }
+
+/// The documents of a manifest file, as YAML text.
+fn documents(file: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).expect("manifest");
+    let mut docs = vec![String::new()];
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(String::new());
+        } else {
+            let doc = docs.last_mut().unwrap();
+            doc.push_str(line);
+            doc.push('\n');
+        }
+    }
+    docs.retain(|d| d.lines().any(|l| l.starts_with("kind:")));
+    docs
+}
+
+/// The manifests as files of storable objects, in dependency order: the
+/// CRD of `16-crd.yaml` gets a file of its own before its custom resource,
+/// and `18-more-kinds.yaml` keeps its stored kinds (its request kinds —
+/// Binding, Eviction, the reviews, TokenRequest — are answers, not objects:
+/// they have their own tests).
+fn manifest_files(dir: &Path) -> Vec<PathBuf> {
+    let request_kinds = [
+        "Binding",
+        "Eviction",
+        "TokenReview",
+        "SubjectAccessReview",
+        "SelfSubjectAccessReview",
+        "LocalSubjectAccessReview",
+        "TokenRequest",
+    ];
+    let mut files = Vec::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(manifests())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    names.sort();
+    for path in names {
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let docs = documents(&path);
+        let (crds, rest): (Vec<String>, Vec<String>) =
+            docs.into_iter().partition(|d| d.contains("kind: CustomResourceDefinition"));
+        let rest: Vec<String> = rest
+            .into_iter()
+            .filter(|d| !d.lines().any(|l| request_kinds.iter().any(|k| l == format!("kind: {k}"))))
+            .collect();
+        for (suffix, part) in [("crds", crds), ("objects", rest)] {
+            if part.is_empty() {
+                continue;
+            }
+            let file = dir.join(format!("{stem}-{suffix}.yaml"));
+            std::fs::write(&file, part.join("---\n")).unwrap();
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// Asserts that objects read before and after an operation are the same,
+/// resourceVersions included, naming the fields that differ.
+fn assert_unchanged(before: &Value, after: &Value, what: &str) {
+    let mut differences = Vec::new();
+    missing_fields(before, after, "", &mut differences);
+    missing_fields(after, before, "", &mut differences);
+    assert!(differences.is_empty(), "applying {what} again changed: {differences:#?}");
+}
+
+/// Where `actual` lacks or differs from a field of `expected`, by path.
+fn missing_fields(expected: &Value, actual: &Value, path: &str, out: &mut Vec<String>) {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                match a.get(k) {
+                    Some(got) => missing_fields(v, got, &format!("{path}.{k}"), out),
+                    None => out.push(format!("{path}.{k} is missing")),
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (v, got)) in e.iter().zip(a).enumerate() {
+                missing_fields(v, got, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Value::Number(e), Value::Number(a)) if e.as_f64() == a.as_f64() => {}
+        _ if expected == actual => {}
+        _ => out.push(format!("{path}: expected {expected}, got {actual}")),
+    }
+}
+
+/// Reads back every object of `file` (`kubectl get -f`) and checks that it
+/// keeps every field of the manifest. The exceptions are Kubernetes' own:
+/// `status` is not written through the object of kinds with a status
+/// subresource, and a Secret's `stringData` is folded into `data`.
+async fn assert_read_back(c: &Cluster, file: &Path) {
+    let file = file.to_str().unwrap();
+    let list = c.json(&["get", "-f", file]).await;
+    let items = match list.get("items") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => vec![list.clone()],
+    };
+    let docs = k_api_types::manifest::parse_documents(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(items.len(), docs.len(), "kubectl get -f {file} returned {} objects", items.len());
+    for (doc, got) in docs.iter().zip(&items) {
+        let mut expected = doc.value.clone();
+        let kind = expected["kind"].as_str().unwrap().to_owned();
+        let map = expected.as_object_mut().unwrap();
+        if kind == "Secret"
+            && let Some(Value::Object(strings)) = map.remove("stringData")
+        {
+            for (key, text) in strings {
+                let encoded = base64_encode(text.as_str().unwrap().as_bytes());
+                assert_eq!(got["data"][&key], encoded, "{kind} stringData.{key} is folded into data");
+            }
+        }
+        if ["Node", "Pod", "Service", "Deployment", "Namespace"].contains(&kind.as_str()) {
+            map.remove("status");
+        }
+        let mut missing = Vec::new();
+        missing_fields(&expected, got, "", &mut missing);
+        assert!(missing.is_empty(), "{kind} {} read back from {file}: {missing:#?}", doc.value["metadata"]["name"]);
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_manifest_by_create() {
+    let c = Cluster::start().await;
+    for file in manifest_files(&c.dir) {
+        let out = c.ok(&["create", "-f", file.to_str().unwrap()]).await;
+        assert!(out.lines().all(|l| l.ends_with(" created")), "{out}");
+        assert_read_back(&c, &file).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_manifest_by_client_side_apply_twice() {
+    let c = Cluster::start().await;
+    for file in manifest_files(&c.dir) {
+        let path = file.to_str().unwrap();
+        let out = c.ok(&["apply", "-f", path]).await;
+        assert!(out.lines().all(|l| l.ends_with(" created")), "{out}");
+        let before = c.json(&["get", "-f", path]).await;
+        let out = c.ok(&["apply", "-f", path]).await;
+        // kubectl says "configured" when its patch is not empty, as it is for
+        // lists it replaces whole that the server completed with defaults
+        // (a StatefulSet's volumeClaimTemplates); the object stays the same.
+        assert!(out.lines().all(|l| l.ends_with(" unchanged") || l.ends_with(" configured")), "{out}");
+        let after = c.json(&["get", "-f", path]).await;
+        assert_unchanged(&before, &after, path);
+        assert_read_back(&c, &file).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_manifest_by_server_side_apply_twice() {
+    let c = Cluster::start().await;
+    for file in manifest_files(&c.dir) {
+        let path = file.to_str().unwrap();
+        let out = c.ok(&["apply", "--server-side", "-f", path]).await;
+        assert!(out.lines().all(|l| l.ends_with(" serverside-applied")), "{out}");
+        let before = c.json(&["get", "-f", path]).await;
+        c.ok(&["apply", "--server-side", "-f", path]).await;
+        let after = c.json(&["get", "-f", path]).await;
+        assert_unchanged(&before, &after, path);
+        assert_read_back(&c, &file).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_owns_fields_and_reports_conflicts() {
+    let c = Cluster::start().await;
+    let dir = manifests();
+    c.ok(&["apply", "--server-side", "-f", dir.join("00-namespaces.yaml").to_str().unwrap()]).await;
+    let deployment = dir.join("04-deployment.yaml");
+    let path = deployment.to_str().unwrap();
+    c.ok(&["apply", "--server-side", "-f", path]).await;
+    let got = c.json(&["get", "deployment", "catalog", "-n", "shop", "--show-managed-fields"]).await;
+    let entries = got["metadata"]["managedFields"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(entries[0]["manager"], "kubectl");
+    assert_eq!(entries[0]["operation"], "Apply");
+    assert_eq!(entries[0]["fieldsV1"]["f:spec"]["f:replicas"], serde_json::json!({}));
+
+    // Another manager takes the replicas: re-applying the manifest conflicts.
+    c.ok(&["scale", "deployment", "catalog", "-n", "shop", "--replicas=7"]).await;
+    let err = c.fails(&["apply", "--server-side", "-f", path]).await;
+    assert!(err.contains("Apply failed with 1 conflict: conflict with \"kubectl\""), "{err}");
+    assert!(err.contains(".spec.replicas"), "{err}");
+    assert_eq!(c.json(&["get", "deployment", "catalog", "-n", "shop"]).await["spec"]["replicas"], 7);
+    // --force-conflicts takes them back.
+    c.ok(&["apply", "--server-side", "--force-conflicts", "-f", path]).await;
+    assert_eq!(c.json(&["get", "deployment", "catalog", "-n", "shop"]).await["spec"]["replicas"], 3);
+
+    // A field the manifest no longer sets is removed; others' fields stay.
+    c.ok(&["label", "deployment", "catalog", "-n", "shop", "owner=ops"]).await;
+    let manifest = std::fs::read_to_string(&deployment).unwrap();
+    let changed =
+        manifest.replacen("  labels:\n    app: catalog\n", "", 1).replace("minReadySeconds: 5", "minReadySeconds: 6");
+    assert_ne!(changed, manifest);
+    let edited = c.dir.join("deployment-edited.yaml");
+    std::fs::write(&edited, changed).unwrap();
+    c.ok(&["apply", "--server-side", "-f", edited.to_str().unwrap()]).await;
+    let got = c.json(&["get", "deployment", "catalog", "-n", "shop"]).await;
+    assert_eq!(got["spec"]["minReadySeconds"], 6);
+    assert_eq!(got["metadata"]["labels"], serde_json::json!({"owner": "ops"}), "app label pruned, owner kept");
+
+    // Bad apply requests are refused with a Status.
+    let err = c.fails(&["apply", "--server-side", "--field-manager=", "-f", path]).await;
+    assert!(!err.is_empty());
+}

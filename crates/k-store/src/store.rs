@@ -303,9 +303,14 @@ impl Store {
         fill_type_meta(&resource, &mut new);
         let has_status = resource.has_subresource("status");
         if status_path {
-            // Only the status changes; everything else stays as stored.
+            // Only the status changes; everything else stays as stored, but
+            // for the field managers (a status write records its own).
             let status = new.data.remove("status");
+            let managed = std::mem::take(&mut new.metadata.managed_fields);
             new = old.clone();
+            if !managed.is_empty() {
+                new.metadata.managed_fields = managed;
+            }
             match status {
                 Some(s) => new.data.insert("status".into(), s),
                 None => new.data.remove("status"),
@@ -323,9 +328,6 @@ impl Store {
                     Some(s) => new.data.insert("status".into(), s.clone()),
                     None => new.data.remove("status"),
                 };
-            }
-            if spec_changed(&new, &old) {
-                new.metadata.generation = Some(old.metadata.generation.unwrap_or(0) + 1);
             }
         }
         new.metadata.resource_version.clear();
@@ -352,8 +354,17 @@ impl Store {
         if !errors.is_empty() {
             return Err(invalid(&resource, &typed, errors));
         }
+        storage_form(&mut typed);
         let mut new = from_object(&typed)?;
         new.metadata.resource_version = old.metadata.resource_version.clone();
+        // The generation counts changes of the defaulted spec (kube compares
+        // decoded, hence defaulted, objects).
+        if !status_path {
+            new.metadata.generation = old.metadata.generation;
+            if spec_changed(&new, &old) {
+                new.metadata.generation = Some(old.metadata.generation.unwrap_or(0) + 1);
+            }
+        }
         if new == old {
             return Ok(old);
         }
@@ -427,6 +438,14 @@ fn field_value(obj: &DynamicObject, path: &str) -> Option<String> {
 }
 
 /// Whether anything but metadata and status differs: what `generation` tracks.
+/// What Kubernetes changes in a valid object as it stores it: a Secret's
+/// `stringData` is folded into `data` (and never stored).
+fn storage_form(typed: &mut Object) {
+    if let Object::Secret(secret) = typed {
+        secret.fold_string_data();
+    }
+}
+
 fn spec_changed(new: &DynamicObject, old: &DynamicObject) -> bool {
     !new.data.iter().filter(|(k, _)| k.as_str() != "status").eq(old.data.iter().filter(|(k, _)| k.as_str() != "status"))
 }
@@ -806,6 +825,7 @@ impl ObjectApi for Store {
         if !errors.is_empty() {
             return Err(invalid(&resource, &typed, errors));
         }
+        storage_form(&mut typed);
         let object = from_object(&typed)?;
         let key = object_key(&resource, &object.metadata.namespace, &object.metadata.name);
         let (bytes, mut object) = encode(object)?;

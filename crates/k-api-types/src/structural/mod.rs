@@ -137,6 +137,46 @@ impl StructuralSchema {
     }
 }
 
+impl StructuralSchema {
+    /// The root of the schema, for walking it alongside an object (server-side
+    /// apply does, to learn how each list merges).
+    pub fn root(&self) -> SchemaNode<'_> {
+        SchemaNode(&self.root)
+    }
+}
+
+/// A place in a [`StructuralSchema`]: the schema of one value.
+#[derive(Clone, Copy, Debug)]
+pub struct SchemaNode<'a>(&'a Node);
+
+impl<'a> SchemaNode<'a> {
+    /// The schema of field `name` of an object value: its property, else the
+    /// `additionalProperties` schema; `None` when the schema says nothing.
+    pub fn field(self, name: &str) -> Option<SchemaNode<'a>> {
+        self.0.field(name).map(SchemaNode)
+    }
+
+    /// The schema of the items of a list value.
+    pub fn items(self) -> Option<SchemaNode<'a>> {
+        self.0.items.as_deref().map(SchemaNode)
+    }
+
+    /// `x-kubernetes-list-type` (`atomic`, `set` or `map`), if declared.
+    pub fn list_type(self) -> Option<&'a str> {
+        self.0.list_type.as_deref()
+    }
+
+    /// `x-kubernetes-list-map-keys` of a `map` list.
+    pub fn list_map_keys(self) -> &'a [String] {
+        &self.0.list_map_keys
+    }
+
+    /// Whether unknown fields are kept here (`x-kubernetes-preserve-unknown-fields`).
+    pub fn preserves_unknown_fields(self) -> bool {
+        self.0.preserve_unknown
+    }
+}
+
 /// One compiled schema node: the structural part (types, properties, items,
 /// additionalProperties, extensions, default) and its value validations.
 #[derive(Clone, Debug, Default)]

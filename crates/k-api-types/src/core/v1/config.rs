@@ -196,6 +196,15 @@ impl Secret {
         }
         data
     }
+
+    /// Folds `stringData` into `data`, as the server does when it stores a
+    /// Secret (`stringData` is write-only: never stored, never read back).
+    pub fn fold_string_data(&mut self) {
+        if !self.string_data.is_empty() {
+            self.data = self.effective_data();
+            self.string_data.clear();
+        }
+    }
 }
 
 impl ApplyDefaults for Secret {

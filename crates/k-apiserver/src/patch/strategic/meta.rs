@@ -464,6 +464,76 @@ pub fn patch_extensions(type_name: &str, field: &str) -> Option<(&'static str, O
     Some((tag.strategy, tag.merge_key))
 }
 
+/// A place in a built-in kind's schema, for walking it alongside an object
+/// (server-side apply does, to learn how each list merges and which objects
+/// are atomic).
+#[derive(Clone, Copy)]
+pub struct SchemaCursor {
+    registry: &'static Registry,
+    node: &'static Node,
+    strategy: Strategy,
+    merge_key: Option<&'static str>,
+}
+
+impl SchemaCursor {
+    /// The root of a built-in kind (or `autoscaling/v1` `Scale`); `None` for
+    /// kinds without a Rust type.
+    pub fn for_kind(gvk: &GroupVersionKind) -> Option<SchemaCursor> {
+        let registry = registry();
+        let node = registry.kinds.get(gvk)?;
+        Some(SchemaCursor { registry, node, strategy: Strategy::Default, merge_key: None })
+    }
+
+    fn at(registry: &'static Registry, meta: &'static FieldMeta) -> SchemaCursor {
+        SchemaCursor { registry, node: &meta.node, strategy: meta.strategy, merge_key: meta.merge_key }
+    }
+
+    /// Field `name` of an object (or the values of a map); `None` when the
+    /// schema does not describe it.
+    pub fn field(self, name: &str) -> Option<SchemaCursor> {
+        self.registry.field(self.node, name).map(|meta| Self::at(self.registry, meta))
+    }
+
+    /// The items of a list.
+    pub fn items(self) -> Option<SchemaCursor> {
+        let items = match self.node {
+            Node::List(items) => Some(&**items),
+            Node::Union(alternatives) => alternatives.iter().find_map(|n| match n {
+                Node::List(items) => Some(&**items),
+                _ => None,
+            }),
+            _ => None,
+        }?;
+        Some(Self::at(self.registry, items))
+    }
+
+    /// Whether a list here merges (by [`merge_key`](Self::merge_key) for
+    /// objects, as a set for scalars) rather than being replaced whole.
+    pub fn merges(self) -> bool {
+        self.strategy == Strategy::Merge
+    }
+
+    /// The merge key of a merging list of objects.
+    pub fn merge_key(self) -> Option<&'static str> {
+        self.merge_key
+    }
+
+    /// The schema definition name of an object type here (the Rust type's
+    /// name, such as `LabelSelector`).
+    pub fn type_name(self) -> Option<&'static str> {
+        match self.node {
+            Node::Object(index) => Some(self.registry.types[*index].name.as_str()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for SchemaCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchemaCursor").field("type", &self.type_name()).field("merges", &self.merges()).finish()
+    }
+}
+
 #[cfg(test)]
 pub(super) mod testing {
     //! Access for the tests to the tagged definitions.

@@ -63,7 +63,7 @@ mod meta;
 mod tests;
 
 pub use merge::strategic_merge;
-pub use meta::{PatchMeta, patch_extensions};
+pub use meta::{PatchMeta, SchemaCursor, patch_extensions};
 
 /// Why a strategic merge patch could not be applied: the patch is malformed.
 /// API servers answer these with a 422 (or 400) `Status` carrying the message.

@@ -1,0 +1,281 @@
+use k_api_types::GroupVersionKind;
+use k_api_types::meta::ManagedFieldsEntry;
+use k_api_types::structural::StructuralSchema;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::patch::strategic::SchemaCursor;
+
+fn deployment_cx() -> Context<'static> {
+    Context {
+        shape: Shape::Builtin(SchemaCursor::for_kind(&GroupVersionKind::new("apps", "v1", "Deployment")).unwrap()),
+        scope: Scope::Object { status_subresource: true },
+        api_version: "apps/v1".into(),
+        subresource: "",
+        normalize: None,
+    }
+}
+
+fn config(replicas: i64, labels: Value, containers: Value) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": containers}}
+        }
+    })
+}
+
+fn nginx() -> Value {
+    json!([{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}])
+}
+
+/// Applies and returns the object with its managed fields.
+fn apply_ok(live: Option<&Value>, applied: &Value, manager: &str, force: bool) -> Value {
+    let entries = entries_of(live);
+    let out = apply(&entries, live, applied, manager, force, &deployment_cx()).unwrap();
+    with_entries(out.object, out.managed_fields)
+}
+
+fn entries_of(object: Option<&Value>) -> Vec<ManagedFieldsEntry> {
+    object
+        .and_then(|o| o.pointer("/metadata/managedFields"))
+        .map(|m| serde_json::from_value(m.clone()).unwrap())
+        .unwrap_or_default()
+}
+
+fn with_entries(mut object: Value, entries: Vec<ManagedFieldsEntry>) -> Value {
+    object["metadata"]["managedFields"] = serde_json::to_value(entries).unwrap();
+    object
+}
+
+fn fields_of<'a>(object: &'a Value, manager: &str, operation: &str) -> Option<&'a Value> {
+    object["metadata"]["managedFields"]
+        .as_array()?
+        .iter()
+        .find(|e| e["manager"] == manager && e["operation"] == operation)
+        .map(|e| &e["fieldsV1"])
+}
+
+#[test]
+fn an_apply_owns_exactly_what_it_sets() {
+    let object = apply_ok(None, &config(3, json!({"app": "web"}), nginx()), "kubectl", false);
+    assert_eq!(object["spec"]["replicas"], 3);
+    let fields = fields_of(&object, "kubectl", "Apply").unwrap();
+    assert_eq!(
+        fields,
+        &json!({
+            "f:metadata": {"f:labels": {"f:app": {}}},
+            "f:spec": {
+                "f:replicas": {},
+                "f:selector": {},
+                "f:template": {
+                    "f:metadata": {"f:labels": {"f:app": {}}},
+                    "f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {
+                        ".": {}, "f:image": {}, "f:name": {},
+                        "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}
+                    }}}
+                }
+            }
+        }),
+        "the label selector is atomic; containers are keyed by name, ports by port and protocol"
+    );
+    let entry = &object["metadata"]["managedFields"][0];
+    assert_eq!(entry["apiVersion"], "apps/v1");
+    assert_eq!(entry["fieldsType"], "FieldsV1");
+    assert!(entry["time"].is_string());
+}
+
+#[test]
+fn applying_the_same_configuration_again_changes_nothing() {
+    let applied = config(3, json!({"app": "web"}), nginx());
+    let object = apply_ok(None, &applied, "kubectl", false);
+    let again = apply(&entries_of(Some(&object)), Some(&object), &applied, "kubectl", false, &deployment_cx()).unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.managed_fields, entries_of(Some(&object)), "times stay as they were");
+}
+
+#[test]
+fn fields_left_out_of_the_configuration_are_removed() {
+    let first = apply_ok(None, &config(3, json!({"app": "web", "tier": "front"}), nginx()), "kubectl", false);
+    let sidecar = json!([{"name": "nginx", "image": "nginx:1.27"}, {"name": "log", "image": "busybox"}]);
+    let second = apply_ok(Some(&first), &config(3, json!({"app": "web"}), sidecar), "kubectl", false);
+    assert_eq!(second["metadata"]["labels"], json!({"app": "web"}));
+    let containers = &second["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers.as_array().unwrap().len(), 2);
+    assert!(containers[0].get("ports").is_none(), "the ports the manager stopped applying go: {containers}");
+    let third = apply_ok(Some(&second), &config(3, json!({"app": "web"}), nginx()), "kubectl", false);
+    let names: Vec<&str> = third["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nginx"]);
+}
+
+#[test]
+fn changing_another_managers_field_conflicts_unless_forced() {
+    let object = apply_ok(None, &config(3, json!({"app": "web"}), nginx()), "kubectl", false);
+    // `kubectl scale` writes the replicas through the scale subresource.
+    let mut scaled = object.clone();
+    scaled["spec"]["replicas"] = json!(5);
+    let cx = Context { scope: Scope::Other, subresource: "scale", ..deployment_cx() };
+    let entries = update(&entries_of(Some(&object)), Some(&object), &scaled, "kubectl-scale", &cx).unwrap();
+    let scaled = with_entries(scaled, entries);
+    assert_eq!(fields_of(&scaled, "kubectl-scale", "Update").unwrap(), &json!({"f:spec": {"f:replicas": {}}}));
+    assert!(
+        fields_of(&scaled, "kubectl", "Apply").unwrap()["f:spec"].get("f:replicas").is_none(),
+        "an update takes the field from the applier"
+    );
+
+    // The applier re-applies with 3 replicas: conflict.
+    let applied = config(3, json!({"app": "web"}), nginx());
+    let err =
+        apply(&entries_of(Some(&scaled)), Some(&scaled), &applied, "kubectl", false, &deployment_cx()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"Apply failed with 1 conflict: conflict with "kubectl-scale" with subresource "scale" using apps/v1: .spec.replicas"#
+    );
+    // Agreeing with the current value is no conflict: the field is shared.
+    let shared = apply_ok(Some(&scaled), &config(5, json!({"app": "web"}), nginx()), "kubectl", false);
+    assert!(fields_of(&shared, "kubectl-scale", "Update").is_some());
+    assert!(fields_of(&shared, "kubectl", "Apply").unwrap()["f:spec"].get("f:replicas").is_some());
+    // Forcing takes it.
+    let forced = apply_ok(Some(&scaled), &applied, "kubectl", true);
+    assert_eq!(forced["spec"]["replicas"], 3);
+    assert!(fields_of(&forced, "kubectl-scale", "Update").is_none(), "the scaler owns nothing left");
+}
+
+#[test]
+fn two_appliers_share_a_list_by_key() {
+    let a = apply_ok(None, &config(1, json!({"app": "web"}), nginx()), "team-a", false);
+    let sidecar = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"template": {"spec": {"containers": [{"name": "log", "image": "busybox"}]}}}
+    });
+    let b = apply_ok(Some(&a), &sidecar, "team-b", false);
+    assert_eq!(b["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(), 2);
+    // team-a drops its labels; team-b's container stays.
+    let c = apply_ok(Some(&b), &config(1, json!({}), nginx()), "team-a", false);
+    assert_eq!(c["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(), 2);
+    // team-b stops applying its container: it goes.
+    let empty = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+    let d = apply_ok(Some(&c), &empty, "team-b", false);
+    assert_eq!(d["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(), 1);
+    assert!(fields_of(&d, "team-b", "Apply").is_none(), "an entry with nothing owned is dropped");
+}
+
+#[test]
+fn updates_move_ownership_and_removals_clear_it() {
+    let cx = deployment_cx();
+    let created = config(1, json!({"app": "web", "tier": "front"}), nginx());
+    let entries = update(&[], None, &created, "kubectl-create", &cx).unwrap();
+    let created = with_entries(created, entries);
+    let fields = fields_of(&created, "kubectl-create", "Update").unwrap();
+    assert_eq!(fields["f:metadata"]["f:labels"], json!({".": {}, "f:app": {}, "f:tier": {}}));
+    assert!(fields.get("f:apiVersion").is_none() && fields["f:metadata"].get("f:name").is_none());
+
+    let mut edited = created.clone();
+    edited["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+    edited["metadata"]["labels"].as_object_mut().unwrap().remove("tier");
+    let entries = update(&entries_of(Some(&created)), Some(&created), &edited, "kubectl-edit", &cx).unwrap();
+    let edited = with_entries(edited, entries);
+    assert_eq!(
+        fields_of(&edited, "kubectl-edit", "Update").unwrap(),
+        &json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {"f:image": {}}}}}}})
+    );
+    let create_fields = fields_of(&edited, "kubectl-create", "Update").unwrap();
+    assert_eq!(create_fields["f:metadata"]["f:labels"], json!({".": {}, "f:app": {}}));
+    assert!(
+        create_fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]
+            .get("f:image")
+            .is_none()
+    );
+
+    // An update that changes nothing leaves the entries (and their times) alone.
+    assert!(update(&entries_of(Some(&edited)), Some(&edited), &edited, "kubectl-edit", &cx).is_none());
+}
+
+#[test]
+fn status_is_owned_through_the_status_subresource_only() {
+    let cx = deployment_cx();
+    let mut object = config(1, json!({"app": "web"}), nginx());
+    object["status"] = json!({"replicas": 1});
+    let entries = update(&[], None, &object, "kubectl-create", &cx).unwrap();
+    assert!(entries[0].fields_v1.as_ref().unwrap().get("f:status").is_none());
+    let status_cx = Context { scope: Scope::Status, subresource: "status", ..cx.clone() };
+    let mut next = object.clone();
+    next["status"]["replicas"] = json!(2);
+    next["spec"]["replicas"] = json!(9);
+    let entries = update(&entries, Some(&object), &next, "controller", &status_cx).unwrap();
+    let controller = entries.iter().find(|e| e.manager == "controller").unwrap();
+    assert_eq!(controller.subresource, "status");
+    assert_eq!(controller.fields_v1, Some(json!({"f:status": {"f:replicas": {}}})));
+}
+
+#[test]
+fn finalizers_are_a_set() {
+    let cx = deployment_cx();
+    let mut applied = config(1, json!({}), nginx());
+    applied["metadata"]["finalizers"] = json!(["example.com/a"]);
+    let first = apply_ok(None, &applied, "a", false);
+    let mut other = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+    other["metadata"]["finalizers"] = json!(["example.com/b"]);
+    let second = apply_ok(Some(&first), &other, "b", false);
+    assert_eq!(second["metadata"]["finalizers"], json!(["example.com/a", "example.com/b"]));
+    assert_eq!(
+        fields_of(&second, "b", "Apply").unwrap(),
+        &json!({"f:metadata": {"f:finalizers": {"v:\"example.com/b\"": {}}}})
+    );
+    let _ = cx;
+}
+
+#[test]
+fn custom_resources_follow_their_list_types() {
+    let schema = StructuralSchema::new(&json!({
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {
+            "hosts": {"type": "array", "items": {"type": "string"}},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "routes": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["path"],
+                "items": {"type": "object", "properties": {"path": {"type": "string"}, "port": {"type": "integer"}}}}
+        }}}
+    }))
+    .unwrap();
+    let cx = Context {
+        shape: Shape::Custom(schema.root()),
+        scope: Scope::Object { status_subresource: false },
+        api_version: "example.org/v1".into(),
+        subresource: "",
+        normalize: None,
+    };
+    let applied = json!({
+        "apiVersion": "example.org/v1", "kind": "Site", "metadata": {"name": "s"},
+        "spec": {"hosts": ["a", "b"], "tags": ["x"], "routes": [{"path": "/", "port": 80}]}
+    });
+    let out = apply(&[], None, &applied, "m", false, &cx).unwrap();
+    assert_eq!(
+        out.managed_fields[0].fields_v1,
+        Some(json!({"f:spec": {
+            "f:hosts": {},
+            "f:routes": {"k:{\"path\":\"/\"}": {".": {}, "f:path": {}, "f:port": {}}},
+            "f:tags": {"v:\"x\"": {}}
+        }}))
+    );
+}
+
+#[test]
+fn conflicts_with_several_managers_list_each() {
+    let conflicts = Conflicts(vec![
+        Conflict { manager: "a".into(), subresource: String::new(), api_version: "v1".into(), path: ".x".into() },
+        Conflict { manager: "a".into(), subresource: String::new(), api_version: "v1".into(), path: ".y".into() },
+        Conflict { manager: "b".into(), subresource: String::new(), api_version: "v1".into(), path: ".z".into() },
+    ]);
+    assert_eq!(
+        conflicts.to_string(),
+        "Apply failed with 3 conflicts: conflicts with \"a\" using v1:\n- .x\n- .y\nconflicts with \"b\" using v1:\n- .z"
+    );
+}

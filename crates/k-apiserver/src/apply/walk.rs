@@ -1,0 +1,319 @@
+//! Walks over objects and their schema: the field set of a value, the
+//! changes between two values, the merge of an applied configuration into a
+//! live object, and the removal of a set of fields.
+
+use serde_json::{Map, Value};
+
+use super::fieldset::FieldSet;
+use super::schema::{ListKind, Shape};
+
+/// The path element of field `name`.
+fn field(name: &str) -> String {
+    format!("f:{name}")
+}
+
+/// Whether a list's items can be a set (scalars only).
+fn scalars(items: &[Value]) -> bool {
+    items.iter().all(|v| !v.is_object() && !v.is_array())
+}
+
+/// The `k:` path element of each item of a keyed list, or `None` when an
+/// item is not an object, misses a key field (without default) or repeats
+/// another's key — such a list is treated as atomic.
+fn keyed<'v>(items: &'v [Value], keys: &[String], shape: Shape<'_>) -> Option<Vec<(String, &'v Value)>> {
+    let mut sorted: Vec<&String> = keys.iter().collect();
+    sorted.sort();
+    let mut out: Vec<(String, &Value)> = Vec::with_capacity(items.len());
+    for item in items {
+        let object = item.as_object()?;
+        let mut key = Map::new();
+        for name in &sorted {
+            let value = match object.get(name.as_str()) {
+                Some(v) if !v.is_null() => v.clone(),
+                _ => Value::String(shape.key_default(name)?.to_owned()),
+            };
+            key.insert((*name).clone(), value);
+        }
+        // serde_json's map keeps keys sorted, as Kubernetes writes them.
+        let element = format!("k:{}", Value::Object(key));
+        if out.iter().any(|(k, _)| *k == element) {
+            return None;
+        }
+        out.push((element, item));
+    }
+    Some(out)
+}
+
+/// Adds the paths of `value` to `node` (the node of the value's own path):
+/// its leaves, each item of keyed lists and each value of sets (members of
+/// their own), empty objects and atomic values as leaves. This is the set an
+/// applied configuration claims.
+pub(crate) fn set_of(value: &Value, shape: Shape<'_>, node: &mut FieldSet) {
+    match value {
+        Value::Object(map) if !shape.atomic_object() => {
+            if map.is_empty() {
+                node.set_member();
+            }
+            for (name, child) in map {
+                set_of(child, shape.field(name), node.child(field(name)));
+            }
+        }
+        Value::Array(items) if !items.is_empty() => match shape.list_kind() {
+            ListKind::Set if scalars(items) => {
+                for item in items {
+                    node.child(format!("v:{item}")).set_member();
+                }
+            }
+            ListKind::Map(keys) => match keyed(items, &keys, shape.items()) {
+                Some(keyed) => {
+                    for (key, item) in keyed {
+                        let child = node.child(key);
+                        child.set_member();
+                        set_of(item, shape.items(), child);
+                    }
+                }
+                None => node.set_member(),
+            },
+            _ => node.set_member(),
+        },
+        _ => node.set_member(),
+    }
+}
+
+/// The paths of a value that was added: its own path and, all the way
+/// down, the paths of its fields, keyed items and set values (so an added
+/// object has its own `"."` member beside its fields').
+fn added(value: &Value, shape: Shape<'_>) -> FieldSet {
+    let mut node = FieldSet::new();
+    match value {
+        Value::Object(map) if !shape.atomic_object() => {
+            for (name, child) in map {
+                *node.child(field(name)) = added(child, shape.field(name));
+            }
+        }
+        Value::Array(items) if !items.is_empty() => match shape.list_kind() {
+            ListKind::Set if scalars(items) => {
+                for item in items {
+                    node.child(format!("v:{item}")).set_member();
+                }
+            }
+            ListKind::Map(keys) => {
+                if let Some(keyed) = keyed(items, &keys, shape.items()) {
+                    for (key, item) in keyed {
+                        *node.child(key) = added(item, shape.items());
+                    }
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+    node.set_member();
+    node
+}
+
+/// Adds the fields of a new object (the root of a create): each with
+/// everything below it, as [`added`] values. The top-level objects
+/// (`metadata`, `spec`, …) get no `"."` of their own: every object has them,
+/// as Kubernetes sees it.
+pub(crate) fn added_fields(object: &Value, shape: Shape<'_>, out: &mut FieldSet) {
+    if let Value::Object(map) = object {
+        for (name, value) in map {
+            let mut child = added(value, shape.field(name));
+            if value.is_object() {
+                child.clear_member();
+            }
+            *out.child(field(name)) = child;
+        }
+    }
+}
+
+/// The changes from `old` to `new`: `changed` gets the paths added or given
+/// another value, `removed` the paths whose whole subtree is gone.
+pub(crate) fn diff(old: &Value, new: &Value, shape: Shape<'_>, changed: &mut FieldSet, removed: &mut FieldSet) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) if !shape.atomic_object() => {
+            for (name, value) in b {
+                let element = field(name);
+                match a.get(name) {
+                    None => *changed.child(element) = added(value, shape.field(name)),
+                    Some(before) => {
+                        let (mut c, mut r) = (FieldSet::new(), FieldSet::new());
+                        diff(before, value, shape.field(name), &mut c, &mut r);
+                        if !c.is_empty() {
+                            *changed.child(element.clone()) = c;
+                        }
+                        if !r.is_empty() {
+                            *removed.child(element) = r;
+                        }
+                    }
+                }
+            }
+            for name in a.keys().filter(|k| !b.contains_key(*k)) {
+                removed.child(field(name)).set_member();
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => diff_lists(a, b, shape, changed, removed),
+        _ => {
+            if old != new {
+                changed.set_member();
+            }
+        }
+    }
+}
+
+fn diff_lists(a: &[Value], b: &[Value], shape: Shape<'_>, changed: &mut FieldSet, removed: &mut FieldSet) {
+    match shape.list_kind() {
+        ListKind::Set if scalars(a) && scalars(b) => {
+            for item in b.iter().filter(|v| !a.contains(v)) {
+                changed.child(format!("v:{item}")).set_member();
+            }
+            for item in a.iter().filter(|v| !b.contains(v)) {
+                removed.child(format!("v:{item}")).set_member();
+            }
+        }
+        ListKind::Map(keys) => {
+            let items = shape.items();
+            match (keyed(a, &keys, items), keyed(b, &keys, items)) {
+                (Some(before), Some(after)) => {
+                    for (key, value) in &after {
+                        match before.iter().find(|(k, _)| k == key) {
+                            None => *changed.child(key.clone()) = added(value, items),
+                            Some((_, old)) => {
+                                let (mut c, mut r) = (FieldSet::new(), FieldSet::new());
+                                diff(old, value, items, &mut c, &mut r);
+                                if !c.is_empty() {
+                                    *changed.child(key.clone()) = c;
+                                }
+                                if !r.is_empty() {
+                                    *removed.child(key.clone()) = r;
+                                }
+                            }
+                        }
+                    }
+                    for (key, _) in before.iter().filter(|(k, _)| !after.iter().any(|(j, _)| j == k)) {
+                        removed.child(key.clone()).set_member();
+                    }
+                }
+                _ if a != b => changed.set_member(),
+                _ => {}
+            }
+        }
+        _ => {
+            if a != b {
+                changed.set_member();
+            }
+        }
+    }
+}
+
+/// Merges an applied configuration into a live value: objects merge field by
+/// field (a `null` removes the field), keyed lists merge item by item (new
+/// items are appended), sets take the union (new values appended), and
+/// everything else is replaced by the applied value.
+pub(crate) fn merge(live: &Value, applied: &Value, shape: Shape<'_>) -> Value {
+    match (live, applied) {
+        (Value::Object(l), Value::Object(a)) if !shape.atomic_object() => {
+            let mut out = l.clone();
+            for (name, value) in a {
+                if value.is_null() {
+                    out.remove(name);
+                    continue;
+                }
+                let merged = match l.get(name) {
+                    Some(before) => merge(before, value, shape.field(name)),
+                    None => value.clone(),
+                };
+                out.insert(name.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (Value::Array(l), Value::Array(a)) => match shape.list_kind() {
+            ListKind::Set if scalars(l) && scalars(a) => {
+                let mut out = l.clone();
+                for item in a {
+                    if !out.contains(item) {
+                        out.push(item.clone());
+                    }
+                }
+                Value::Array(out)
+            }
+            ListKind::Map(keys) => {
+                let items = shape.items();
+                match (keyed(l, &keys, items), keyed(a, &keys, items)) {
+                    (Some(before), Some(after)) => {
+                        let mut out: Vec<(String, Value)> = before.into_iter().map(|(k, v)| (k, v.clone())).collect();
+                        for (key, value) in after {
+                            match out.iter_mut().find(|(k, _)| *k == key) {
+                                Some((_, existing)) => *existing = merge(existing, value, items),
+                                None => out.push((key, value.clone())),
+                            }
+                        }
+                        Value::Array(out.into_iter().map(|(_, v)| v).collect())
+                    }
+                    _ => applied.clone(),
+                }
+            }
+            _ => applied.clone(),
+        },
+        _ => applied.clone(),
+    }
+}
+
+/// Whether a value is an empty object or list.
+fn is_empty_container(value: &Value) -> bool {
+    match value {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Removes the members of `set` from `value`: a member field, item or set
+/// value goes with everything below it; objects and lists left empty by the
+/// removal go too.
+pub(crate) fn remove(value: &mut Value, set: &FieldSet, shape: Shape<'_>) {
+    match value {
+        Value::Object(map) if !shape.atomic_object() => {
+            for (element, child) in set.children() {
+                let Some(name) = element.strip_prefix("f:") else { continue };
+                if child.is_member() {
+                    map.remove(name);
+                } else if let Some(inner) = map.get_mut(name) {
+                    let was_empty = is_empty_container(inner);
+                    remove(inner, child, shape.field(name));
+                    if !was_empty && is_empty_container(inner) {
+                        map.remove(name);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => match shape.list_kind() {
+            ListKind::Set => {
+                items.retain(|item| !set.get(&format!("v:{item}")).is_some_and(FieldSet::is_member));
+            }
+            ListKind::Map(keys) => {
+                let item_shape = shape.items();
+                let Some(keys) =
+                    keyed(items, &keys, item_shape).map(|k| k.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+                else {
+                    return;
+                };
+                let mut kept = Vec::with_capacity(items.len());
+                for (key, mut item) in keys.into_iter().zip(std::mem::take(items)) {
+                    match set.get(&key) {
+                        Some(child) if child.is_member() => {}
+                        Some(child) => {
+                            remove(&mut item, child, item_shape);
+                            kept.push(item);
+                        }
+                        None => kept.push(item),
+                    }
+                }
+                *items = kept;
+            }
+            ListKind::Atomic => {}
+        },
+        _ => {}
+    }
+}

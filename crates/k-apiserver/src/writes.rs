@@ -1,0 +1,220 @@
+//! Writes with field management: every create, update and patch records its
+//! field manager in `metadata.managedFields` (see [`crate::apply`]), and
+//! changes of an existing object are read-modify-write cycles retried on
+//! conflict.
+
+use k_api_types::meta::{ManagedFieldsEntry, StatusCause, StatusDetails};
+use k_api_types::structural::StructuralSchema;
+use k_api_types::{DynamicObject, GroupVersionResource};
+use serde_json::Value;
+
+use crate::apply::{self, Conflicts, Context, Scope, Shape};
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::Call;
+use crate::patch::strategic::SchemaCursor;
+
+/// How many times a read-modify-write is retried on conflict.
+const RETRIES: usize = 64;
+
+/// The schema server-side apply walks: a built-in kind's, a custom
+/// resource's (compiled from its CRD), or none.
+#[derive(Debug)]
+pub(crate) enum ShapeSource {
+    Builtin(SchemaCursor),
+    Custom(Box<StructuralSchema>),
+    Unknown,
+}
+
+impl ShapeSource {
+    pub(crate) fn shape(&self) -> Shape<'_> {
+        match self {
+            ShapeSource::Builtin(c) => Shape::Builtin(*c),
+            ShapeSource::Custom(s) => Shape::Custom(s.root()),
+            ShapeSource::Unknown => Shape::Unknown,
+        }
+    }
+
+    /// The schema of the call's kind. A custom resource's comes from its
+    /// CRD (the version served); without one, nothing is known.
+    pub(crate) async fn of(call: &Call<'_>) -> ShapeSource {
+        if let Some(cursor) = SchemaCursor::for_kind(&call.resource.gvk()) {
+            return ShapeSource::Builtin(cursor);
+        }
+        match custom_schema(call).await {
+            Some(schema) => ShapeSource::Custom(Box::new(schema)),
+            None => ShapeSource::Unknown,
+        }
+    }
+}
+
+impl apply::Normalize for ShapeSource {
+    /// The object with its kind's defaults, as the store will keep it.
+    fn normalize(&self, object: &Value) -> Value {
+        match self {
+            ShapeSource::Builtin(_) => k_api_types::Object::decode(object)
+                .ok()
+                .and_then(|decoded| {
+                    let mut typed = decoded.object;
+                    typed.apply_defaults();
+                    if let k_api_types::Object::Secret(secret) = &mut typed {
+                        secret.fold_string_data();
+                    }
+                    typed.to_value().ok()
+                })
+                .unwrap_or_else(|| object.clone()),
+            ShapeSource::Custom(schema) => {
+                let mut out = object.clone();
+                k_api_types::structural::apply_defaults(schema, &mut out);
+                out
+            }
+            ShapeSource::Unknown => object.clone(),
+        }
+    }
+}
+
+/// The structural schema of a custom resource's version, from its CRD.
+pub(crate) async fn custom_schema(call: &Call<'_>) -> Option<StructuralSchema> {
+    let crds = GroupVersionResource::new("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+    let name = format!("{}.{}", call.resource.plural, call.resource.group);
+    let crd = call.api.get(&crds, "", &name).await.ok()?;
+    let versions = crd.data.get("spec")?.get("versions")?.as_array()?;
+    let version = versions.iter().find(|v| v.get("name").and_then(Value::as_str) == Some(&call.resource.version))?;
+    StructuralSchema::new(version.pointer("/schema/openAPIV3Schema")?).ok()
+}
+
+impl Call<'_> {
+    /// The field manager of this write: the `fieldManager` parameter, else
+    /// the program name of the User-Agent (`kubectl` of
+    /// `kubectl/v1.32.0 (linux/amd64)`), as Kubernetes derives it.
+    pub(crate) fn field_manager(&self) -> ApiResult<String> {
+        if let Some(manager) = self.query.get("fieldManager") {
+            if manager.chars().count() > 128 {
+                return Err(ApiError::bad_request("fieldManager: Too long: may not be more than 128 bytes"));
+            }
+            if manager.chars().any(|c| c.is_control()) {
+                return Err(ApiError::bad_request(format!(
+                    "fieldManager: Invalid value: {manager:?}: must only contain printable characters"
+                )));
+            }
+            return Ok(manager.to_owned());
+        }
+        let agent = self.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let program: String = agent.split('/').next().unwrap_or_default().chars().take(128).collect();
+        Ok(if program.is_empty() { "unknown".to_owned() } else { program })
+    }
+
+    /// The field-management context of a write through `subresource`.
+    pub(crate) fn managed_context<'s>(&'s self, source: &'s ShapeSource, subresource: &'s str) -> Context<'s> {
+        let shape = source.shape();
+        let scope = match subresource {
+            "" => Scope::Object { status_subresource: self.resource.subresources.iter().any(|s| s == "status") },
+            "status" => Scope::Status,
+            _ => Scope::Other,
+        };
+        Context { shape, scope, api_version: self.resource.api_version(), subresource, normalize: Some(source) }
+    }
+}
+
+/// Records the creator of a new object as the manager of all its fields.
+pub(crate) async fn track_create(call: &Call<'_>, object: &mut DynamicObject) -> ApiResult<()> {
+    let manager = call.field_manager()?;
+    let source = ShapeSource::of(call).await;
+    let value = to_value(object)?;
+    let cx = call.managed_context(&source, "");
+    if let Some(entries) = apply::update(&[], None, &value, &manager, &cx) {
+        object.metadata.managed_fields = entries;
+    }
+    Ok(())
+}
+
+/// What a change makes of the current object.
+pub(crate) enum Change {
+    /// Write this object; its managed fields follow from what changed.
+    Write(Value),
+    /// Write this object with these managed fields (an apply).
+    WriteManaged(Value, Vec<ManagedFieldsEntry>),
+    /// Nothing to write: answer the current object.
+    Keep,
+}
+
+/// Changes an existing object: reads it, lets `change` make the next one,
+/// records the field manager and writes it with the read revision as a
+/// precondition, retrying on conflict. A next object carrying another
+/// resourceVersion than the one read is a client precondition: a conflict
+/// with it is the client's 409.
+pub(crate) async fn modify(
+    call: &Call<'_>,
+    subresource: &str,
+    mut change: impl FnMut(&DynamicObject, &Value, &ShapeSource) -> ApiResult<Change>,
+) -> ApiResult<DynamicObject> {
+    let gvr = call.gvr();
+    let ns = call.namespace();
+    let name = &call.req.name;
+    let manager = call.field_manager()?;
+    let source = ShapeSource::of(call).await;
+    let mut last = None;
+    for _ in 0..RETRIES {
+        let current = call.api.get(&gvr, ns, name).await?;
+        let current_value = to_value(&current)?;
+        let (next, managed) = match change(&current, &current_value, &source)? {
+            Change::Keep => return Ok(current),
+            Change::Write(next) => {
+                // Compare as stored: fields the server completes with
+                // defaults are not the writer's changes.
+                let next = apply::Normalize::normalize(&source, &next);
+                let cx = call.managed_context(&source, subresource);
+                let managed =
+                    apply::update(&current.metadata.managed_fields, Some(&current_value), &next, &manager, &cx)
+                        .unwrap_or_else(|| current.metadata.managed_fields.clone());
+                (next, managed)
+            }
+            Change::WriteManaged(next, managed) => (next, managed),
+        };
+        let mut next: DynamicObject = serde_json::from_value(next)
+            .map_err(|e| ApiError::bad_request(format!("the changed object does not decode: {e}")))?;
+        next.metadata.managed_fields = managed;
+        let rv = &current.metadata.resource_version;
+        let precondition = !next.metadata.resource_version.is_empty() && next.metadata.resource_version != *rv;
+        if next.metadata.resource_version.is_empty() {
+            next.metadata.resource_version = rv.clone();
+        }
+        let written = if subresource == "status" {
+            call.api.update_status(&gvr, ns, next, &call.user).await
+        } else {
+            call.api.update(&gvr, ns, next, &call.user).await
+        };
+        match written {
+            Err(e) if e.is_conflict() && !precondition => {
+                last = Some(e);
+                tokio::task::yield_now().await;
+            }
+            other => return Ok(other?),
+        }
+    }
+    Err(last.map(ApiError::from).unwrap_or_else(|| ApiError::internal("the write gave up after repeated conflicts")))
+}
+
+pub(crate) fn to_value(object: &DynamicObject) -> ApiResult<Value> {
+    serde_json::to_value(object).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// The 409 answer to an apply's conflicts, as Kubernetes words it.
+pub(crate) fn conflict_error(call: &Call<'_>, conflicts: &Conflicts) -> ApiError {
+    let mut error = ApiError::new(409, "Conflict", conflicts.to_string());
+    error.status.details = Some(StatusDetails {
+        name: call.req.name.clone(),
+        group: call.resource.group.clone(),
+        kind: call.resource.plural.clone(),
+        causes: conflicts
+            .0
+            .iter()
+            .map(|c| StatusCause {
+                reason: "FieldManagerConflict".to_owned(),
+                message: format!("conflict with {}", c.manager_display()),
+                field: c.path.clone(),
+            })
+            .collect(),
+        ..Default::default()
+    });
+    error
+}
