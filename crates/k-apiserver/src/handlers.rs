@@ -84,7 +84,7 @@ impl Call<'_> {
     /// Decodes an object from the body, checking its apiVersion/kind and
     /// applying `fieldValidation` (Strict: unknown fields are a 400; Warn:
     /// warnings; Ignore: dropped).
-    fn body_object(&self, warnings: &mut Warnings) -> ApiResult<DynamicObject> {
+    async fn body_object(&self, warnings: &mut Warnings) -> ApiResult<DynamicObject> {
         let value = self.body_value()?;
         if !value.is_object() {
             return Err(ApiError::bad_request("the body of the request must be a JSON object"));
@@ -103,12 +103,15 @@ impl Call<'_> {
                 "the API version in the data ({api_version}) does not match the expected API version ({expected})"
             )));
         }
-        self.check_fields(&value, warnings)?;
+        self.check_fields(&value, warnings).await?;
         serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("the object does not decode: {e}")))
     }
 
-    /// Applies `fieldValidation` to a decoded body.
-    pub(crate) fn check_fields(&self, value: &Value, warnings: &mut Warnings) -> ApiResult<()> {
+    /// Applies `fieldValidation` to a decoded body: unknown fields of a
+    /// built-in kind (by its Rust type) or of a custom resource (by its CRD's
+    /// structural schema, which prunes them) are a 400 with `Strict`,
+    /// warnings with `Warn` (the default), and dropped silently with `Ignore`.
+    pub(crate) async fn check_fields(&self, value: &Value, warnings: &mut Warnings) -> ApiResult<()> {
         let mode = self.query.get("fieldValidation").unwrap_or("Warn");
         if !matches!(mode, "Strict" | "Warn" | "Ignore") {
             return Err(ApiError::bad_request(format!(
@@ -119,14 +122,21 @@ impl Call<'_> {
             return Ok(());
         }
         let decoded = Object::decode(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if decoded.unknown_fields.is_empty() {
+        let mut unknown: Vec<String> = decoded.unknown_fields.iter().map(|f| format!("unknown field {f:?}")).collect();
+        if matches!(decoded.object, Object::Dynamic(_))
+            && let Some(schema) = crate::writes::custom_schema(self).await
+        {
+            let mut pruned = value.clone();
+            let paths = k_api_types::structural::prune(&schema, &mut pruned);
+            unknown.extend(paths.iter().map(|p| k_api_types::structural::unknown_field_warning(p)));
+        }
+        if unknown.is_empty() {
             return Ok(());
         }
-        let messages: Vec<String> = decoded.unknown_fields.iter().map(|f| format!("unknown field {f:?}")).collect();
         if mode == "Strict" {
-            return Err(ApiError::bad_request(format!("strict decoding error: {}", messages.join(", "))));
+            return Err(ApiError::bad_request(format!("strict decoding error: {}", unknown.join(", "))));
         }
-        warnings.extend(messages);
+        warnings.extend(unknown);
         Ok(())
     }
 
@@ -239,14 +249,14 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
         ("", Verb::List) => list(&call).await?,
         ("", Verb::Watch) => return watch(&call).await,
         ("", Verb::Create) => {
-            let mut object = call.body_object(&mut warnings)?;
+            let mut object = call.body_object(&mut warnings).await?;
             call.check_name_and_namespace(&mut object)?;
             crate::writes::track_create(&call, &mut object).await?;
             let created = call.api.create(&call.gvr(), call.namespace(), object, &call.user).await?;
             with_code(object_response(&call, created).await?, StatusCode::CREATED)
         }
         ("" | "status", Verb::Update) => {
-            let mut object = call.body_object(&mut warnings)?;
+            let mut object = call.body_object(&mut warnings).await?;
             call.check_name_and_namespace(&mut object)?;
             let next = crate::writes::to_value(&object)?;
             let updated = crate::writes::modify(&call, sub, |_, _, _| Ok(Change::Write(next.clone()))).await?;
@@ -510,7 +520,7 @@ async fn scale(call: &Call<'_>, verb: Verb, warnings: &mut Warnings) -> ApiResul
         }
         Verb::Update | Verb::Patch => {
             if verb == Verb::Update {
-                call.check_fields(&call.body_value()?, warnings)?;
+                call.check_fields(&call.body_value()?, warnings).await?;
             }
             crate::writes::modify(call, "scale", |current, value, _| {
                 let replicas = requested(&to_scale(&call.resource, current)?)?;

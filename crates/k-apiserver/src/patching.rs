@@ -97,7 +97,7 @@ fn parse(call: &Call<'_>, media: &str) -> ApiResult<Body> {
 }
 
 /// The applied configuration of an apply patch, checked against the URL.
-fn configuration(call: &Call<'_>, warnings: &mut Warnings) -> ApiResult<Value> {
+async fn configuration(call: &Call<'_>, warnings: &mut Warnings) -> ApiResult<Value> {
     let text = std::str::from_utf8(&call.body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
     let mut applied = k_api_types::manifest::yaml_to_json(text)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
@@ -140,7 +140,7 @@ fn configuration(call: &Call<'_>, warnings: &mut Warnings) -> ApiResult<Value> {
     if meta.get("managedFields").is_some_and(|m| !m.is_null()) {
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
-    call.check_fields(&applied, warnings)?;
+    call.check_fields(&applied, warnings).await?;
     Ok(applied)
 }
 
@@ -155,7 +155,7 @@ async fn server_side_apply(
         return Err(ApiError::bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set"));
     }
     let manager = call.field_manager()?;
-    let applied = configuration(call, warnings)?;
+    let applied = configuration(call, warnings).await?;
     let gvr = call.gvr();
     match call.api.get(&gvr, call.namespace(), &call.req.name).await {
         Err(e) if e.is_not_found() && subresource.is_empty() => {

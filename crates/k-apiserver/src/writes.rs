@@ -48,7 +48,8 @@ impl ShapeSource {
 }
 
 impl apply::Normalize for ShapeSource {
-    /// The object with its kind's defaults, as the store will keep it.
+    /// The object as the store will keep it: unknown fields dropped,
+    /// defaults applied.
     fn normalize(&self, object: &Value) -> Value {
         match self {
             ShapeSource::Builtin(_) => k_api_types::Object::decode(object)
@@ -64,6 +65,7 @@ impl apply::Normalize for ShapeSource {
                 .unwrap_or_else(|| object.clone()),
             ShapeSource::Custom(schema) => {
                 let mut out = object.clone();
+                k_api_types::structural::prune(schema, &mut out);
                 k_api_types::structural::apply_defaults(schema, &mut out);
                 out
             }
@@ -119,7 +121,8 @@ impl Call<'_> {
 pub(crate) async fn track_create(call: &Call<'_>, object: &mut DynamicObject) -> ApiResult<()> {
     let manager = call.field_manager()?;
     let source = ShapeSource::of(call).await;
-    let value = to_value(object)?;
+    // Owned as stored: with defaults, without fields the server drops.
+    let value = apply::Normalize::normalize(&source, &to_value(object)?);
     let cx = call.managed_context(&source, "");
     if let Some(entries) = apply::update(&[], None, &value, &manager, &cx) {
         object.metadata.managed_fields = entries;

@@ -266,7 +266,30 @@ async fn custom_resources_are_served_without_restart() {
     assert!(err.contains("is invalid"), "{err}");
     assert!(err.contains(r#"spec.engine: Unsupported value: "redis""#), "{err}");
     assert!(err.contains("spec.replicas in body must be of type integer"), "{err}");
-    c.ok(&["delete", "cache", "minimal", "-n", "shop"]).await;
+    // Unknown fields: kubectl asks for strict validation; without it they
+    // are pruned (with a warning).
+    let unknown = r#"{"apiVersion":"example.org/v1alpha1","kind":"Cache","metadata":{"name":"odd","namespace":"shop"},"spec":{"engine":"valkey","colour":"blue"}}"#;
+    let file = c.dir.join("odd-cache.json");
+    std::fs::write(&file, unknown).unwrap();
+    let err = c.fails(&["create", "-f", file.to_str().unwrap()]).await;
+    assert!(err.contains(r#"strict decoding error: unknown field "spec.colour""#), "{err}");
+    let (ok, _, warnings) = c.run(&["create", "-f", file.to_str().unwrap(), "--validate=warn"]).await;
+    assert!(ok && warnings.contains(r#"unknown field "spec.colour""#), "{warnings}");
+    let odd = c.json(&["get", "cache", "odd", "-n", "shop"]).await;
+    assert!(odd["spec"].get("colour").is_none(), "pruned: {odd}");
+    // Server-side apply and scale of a custom resource.
+    c.ok(&["apply", "--server-side", "-f", file.to_str().unwrap(), "--validate=false"]).await;
+    let applied = c.json(&["get", "cache", "odd", "-n", "shop", "--show-managed-fields"]).await;
+    let managers: Vec<&str> = applied["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["manager"].as_str().unwrap())
+        .collect();
+    assert!(managers.contains(&"kubectl"), "{managers:?}");
+    c.ok(&["scale", "cache", "odd", "-n", "shop", "--replicas=4"]).await;
+    assert_eq!(c.json(&["get", "cache", "odd", "-n", "shop"]).await["spec"]["replicas"], 4);
+    c.ok(&["delete", "cache", "minimal", "odd", "-n", "shop"]).await;
     let table = c.ok(&["get", "caches", "-A"]).await;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["NAMESPACE", "NAME", "ENGINE", "REPLICAS"], "printer columns of the CRD: {table}");
@@ -655,4 +678,32 @@ async fn server_side_apply_owns_fields_and_reports_conflicts() {
     // Bad apply requests are refused with a Status.
     let err = c.fails(&["apply", "--server-side", "--field-manager=", "-f", path]).await;
     assert!(!err.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_cascade_variants() {
+    let c = Cluster::start().await;
+    for name in ["bg", "orphaned", "fg"] {
+        c.ok(&["create", "configmap", name, "--from-literal=a=b"]).await;
+    }
+    // Background (kubectl's default): gone at once; dependents are the
+    // garbage collector's.
+    let out = c.ok(&["delete", "configmap", "bg", "--cascade=background"]).await;
+    assert!(out.contains("configmap \"bg\" deleted"), "{out}");
+    assert!(c.fails(&["get", "configmap", "bg"]).await.contains("not found"));
+
+    // Orphan and foreground leave the object terminating behind the
+    // finalizer the garbage collector acts on (it removes the finalizer when
+    // it has orphaned or deleted the dependents).
+    for (name, cascade, finalizer) in [("orphaned", "orphan", "orphan"), ("fg", "foreground", "foregroundDeletion")] {
+        let out = c.ok(&["delete", "configmap", name, &format!("--cascade={cascade}"), "--wait=false"]).await;
+        assert!(out.contains(&format!("configmap \"{name}\" deleted")), "{out}");
+        let got = c.json(&["get", "configmap", name]).await;
+        assert!(got["metadata"]["deletionTimestamp"].is_string(), "{got}");
+        assert_eq!(got["metadata"]["finalizers"], serde_json::json!([finalizer]));
+        // Removing the finalizer (the collector's last step) deletes it.
+        c.ok(&["patch", "configmap", name, "--type=json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#])
+            .await;
+        assert!(c.fails(&["get", "configmap", name]).await.contains("not found"));
+    }
 }

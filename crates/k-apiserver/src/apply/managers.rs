@@ -286,20 +286,27 @@ pub fn apply(
 ) -> Result<Applied, Conflicts> {
     let empty = Value::Object(Default::default());
     let live_value = live.unwrap_or(&empty);
-    let claimed = {
-        let mut set = FieldSet::new();
-        walk::set_of(&cx.tracked(applied), cx.shape, &mut set);
-        set.clear_member();
-        set
-    };
     let mut merged = walk::merge(live_value, applied, cx.shape);
     if let Value::Object(m) = &mut merged
         && let Some(Value::Object(meta)) = m.get_mut("metadata")
     {
         meta.remove("managedFields");
     }
+    // The object as it will be stored: fields the server drops (unknown to
+    // the schema) cannot be owned, and defaults are no change.
+    let stored = cx.tracked(&match cx.normalize {
+        Some(n) => n.normalize(&merged),
+        None => merged.clone(),
+    });
+    let claimed = {
+        let mut set = FieldSet::new();
+        walk::set_of(&cx.tracked(applied), cx.shape, &mut set);
+        let mut set = walk::present(&set, &stored, cx.shape);
+        set.clear_member();
+        set
+    };
     let (mut changed, mut removed) = (FieldSet::new(), FieldSet::new());
-    walk::diff(&cx.tracked(live_value), &cx.tracked(&merged), cx.shape, &mut changed, &mut removed);
+    walk::diff(&cx.tracked(live_value), &stored, cx.shape, &mut changed, &mut removed);
     let changing = changed.intersection(&claimed);
 
     let mut entries = decode(entries);

@@ -260,6 +260,56 @@ pub(crate) fn merge(live: &Value, applied: &Value, shape: Shape<'_>) -> Value {
     }
 }
 
+/// The paths of `set` that `value` has (a field the server dropped, or an
+/// item or set value that is not there, is left out).
+pub(crate) fn present(set: &FieldSet, value: &Value, shape: Shape<'_>) -> FieldSet {
+    let mut out = FieldSet::new();
+    if set.is_member() {
+        out.set_member();
+    }
+    match value {
+        Value::Object(map) if !shape.atomic_object() => {
+            for (element, child) in set.children() {
+                if let Some(name) = element.strip_prefix("f:")
+                    && let Some(inner) = map.get(name)
+                {
+                    let kept = present(child, inner, shape.field(name));
+                    if !kept.is_empty() {
+                        *out.child(element) = kept;
+                    }
+                }
+            }
+        }
+        Value::Array(items) => match shape.list_kind() {
+            ListKind::Set => {
+                for (element, child) in set.children() {
+                    let found = element
+                        .strip_prefix("v:")
+                        .and_then(|v| serde_json::from_str::<Value>(v).ok())
+                        .is_some_and(|v| items.contains(&v));
+                    if found {
+                        *out.child(element) = child.clone();
+                    }
+                }
+            }
+            ListKind::Map(keys) => {
+                let item_shape = shape.items();
+                for (key, item) in keyed(items, &keys, item_shape).unwrap_or_default() {
+                    if let Some(child) = set.get(&key) {
+                        let kept = present(child, item, item_shape);
+                        if !kept.is_empty() {
+                            *out.child(key) = kept;
+                        }
+                    }
+                }
+            }
+            ListKind::Atomic => {}
+        },
+        _ => {}
+    }
+    out
+}
+
 /// Whether a value is an empty object or list.
 fn is_empty_container(value: &Value) -> bool {
     match value {
