@@ -390,7 +390,7 @@ async fn watch(call: &Call<'_>) -> ApiResult<Response<Body>> {
         Some(t) if t > 0 => u64::try_from(t).unwrap_or(call.watch_timeout),
         _ => call.watch_timeout,
     };
-    let events = match call.api.watch(&call.gvr(), call.collection_namespace(), &options).await {
+    let events = match call.api.watch_shared(&call.gvr(), call.collection_namespace(), &options).await {
         Ok(events) => events,
         // Like kube-apiserver: a revision too old is the stream's first frame.
         Err(e) if e.code() == 410 => futures::stream::once(async move { Err(e) }).boxed(),

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use k_api_types::meta::WatchEvent;
-use k_store::api::DynamicWatchStream;
+use k_store::api::SharedWatchStream;
 
 use crate::error::ApiError;
 use crate::response::{self, Body};
@@ -17,7 +17,7 @@ use crate::tables::Printer;
 
 /// Streams `events` as a watch response for at most `timeout`; with a
 /// printer, each object is sent as a one-row Table.
-pub(crate) fn response(events: DynamicWatchStream, timeout: Duration, printer: Option<Printer>) -> Response<Body> {
+pub(crate) fn response(events: SharedWatchStream, timeout: Duration, printer: Option<Printer>) -> Response<Body> {
     let deadline = tokio::time::sleep(timeout);
     let frames = events
         .scan(false, move |ended, item| {
@@ -25,17 +25,18 @@ pub(crate) fn response(events: DynamicWatchStream, timeout: Duration, printer: O
                 return futures::future::ready(None);
             }
             let frame = match item {
+                // The frame of a change is encoded once for all its watchers.
                 Ok(event) => match &printer {
-                    Some(p) => p.event_frame(event),
-                    None => crate::handlers::event_frame(&event),
+                    Some(p) => Bytes::from(p.event_frame(event.to_owned_event())),
+                    None => event.frame(),
                 },
                 Err(e) => {
                     *ended = true;
                     let status = *ApiError::from(e).status;
-                    crate::handlers::event_frame(&WatchEvent::Error(status))
+                    Bytes::from(crate::handlers::event_frame(&WatchEvent::Error(status)))
                 }
             };
-            futures::future::ready(Some(Bytes::from(frame)))
+            futures::future::ready(Some(frame))
         })
         .take_until(deadline);
     let mut r = Response::new(response::stream(frames));

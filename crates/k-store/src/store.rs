@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::admission::{AdmissionHook, AdmissionRequest};
 use crate::api::{
     DeleteOutcome, DynamicWatchStream, ListOptions, ObjectApi, ObjectPage, Operation, Patch, ResourceVersionMatch,
-    UserInfo, WatchOptions,
+    SharedEvent, SharedWatchStream, UserInfo, WatchOptions,
 };
 use crate::backend::{Backend, EventKind, KeyValue, Revision, WatchItem};
 use crate::crd::is_crd;
@@ -736,6 +736,16 @@ impl ObjectApi for Store {
         namespace: Option<&str>,
         options: &WatchOptions,
     ) -> Result<DynamicWatchStream> {
+        let events = self.watch_shared(gvr, namespace, options).await?;
+        Ok(events.map(|item| item.map(|e| e.to_owned_event())).boxed())
+    }
+
+    async fn watch_shared(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<SharedWatchStream> {
         let resource = self.resource(gvr)?;
         let (label, field) =
             Self::compile_selectors(&resource, options.label_selector.as_deref(), options.field_selector.as_deref())?;
@@ -754,7 +764,7 @@ impl ObjectApi for Store {
                     },
                 )
                 .await?;
-            initial.extend(page.items.drain(..).map(|o| Ok(WatchEvent::Added(o))));
+            initial.extend(page.items.drain(..).map(|o| Ok(SharedEvent::new(WatchEvent::Added(Arc::new(o))))));
             parse_rv(&page.resource_version)?
         } else {
             parse_rv(options.resource_version.as_deref().unwrap_or("0"))?
@@ -767,7 +777,7 @@ impl ObjectApi for Store {
             };
             mark.metadata.resource_version = start.to_string();
             mark.metadata.annotations.insert(INITIAL_EVENTS_END.into(), "true".into());
-            initial.push(Ok(WatchEvent::Bookmark(mark)));
+            initial.push(Ok(SharedEvent::new(WatchEvent::Bookmark(Arc::new(mark)))));
         }
         let prefix = list_prefix(&resource, namespace);
         let stream = self.inner.backend.watch(&prefix, start).await?;
@@ -1041,7 +1051,7 @@ fn convert(
     label: Option<&Selector>,
     field: Option<&FieldSelector>,
     bookmarks: bool,
-) -> Option<Result<WatchEvent<DynamicObject>>> {
+) -> Option<Result<SharedEvent>> {
     let item = match item {
         Ok(i) => i,
         Err(e) => return Some(Err(e)),
@@ -1060,18 +1070,33 @@ fn convert(
                 ..Default::default()
             };
             mark.metadata.resource_version = rev.to_string();
-            Ok(WatchEvent::Bookmark(mark))
+            Ok(SharedEvent::new(WatchEvent::Bookmark(Arc::new(mark))))
         }),
         WatchItem::Event(event) => {
-            let obj = match decode_typed(&event.kv) {
-                Ok(o) => o,
-                Err(e) => return Some(Err(e)),
+            // Decoded once per change, by whichever watcher comes first.
+            let obj = match event.cache.object.get() {
+                Some(o) => o.clone(),
+                None => match decode_typed(&event.kv) {
+                    Ok(o) => event.cache.object.get_or_init(|| Arc::new(o)).clone(),
+                    Err(e) => return Some(Err(e)),
+                },
             };
             let now = selected(&obj, label, field);
+            let shared = |e: WatchEvent<Arc<DynamicObject>>| Some(Ok(SharedEvent::from_change(e, event.clone())));
             match event.kind {
-                EventKind::Delete => now.then_some(Ok(WatchEvent::Deleted(obj))),
+                EventKind::Delete => {
+                    if now {
+                        shared(WatchEvent::Deleted(obj))
+                    } else {
+                        None
+                    }
+                }
                 EventKind::Put if event.kv.create_revision == event.kv.mod_revision => {
-                    now.then_some(Ok(WatchEvent::Added(obj)))
+                    if now {
+                        shared(WatchEvent::Added(obj))
+                    } else {
+                        None
+                    }
                 }
                 EventKind::Put => {
                     let before = if label.is_none() && field.is_none() {
@@ -1083,9 +1108,9 @@ fn convert(
                         }
                     };
                     match (before, now) {
-                        (true, true) => Some(Ok(WatchEvent::Modified(obj))),
-                        (false, true) => Some(Ok(WatchEvent::Added(obj))),
-                        (true, false) => Some(Ok(WatchEvent::Deleted(obj))),
+                        (true, true) => shared(WatchEvent::Modified(obj)),
+                        (false, true) => shared(WatchEvent::Added(obj)),
+                        (true, false) => shared(WatchEvent::Deleted(obj)),
                         (false, false) => None,
                     }
                 }

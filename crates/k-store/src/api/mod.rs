@@ -5,11 +5,13 @@
 //! [`Api`] is the typed view of one kind on top of it.
 
 mod options;
+mod shared;
 mod typed;
 
 pub use options::{
     DeleteOutcome, ListOptions, ObjectPage, Operation, Patch, ResourceVersionMatch, UserInfo, WatchOptions,
 };
+pub use shared::{SharedEvent, SharedWatchStream};
 pub use typed::Api;
 
 use futures::stream::BoxStream;
@@ -57,6 +59,33 @@ pub trait ObjectApi: Send + Sync + std::fmt::Debug {
         namespace: Option<&str>,
         options: &WatchOptions,
     ) -> Result<DynamicWatchStream>;
+
+    /// Watches objects, sharing each event's object and encoded frame with
+    /// the other watchers of the same change (what an API server serving many
+    /// watches wants). The default wraps [`watch`](Self::watch), sharing
+    /// nothing.
+    async fn watch_shared(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<SharedWatchStream> {
+        use futures::StreamExt;
+        let events = self.watch(gvr, namespace, options).await?;
+        Ok(events
+            .map(|item| {
+                item.map(|event| {
+                    SharedEvent::new(match event {
+                        WatchEvent::Added(o) => WatchEvent::Added(std::sync::Arc::new(o)),
+                        WatchEvent::Modified(o) => WatchEvent::Modified(std::sync::Arc::new(o)),
+                        WatchEvent::Deleted(o) => WatchEvent::Deleted(std::sync::Arc::new(o)),
+                        WatchEvent::Bookmark(o) => WatchEvent::Bookmark(std::sync::Arc::new(o)),
+                        WatchEvent::Error(s) => WatchEvent::Error(s),
+                    })
+                })
+            })
+            .boxed())
+    }
 
     /// Creates an object.
     async fn create(

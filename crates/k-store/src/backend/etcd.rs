@@ -847,7 +847,7 @@ fn convert_event(event: &etcd_client::Event) -> Result<Event> {
     let kv = event.kv().ok_or_else(|| StoreError::Internal("etcd watch event without a key-value".to_owned()))?;
     let prev = event.prev_kv().map(convert_kv).transpose()?;
     match event.event_type() {
-        EventType::Put => Ok(Event { kind: EventKind::Put, kv: convert_kv(kv)?, prev }),
+        EventType::Put => Ok(Event::new(EventKind::Put, convert_kv(kv)?, prev)),
         EventType::Delete => {
             // etcd's delete event carries only the key and the deletion revision;
             // the contract wants the last value with the deletion's revision.
@@ -856,7 +856,7 @@ fn convert_event(event: &etcd_client::Event) -> Result<Event> {
                 Some(p) => KeyValue { mod_revision: deleted.mod_revision, ..p.clone() },
                 None => deleted,
             };
-            Ok(Event { kind: EventKind::Delete, kv, prev })
+            Ok(Event::new(EventKind::Delete, kv, prev))
         }
     }
 }

@@ -442,7 +442,7 @@ mod tests {
     fn event(key: &str, revision: Revision) -> Arc<Event> {
         let kv =
             KeyValue { key: key.to_owned(), value: Bytes::new(), create_revision: revision, mod_revision: revision };
-        Arc::new(Event { kind: EventKind::Put, kv, prev: None })
+        Arc::new(Event::new(EventKind::Put, kv, None))
     }
 
     fn revisions(buf: &VecDeque<Arc<Event>>) -> Vec<Revision> {

@@ -78,9 +78,52 @@ pub struct Event {
     pub kv: KeyValue,
     /// The previous value, when there was one.
     pub prev: Option<KeyValue>,
+    /// What the layers above derive from the event once for all of its
+    /// watchers (the decoded object, its watch frames).
+    pub cache: EventCache,
+}
+
+/// Forms of an [`Event`] derived once and shared by every watcher that
+/// receives the event (they all hold the same `Arc<Event>`): the object
+/// decoded, and its JSON watch frames. Empty when the event is made;
+/// filled by the first watcher that needs each form.
+#[derive(Default)]
+pub struct EventCache {
+    /// The object of `kv`, decoded (with its apiVersion and kind filled).
+    pub object: std::sync::OnceLock<Arc<k_api_types::DynamicObject>>,
+    /// Newline-terminated JSON watch frames of the object, by event type:
+    /// ADDED, MODIFIED, DELETED.
+    pub frames: [std::sync::OnceLock<Bytes>; 3],
+}
+
+impl Clone for EventCache {
+    /// A copy of an event starts with an empty cache.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for EventCache {
+    /// Caches hold derived forms only: they never make events differ.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for EventCache {}
+
+impl fmt::Debug for EventCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventCache").field("decoded", &self.object.get().is_some()).finish_non_exhaustive()
+    }
 }
 
 impl Event {
+    /// A change with an empty cache.
+    pub fn new(kind: EventKind, kv: KeyValue, prev: Option<KeyValue>) -> Self {
+        Event { kind, kv, prev, cache: EventCache::default() }
+    }
+
     /// The revision of the change.
     pub fn revision(&self) -> Revision {
         self.kv.mod_revision

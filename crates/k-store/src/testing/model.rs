@@ -245,7 +245,7 @@ pub async fn check_sequence_under(backend: &dyn Backend, root: &str, ops: &[Op])
                 } else {
                     let rev = m.revision + 1;
                     let kv = KeyValue { key, value: value(&format!("v{v}")), create_revision: rev, mod_revision: rev };
-                    Outcome::Written(m.record(Event { kind: EventKind::Put, kv, prev: None }))
+                    Outcome::Written(m.record(Event::new(EventKind::Put, kv, None)))
                 };
                 (actual, expected)
             }
@@ -259,7 +259,7 @@ pub async fn check_sequence_under(backend: &dyn Backend, root: &str, ops: &[Op])
                     Some(prev) => {
                         let rev = m.revision + 1;
                         let kv = KeyValue { value: value(&format!("v{v}")), mod_revision: rev, ..prev.clone() };
-                        let event = Event { kind: EventKind::Put, kv, prev: Some(prev.clone()) };
+                        let event = Event::new(EventKind::Put, kv, Some(prev.clone()));
                         Outcome::Written(m.record(event))
                     }
                 };
@@ -275,7 +275,7 @@ pub async fn check_sequence_under(backend: &dyn Backend, root: &str, ops: &[Op])
                     Some(prev) => {
                         let prev = prev.clone();
                         let kv = KeyValue { mod_revision: m.revision + 1, ..prev.clone() };
-                        let rev = m.record(Event { kind: EventKind::Delete, kv, prev: Some(prev.clone()) });
+                        let rev = m.record(Event::new(EventKind::Delete, kv, Some(prev.clone())));
                         Outcome::Deleted(rev, prev)
                     }
                 };

@@ -8,11 +8,11 @@ use crate::error::StoreError;
 use super::support::{Config, expect_watch_error, kv, next_event, next_item, next_progress, value};
 
 fn put(key: &str, val: &str, create: Revision, rev: Revision, prev: Option<(&str, Revision)>) -> Event {
-    Event { kind: EventKind::Put, kv: kv(key, val, create, rev), prev: prev.map(|(pv, pm)| kv(key, pv, create, pm)) }
+    Event::new(EventKind::Put, kv(key, val, create, rev), prev.map(|(pv, pm)| kv(key, pv, create, pm)))
 }
 
 fn del(key: &str, last: &str, create: Revision, last_mod: Revision, rev: Revision) -> Event {
-    Event { kind: EventKind::Delete, kv: kv(key, last, create, rev), prev: Some(kv(key, last, create, last_mod)) }
+    Event::new(EventKind::Delete, kv(key, last, create, rev), Some(kv(key, last, create, last_mod)))
 }
 
 /// A watch yields the changes under its prefix (and only those), history

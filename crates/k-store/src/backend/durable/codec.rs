@@ -153,11 +153,11 @@ impl LogRecord {
             EventKind::Put => self.value,
             EventKind::Delete => self.old_value,
         };
-        Event {
-            kind: self.kind,
-            kv: KeyValue { key: self.key, value, create_revision: self.create_revision, mod_revision: revision },
+        Event::new(
+            self.kind,
+            KeyValue { key: self.key, value, create_revision: self.create_revision, mod_revision: revision },
             prev,
-        }
+        )
     }
 }
 

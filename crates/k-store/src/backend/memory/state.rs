@@ -158,7 +158,7 @@ impl State {
         let kv = KeyValue { key: key.to_owned(), value, create_revision: revision, mod_revision: revision };
         self.kvs.insert(key.to_owned(), kv.clone());
         self.revision = revision;
-        self.record(Event { kind: EventKind::Put, kv, prev: None });
+        self.record(Event::new(EventKind::Put, kv, None));
         Ok(revision)
     }
 
@@ -176,7 +176,7 @@ impl State {
         };
         let prev = std::mem::replace(current, kv.clone());
         self.revision = revision;
-        self.record(Event { kind: EventKind::Put, kv, prev: Some(prev) });
+        self.record(Event::new(EventKind::Put, kv, Some(prev)));
         Ok(revision)
     }
 
@@ -192,7 +192,7 @@ impl State {
         let revision = self.revision + 1;
         let kv = KeyValue { mod_revision: revision, ..prev.clone() };
         self.revision = revision;
-        self.record(Event { kind: EventKind::Delete, kv, prev: Some(prev.clone()) });
+        self.record(Event::new(EventKind::Delete, kv, Some(prev.clone())));
         Ok((revision, prev))
     }
 
