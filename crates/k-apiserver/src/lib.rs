@@ -6,8 +6,9 @@
 //! `Service<http::Request<B>>` inside your own hyper server. Unmodified
 //! kubectl drives it: discovery (legacy and aggregated), OpenAPI v2/v3,
 //! every built-in kind and custom resources, watch, JSON/merge/strategic
-//! patches, Tables, the status/scale/binding subresources, health and
-//! Prometheus metrics.
+//! patches, server-side apply with managed fields, Tables, the
+//! status/scale/binding/eviction/log subresources, health and Prometheus
+//! metrics.
 //!
 //! - [`request`]: paths and queries into [`request::ResourceRequest`]s.
 //! - [`discovery`]: the discovery documents.
@@ -15,6 +16,7 @@
 //! - [`table`]: server-side printing (the columns `kubectl get` shows).
 //! - [`openapi`]: the OpenAPI documents.
 //! - [`patch::strategic`]: strategic merge patch for built-in kinds.
+//! - [`apply`]: server-side apply and field management (`managedFields`).
 //! - [`protobuf`]: decoding the protobuf request bodies kubectl's typed commands send.
 //! - [`allocator`]: Service cluster IPs and node ports.
 //! - [`pods`]: eviction and logs (the [`pods::LogSource`] trait).

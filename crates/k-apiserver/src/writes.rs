@@ -29,7 +29,7 @@ impl ShapeSource {
     pub(crate) fn shape(&self) -> Shape<'_> {
         match self {
             ShapeSource::Builtin(c) => Shape::Builtin(*c),
-            ShapeSource::Custom(s) => Shape::Custom(s.root()),
+            ShapeSource::Custom(s) => Shape::CustomRoot(s.root()),
             ShapeSource::Unknown => Shape::Unknown,
         }
     }
@@ -166,10 +166,13 @@ pub(crate) async fn modify(
                 // defaults are not the writer's changes.
                 let next = apply::Normalize::normalize(&source, &next);
                 let cx = call.managed_context(&source, subresource);
-                let managed =
-                    apply::update(&current.metadata.managed_fields, Some(&current_value), &next, &manager, &cx)
-                        .unwrap_or_else(|| current.metadata.managed_fields.clone());
-                (next, managed)
+                match requested_managed_fields(&next, &current, subresource) {
+                    Requested::Reset => (next, Vec::new()),
+                    Requested::Base(base) => {
+                        let managed = apply::update(&base, Some(&current_value), &next, &manager, &cx).unwrap_or(base);
+                        (next, managed)
+                    }
+                }
             }
             Change::WriteManaged(next, managed) => (next, managed),
         };
@@ -195,6 +198,42 @@ pub(crate) async fn modify(
         }
     }
     Err(last.map(ApiError::from).unwrap_or_else(|| ApiError::internal("the write gave up after repeated conflicts")))
+}
+
+/// What a write asks of the managed fields.
+enum Requested {
+    /// `managedFields: [{}]`: forget them all (and do not track this write).
+    Reset,
+    /// Track this write on top of these entries.
+    Base(Vec<ManagedFieldsEntry>),
+}
+
+/// The managed fields a write of the object itself brings: as Kubernetes
+/// does, `[{}]` resets them, and other valid entries that differ from the
+/// stored ones replace them; otherwise (and through subresources) the
+/// stored entries stand.
+fn requested_managed_fields(next: &Value, current: &DynamicObject, subresource: &str) -> Requested {
+    let stored = || Requested::Base(current.metadata.managed_fields.clone());
+    if !subresource.is_empty() {
+        return stored();
+    }
+    let Some(Value::Array(entries)) = next.pointer("/metadata/managedFields") else { return stored() };
+    if let [Value::Object(only)] = entries.as_slice()
+        && only.is_empty()
+    {
+        return Requested::Reset;
+    }
+    match serde_json::from_value::<Vec<ManagedFieldsEntry>>(Value::Array(entries.clone())) {
+        Ok(sent) if !sent.is_empty() && sent != current.metadata.managed_fields => {
+            let valid = sent.iter().all(|e| {
+                !e.manager.is_empty()
+                    && matches!(e.operation.as_str(), "Apply" | "Update")
+                    && e.fields_v1.as_ref().is_none_or(|f| crate::apply::FieldSet::from_fields_v1(f).is_ok())
+            });
+            if valid { Requested::Base(sent) } else { stored() }
+        }
+        _ => stored(),
+    }
 }
 
 pub(crate) fn to_value(object: &DynamicObject) -> ApiResult<Value> {

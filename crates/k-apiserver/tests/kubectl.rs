@@ -675,6 +675,21 @@ async fn server_side_apply_owns_fields_and_reports_conflicts() {
     assert_eq!(got["spec"]["minReadySeconds"], 6);
     assert_eq!(got["metadata"]["labels"], serde_json::json!({"owner": "ops"}), "app label pruned, owner kept");
 
+    // `managedFields: [{}]` clears them, as in Kubernetes.
+    c.ok(&[
+        "patch",
+        "deployment",
+        "catalog",
+        "-n",
+        "shop",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"managedFields":[{}]}}"#,
+    ])
+    .await;
+    let got = c.json(&["get", "deployment", "catalog", "-n", "shop", "--show-managed-fields"]).await;
+    assert!(got["metadata"].get("managedFields").is_none(), "{}", got["metadata"]);
+
     // Bad apply requests are refused with a Status.
     let err = c.fails(&["apply", "--server-side", "--field-manager=", "-f", path]).await;
     assert!(!err.is_empty());

@@ -75,7 +75,38 @@ const SERVER_METADATA: &[&str] = &[
     "managedFields",
 ];
 
+/// Metadata fields an applied configuration cannot set (the server's own):
+/// dropped from it, as Kubernetes resets them.
+const RESET_METADATA: &[&str] = &[
+    "uid",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "managedFields",
+];
+
 impl Context<'_> {
+    /// An applied configuration without what this write cannot change: the
+    /// server's metadata, and `status` through the object of a kind with a
+    /// status subresource (or everything but `status` through `status`).
+    fn configuration(&self, applied: &Value) -> Value {
+        let Value::Object(map) = applied else { return applied.clone() };
+        let mut out = map.clone();
+        match self.scope {
+            Scope::Object { status_subresource: true } => {
+                out.remove("status");
+            }
+            Scope::Status => out.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")),
+            Scope::Object { .. } | Scope::Other => {}
+        }
+        if let Some(Value::Object(meta)) = out.get_mut("metadata") {
+            meta.retain(|k, _| !RESET_METADATA.contains(&k.as_str()));
+        }
+        Value::Object(out)
+    }
+
     /// The part of an object whose fields can be owned through this write.
     fn tracked(&self, object: &Value) -> Value {
         let Value::Object(map) = object else { return Value::Object(Default::default()) };
@@ -286,6 +317,7 @@ pub fn apply(
 ) -> Result<Applied, Conflicts> {
     let empty = Value::Object(Default::default());
     let live_value = live.unwrap_or(&empty);
+    let applied = &cx.configuration(applied);
     let mut merged = walk::merge(live_value, applied, cx.shape);
     if let Value::Object(m) = &mut merged
         && let Some(Value::Object(meta)) = m.get_mut("metadata")
@@ -299,17 +331,33 @@ pub fn apply(
         None => merged.clone(),
     });
     let claimed = {
-        let mut set = FieldSet::new();
-        walk::set_of(&cx.tracked(applied), cx.shape, &mut set);
-        let mut set = walk::present(&set, &stored, cx.shape);
+        let mut all = FieldSet::new();
+        let tracked_config = cx.tracked(applied);
+        walk::set_of(&tracked_config, cx.shape, &mut all);
+        let mut set = walk::present(&all, &stored, cx.shape);
+        // A field set to null is claimed too: the configuration says it
+        // must not be there.
+        set.union(&walk::nulls(&tracked_config, cx.shape));
         set.clear_member();
         set
     };
     let (mut changed, mut removed) = (FieldSet::new(), FieldSet::new());
     walk::diff(&cx.tracked(live_value), &stored, cx.shape, &mut changed, &mut removed);
-    let changing = changed.intersection(&claimed);
+    let mut changing = changed.intersection(&claimed);
+    let removing = removed.intersection(&claimed);
+    changing.union(&removing);
 
     let mut entries = decode(entries);
+    // An object nobody manages yet (written without field tracking) is
+    // owned, for this first apply, by `before-first-apply`, as in Kubernetes:
+    // changing what it holds is a conflict.
+    if entries.is_empty()
+        && let Some(live) = live
+    {
+        let mut set = FieldSet::new();
+        walk::added_fields(&cx.tracked(live), cx.shape, &mut set);
+        entries.push(new_entry("before-first-apply", "Update", cx, set));
+    }
     let mut conflicts = Vec::new();
     let mut took = false;
     for entry in entries.iter_mut().filter(|e| !e.is(manager, "Apply", cx.subresource)) {
@@ -332,6 +380,10 @@ pub fn apply(
     if !conflicts.is_empty() {
         return Err(Conflicts(conflicts));
     }
+    // Fields the configuration removes are nobody's any more.
+    for entry in entries.iter_mut().filter(|e| !e.is(manager, "Apply", cx.subresource)) {
+        entry.set.remove_subtrees(&removing);
+    }
 
     // Fields the manager applied before and no longer does, that nobody
     // else owns, go.
@@ -343,7 +395,9 @@ pub fn apply(
         }
         let gone = before.difference(&claimed).difference(&others);
         if !gone.is_empty() {
-            walk::remove(&mut merged, &gone, cx.shape);
+            let mut keep = others;
+            keep.union(&claimed);
+            walk::remove(&mut merged, &gone, &keep, cx.shape);
         }
     }
 

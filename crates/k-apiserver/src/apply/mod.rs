@@ -23,12 +23,14 @@
 //! `x-kubernetes-list-type`/`x-kubernetes-list-map-keys` (atomic when not
 //! declared).
 //!
-//! Differences from Kubernetes: a create's `Update` entry lists the fields as
-//! sent (Kubernetes lists them after defaulting), and every object that is
-//! added gets its own `.` member (Kubernetes leaves it out for Go struct
-//! fields that are never nil); entries are not merged into `ancient-changes`
-//! past ten managers; the CSA-to-SSA migration of `last-applied` annotations
-//! is not done.
+//! Differences from Kubernetes (see `docs/apiserver/apply.md`): every object
+//! that is added gets its own `.` member (Kubernetes leaves it out for Go
+//! struct fields that are never nil); `Update` entries are not split by
+//! apiVersion nor merged into `ancient-changes` past ten managers; the
+//! CSA-to-SSA migration of `last-applied` annotations is not done; list
+//! types come from patch metadata plus a table of Kubernetes' exceptions,
+//! not from `x-kubernetes-list-type` markers; a keyed list with a duplicate
+//! or missing key is treated as atomic.
 
 mod fieldset;
 mod managers;

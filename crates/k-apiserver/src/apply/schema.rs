@@ -27,6 +27,10 @@ pub enum Shape<'a> {
     Builtin(SchemaCursor),
     /// A place in a custom resource's structural schema.
     Custom(SchemaNode<'a>),
+    /// The root of a custom resource: its `metadata` is an ObjectMeta (so
+    /// finalizers are a set and ownerReferences are keyed by uid), the rest
+    /// follows the schema.
+    CustomRoot(SchemaNode<'a>),
 }
 
 /// Object types Kubernetes declares atomic (`+structType=atomic`): owned and
@@ -47,6 +51,13 @@ const ATOMIC_TYPES: &[&str] = &[
     "TopologySelectorTerm",
 ];
 
+/// The shape of an ObjectMeta (a ConfigMap's metadata: the same type).
+fn object_meta<'a>() -> Shape<'a> {
+    SchemaCursor::for_kind(&k_api_types::GroupVersionKind::new("", "v1", "ConfigMap"))
+        .and_then(|c| c.field("metadata"))
+        .map_or(Shape::Unknown, Shape::Builtin)
+}
+
 impl<'a> Shape<'a> {
     /// Field `name` of an object here.
     pub fn field(self, name: &str) -> Shape<'a> {
@@ -54,6 +65,8 @@ impl<'a> Shape<'a> {
             Shape::Unknown => Shape::Unknown,
             Shape::Builtin(c) => c.field(name).map_or(Shape::Unknown, Shape::Builtin),
             Shape::Custom(n) => n.field(name).map_or(Shape::Unknown, Shape::Custom),
+            Shape::CustomRoot(_) if name == "metadata" => object_meta(),
+            Shape::CustomRoot(n) => n.field(name).map_or(Shape::Unknown, Shape::Custom),
         }
     }
 
@@ -62,7 +75,7 @@ impl<'a> Shape<'a> {
         match self {
             Shape::Unknown => Shape::Unknown,
             Shape::Builtin(c) => c.items().map_or(Shape::Unknown, Shape::Builtin),
-            Shape::Custom(n) => n.items().map_or(Shape::Unknown, Shape::Custom),
+            Shape::Custom(n) | Shape::CustomRoot(n) => n.items().map_or(Shape::Unknown, Shape::Custom),
         }
     }
 
@@ -71,7 +84,8 @@ impl<'a> Shape<'a> {
     /// Built-in lists merge as their patch strategy says (which is how
     /// Kubernetes derives their list types), with the two compound keys
     /// Kubernetes declares: container ports by `containerPort` and
-    /// `protocol`, service ports by `port` and `protocol`. Custom resource
+    /// `protocol`, service ports by `port` and `protocol`, topology spread
+    /// constraints by `topologyKey` and `whenUnsatisfiable`. Custom resource
     /// lists follow `x-kubernetes-list-type` (atomic when absent).
     pub fn list_kind(self) -> ListKind {
         match self {
@@ -79,10 +93,11 @@ impl<'a> Shape<'a> {
             Shape::Builtin(c) if c.merges() => match c.merge_key() {
                 None => ListKind::Set,
                 Some(key @ ("containerPort" | "port")) => ListKind::Map(vec![key.to_owned(), "protocol".to_owned()]),
+                Some("topologyKey") => ListKind::Map(vec!["topologyKey".to_owned(), "whenUnsatisfiable".to_owned()]),
                 Some(key) => ListKind::Map(vec![key.to_owned()]),
             },
             Shape::Builtin(_) => ListKind::Atomic,
-            Shape::Custom(n) => match n.list_type() {
+            Shape::Custom(n) | Shape::CustomRoot(n) => match n.list_type() {
                 Some("set") => ListKind::Set,
                 Some("map") if !n.list_map_keys().is_empty() => ListKind::Map(n.list_map_keys().to_vec()),
                 _ => ListKind::Atomic,
@@ -93,8 +108,8 @@ impl<'a> Shape<'a> {
     /// Whether an object here is owned and replaced whole.
     pub fn atomic_object(self) -> bool {
         match self {
-            Shape::Builtin(c) => c.type_name().is_some_and(|t| ATOMIC_TYPES.contains(&t)),
-            Shape::Unknown | Shape::Custom(_) => false,
+            Shape::Builtin(c) => c.atomic_map() || c.type_name().is_some_and(|t| ATOMIC_TYPES.contains(&t)),
+            Shape::Unknown | Shape::Custom(_) | Shape::CustomRoot(_) => false,
         }
     }
 

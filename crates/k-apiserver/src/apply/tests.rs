@@ -246,7 +246,7 @@ fn custom_resources_follow_their_list_types() {
     }))
     .unwrap();
     let cx = Context {
-        shape: Shape::Custom(schema.root()),
+        shape: Shape::CustomRoot(schema.root()),
         scope: Scope::Object { status_subresource: false },
         api_version: "example.org/v1".into(),
         subresource: "",
@@ -278,4 +278,105 @@ fn conflicts_with_several_managers_list_each() {
         conflicts.to_string(),
         "Apply failed with 3 conflicts: conflicts with \"a\" using v1:\n- .x\n- .y\nconflicts with \"b\" using v1:\n- .z"
     );
+}
+
+#[test]
+fn pruning_keeps_what_the_configuration_still_sets_below() {
+    let mut first = config(1, json!({}), nginx());
+    first["spec"]["template"]["spec"]["securityContext"] = json!({});
+    let object = apply_ok(None, &first, "kubectl", false);
+    let mut second = first.clone();
+    second["spec"]["template"]["spec"]["securityContext"] = json!({"runAsUser": 1000});
+    let object = apply_ok(Some(&object), &second, "kubectl", false);
+    assert_eq!(object["spec"]["template"]["spec"]["securityContext"], json!({"runAsUser": 1000}));
+}
+
+#[test]
+fn merged_lists_follow_the_configuration_order() {
+    let env = |names: &[&str]| -> Value {
+        json!([{"name": "app", "image": "a", "env": names.iter().map(|n| json!({"name": n, "value": "1"})).collect::<Vec<_>>()}])
+    };
+    let object = apply_ok(None, &config(1, json!({}), env(&["A", "B", "C"])), "kubectl", false);
+    // Another manager adds D after B.
+    let mut live = object.clone();
+    live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "A", "value": "1"}, {"name": "B", "value": "1"}, {"name": "D", "value": "2"}, {"name": "C", "value": "1"}]);
+    let entries = update(&entries_of(Some(&object)), Some(&object), &live, "other", &deployment_cx()).unwrap();
+    let live = with_entries(live, entries);
+    let reordered = apply_ok(Some(&live), &config(1, json!({}), env(&["C", "B", "A"])), "kubectl", false);
+    let names: Vec<&str> = reordered["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["C", "B", "D", "A"], "the configuration's order; D stays after B");
+}
+
+#[test]
+fn a_null_in_the_configuration_removes_and_conflicts_like_a_change() {
+    let object = apply_ok(None, &config(3, json!({}), nginx()), "kubectl", false);
+    let mut scaled = object.clone();
+    scaled["spec"]["replicas"] = json!(5);
+    let cx = Context { scope: Scope::Other, subresource: "scale", ..deployment_cx() };
+    let scaled = with_entries(
+        scaled.clone(),
+        update(&entries_of(Some(&object)), Some(&object), &scaled, "kubectl-scale", &cx).unwrap(),
+    );
+    let mut nulled = config(3, json!({}), nginx());
+    nulled["spec"]["replicas"] = Value::Null;
+    let err =
+        apply(&entries_of(Some(&scaled)), Some(&scaled), &nulled, "kubectl", false, &deployment_cx()).unwrap_err();
+    assert!(err.to_string().contains(".spec.replicas"), "{err}");
+    let forced = apply_ok(Some(&scaled), &nulled, "kubectl", true);
+    assert!(forced["spec"].get("replicas").is_none());
+    assert!(fields_of(&forced, "kubectl-scale", "Update").is_none(), "the removed field is nobody's");
+}
+
+#[test]
+fn the_first_apply_to_an_unmanaged_object_meets_before_first_apply() {
+    let mut live = config(2, json!({"app": "web"}), nginx());
+    live["metadata"]["managedFields"] = json!([]);
+    let err = apply(&[], Some(&live), &config(4, json!({"app": "web"}), nginx()), "kubectl", false, &deployment_cx())
+        .unwrap_err();
+    assert_eq!(err.0[0].manager, "before-first-apply");
+    assert_eq!(err.0[0].path, ".spec.replicas");
+    // Agreeing with everything there is no conflict.
+    let same = apply(&[], Some(&live), &config(2, json!({"app": "web"}), nginx()), "kubectl", false, &deployment_cx());
+    assert!(same.is_ok());
+}
+
+#[test]
+fn reset_fields_in_the_configuration_are_ignored() {
+    let mut applied = config(1, json!({}), nginx());
+    applied["metadata"]["creationTimestamp"] = Value::Null;
+    applied["status"] = json!({"replicas": 9});
+    let object = apply_ok(None, &applied, "kubectl", false);
+    assert!(object.get("status").is_none());
+    let fields = fields_of(&object, "kubectl", "Apply").unwrap();
+    assert!(fields.get("f:status").is_none() && fields["f:metadata"].get("f:creationTimestamp").is_none());
+}
+
+#[test]
+fn custom_resource_metadata_is_object_meta() {
+    let schema = StructuralSchema::new(&json!({"type": "object", "properties": {"spec": {"type": "object"}}})).unwrap();
+    let cx = Context {
+        shape: Shape::CustomRoot(schema.root()),
+        scope: Scope::Object { status_subresource: false },
+        api_version: "example.org/v1".into(),
+        subresource: "",
+        normalize: None,
+    };
+    let applied =
+        json!({"apiVersion": "example.org/v1", "kind": "Site", "metadata": {"name": "s", "finalizers": ["a/b"]}});
+    let out = apply(&[], None, &applied, "m", false, &cx).unwrap();
+    assert_eq!(out.managed_fields[0].fields_v1, Some(json!({"f:metadata": {"f:finalizers": {"v:\"a/b\"": {}}}})));
+}
+
+#[test]
+fn atomic_maps_are_owned_whole() {
+    let mut applied = config(1, json!({}), nginx());
+    applied["spec"]["template"]["spec"]["nodeSelector"] = json!({"disk": "ssd"});
+    let object = apply_ok(None, &applied, "kubectl", false);
+    let fields = fields_of(&object, "kubectl", "Apply").unwrap();
+    assert_eq!(fields["f:spec"]["f:template"]["f:spec"]["f:nodeSelector"], json!({}));
 }

@@ -208,9 +208,10 @@ fn diff_lists(a: &[Value], b: &[Value], shape: Shape<'_>, changed: &mut FieldSet
 }
 
 /// Merges an applied configuration into a live value: objects merge field by
-/// field (a `null` removes the field), keyed lists merge item by item (new
-/// items are appended), sets take the union (new values appended), and
-/// everything else is replaced by the applied value.
+/// field (a `null` removes the field), keyed lists merge item by item, sets
+/// take the union, and everything else is replaced by the applied value.
+/// Merged lists follow the configuration's order; items only the live list
+/// has keep their places after the item they followed.
 pub(crate) fn merge(live: &Value, applied: &Value, shape: Shape<'_>) -> Value {
     match (live, applied) {
         (Value::Object(l), Value::Object(a)) if !shape.atomic_object() => {
@@ -230,26 +231,18 @@ pub(crate) fn merge(live: &Value, applied: &Value, shape: Shape<'_>) -> Value {
         }
         (Value::Array(l), Value::Array(a)) => match shape.list_kind() {
             ListKind::Set if scalars(l) && scalars(a) => {
-                let mut out = l.clone();
-                for item in a {
-                    if !out.contains(item) {
-                        out.push(item.clone());
-                    }
-                }
-                Value::Array(out)
+                let before: Vec<(String, &Value)> = l.iter().map(|v| (v.to_string(), v)).collect();
+                let after: Vec<(String, &Value)> = a.iter().map(|v| (v.to_string(), v)).collect();
+                Value::Array(interleave(&before, &after, |_, v| v.clone()))
             }
             ListKind::Map(keys) => {
                 let items = shape.items();
                 match (keyed(l, &keys, items), keyed(a, &keys, items)) {
                     (Some(before), Some(after)) => {
-                        let mut out: Vec<(String, Value)> = before.into_iter().map(|(k, v)| (k, v.clone())).collect();
-                        for (key, value) in after {
-                            match out.iter_mut().find(|(k, _)| *k == key) {
-                                Some((_, existing)) => *existing = merge(existing, value, items),
-                                None => out.push((key, value.clone())),
-                            }
-                        }
-                        Value::Array(out.into_iter().map(|(_, v)| v).collect())
+                        Value::Array(interleave(&before, &after, |live, applied| match live {
+                            Some(live) => merge(live, applied, items),
+                            None => applied.clone(),
+                        }))
                     }
                     _ => applied.clone(),
                 }
@@ -258,6 +251,77 @@ pub(crate) fn merge(live: &Value, applied: &Value, shape: Shape<'_>) -> Value {
         },
         _ => applied.clone(),
     }
+}
+
+/// Orders a merged list: the applied items in their order (each made by
+/// `item` from its live counterpart, if any, and itself), and after each
+/// item the live-only items that followed it in the live list (those before
+/// any shared item come first).
+fn interleave(
+    live: &[(String, &Value)],
+    applied: &[(String, &Value)],
+    item: impl Fn(Option<&Value>, &Value) -> Value,
+) -> Vec<Value> {
+    let shared = |key: &str| applied.iter().any(|(k, _)| k == key);
+    let mut front = Vec::new();
+    let mut following: Vec<(&str, Vec<&Value>)> = Vec::new();
+    let mut last: Option<&str> = None;
+    for (key, value) in live {
+        if shared(key) {
+            last = Some(key);
+        } else {
+            match last {
+                None => front.push(*value),
+                Some(after) => match following.iter_mut().find(|(k, _)| *k == after) {
+                    Some((_, list)) => list.push(value),
+                    None => following.push((after, vec![value])),
+                },
+            }
+        }
+    }
+    let mut out: Vec<Value> = front.into_iter().cloned().collect();
+    for (key, value) in applied {
+        let live_item = live.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+        out.push(item(live_item, value));
+        if let Some((_, rest)) = following.iter().find(|(k, _)| k == key) {
+            out.extend(rest.iter().map(|v| (*v).clone()));
+        }
+    }
+    out
+}
+
+/// The paths of the fields a configuration sets to `null` (in objects it
+/// merges into, not inside values it replaces whole).
+pub(crate) fn nulls(value: &Value, shape: Shape<'_>) -> FieldSet {
+    let mut out = FieldSet::new();
+    match value {
+        Value::Object(map) if !shape.atomic_object() => {
+            for (name, child) in map {
+                let inner = if child.is_null() {
+                    let mut leaf = FieldSet::new();
+                    leaf.set_member();
+                    leaf
+                } else {
+                    nulls(child, shape.field(name))
+                };
+                if !inner.is_empty() {
+                    *out.child(field(name)) = inner;
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let ListKind::Map(keys) = shape.list_kind() {
+                for (key, item) in keyed(items, &keys, shape.items()).unwrap_or_default() {
+                    let inner = nulls(item, shape.items());
+                    if !inner.is_empty() {
+                        *out.child(key) = inner;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 /// The paths of `set` that `value` has (a field the server dropped, or an
@@ -320,18 +384,22 @@ fn is_empty_container(value: &Value) -> bool {
 }
 
 /// Removes the members of `set` from `value`: a member field, item or set
-/// value goes with everything below it; objects and lists left empty by the
-/// removal go too.
-pub(crate) fn remove(value: &mut Value, set: &FieldSet, shape: Shape<'_>) {
+/// value goes with everything below it — unless `keep` has paths below it
+/// (someone still owns part of it), in which case only its parts that are
+/// members of `set` go. Objects and lists left empty by the removal go too.
+pub(crate) fn remove(value: &mut Value, set: &FieldSet, keep: &FieldSet, shape: Shape<'_>) {
+    let empty = FieldSet::new();
+    let kept = |element: &str| keep.get(element).unwrap_or(&empty);
+    let partly_kept = |element: &str| keep.get(element).is_some_and(|k| !k.is_empty());
     match value {
         Value::Object(map) if !shape.atomic_object() => {
             for (element, child) in set.children() {
                 let Some(name) = element.strip_prefix("f:") else { continue };
-                if child.is_member() {
+                if child.is_member() && !partly_kept(element) {
                     map.remove(name);
                 } else if let Some(inner) = map.get_mut(name) {
                     let was_empty = is_empty_container(inner);
-                    remove(inner, child, shape.field(name));
+                    remove(inner, child, kept(element), shape.field(name));
                     if !was_empty && is_empty_container(inner) {
                         map.remove(name);
                     }
@@ -340,7 +408,10 @@ pub(crate) fn remove(value: &mut Value, set: &FieldSet, shape: Shape<'_>) {
         }
         Value::Array(items) => match shape.list_kind() {
             ListKind::Set => {
-                items.retain(|item| !set.get(&format!("v:{item}")).is_some_and(FieldSet::is_member));
+                items.retain(|item| {
+                    let element = format!("v:{item}");
+                    !set.get(&element).is_some_and(FieldSet::is_member) || partly_kept(&element)
+                });
             }
             ListKind::Map(keys) => {
                 let item_shape = shape.items();
@@ -349,18 +420,18 @@ pub(crate) fn remove(value: &mut Value, set: &FieldSet, shape: Shape<'_>) {
                 else {
                     return;
                 };
-                let mut kept = Vec::with_capacity(items.len());
+                let mut out = Vec::with_capacity(items.len());
                 for (key, mut item) in keys.into_iter().zip(std::mem::take(items)) {
                     match set.get(&key) {
-                        Some(child) if child.is_member() => {}
+                        Some(child) if child.is_member() && !partly_kept(&key) => {}
                         Some(child) => {
-                            remove(&mut item, child, item_shape);
-                            kept.push(item);
+                            remove(&mut item, child, kept(&key), item_shape);
+                            out.push(item);
                         }
-                        None => kept.push(item),
+                        None => out.push(item),
                     }
                 }
-                *items = kept;
+                *items = out;
             }
             ListKind::Atomic => {}
         },

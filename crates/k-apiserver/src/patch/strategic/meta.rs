@@ -473,7 +473,12 @@ pub struct SchemaCursor {
     node: &'static Node,
     strategy: Strategy,
     merge_key: Option<&'static str>,
+    atomic_map: bool,
 }
+
+/// Maps Kubernetes declares atomic (`+mapType=atomic`), by (type, field).
+const ATOMIC_MAPS: &[(&str, &str)] =
+    &[("PodSpec", "nodeSelector"), ("ServiceSpec", "selector"), ("ReplicationControllerSpec", "selector")];
 
 impl SchemaCursor {
     /// The root of a built-in kind (or `autoscaling/v1` `Scale`); `None` for
@@ -481,17 +486,31 @@ impl SchemaCursor {
     pub fn for_kind(gvk: &GroupVersionKind) -> Option<SchemaCursor> {
         let registry = registry();
         let node = registry.kinds.get(gvk)?;
-        Some(SchemaCursor { registry, node, strategy: Strategy::Default, merge_key: None })
+        Some(SchemaCursor { registry, node, strategy: Strategy::Default, merge_key: None, atomic_map: false })
     }
 
     fn at(registry: &'static Registry, meta: &'static FieldMeta) -> SchemaCursor {
-        SchemaCursor { registry, node: &meta.node, strategy: meta.strategy, merge_key: meta.merge_key }
+        SchemaCursor {
+            registry,
+            node: &meta.node,
+            strategy: meta.strategy,
+            merge_key: meta.merge_key,
+            atomic_map: false,
+        }
     }
 
     /// Field `name` of an object (or the values of a map); `None` when the
     /// schema does not describe it.
     pub fn field(self, name: &str) -> Option<SchemaCursor> {
-        self.registry.field(self.node, name).map(|meta| Self::at(self.registry, meta))
+        let mut cursor = self.registry.field(self.node, name).map(|meta| Self::at(self.registry, meta))?;
+        cursor.atomic_map = self.type_name().is_some_and(|t| ATOMIC_MAPS.contains(&(t, name)));
+        Some(cursor)
+    }
+
+    /// Whether a map here is replaced whole (`+mapType=atomic`, such as a
+    /// pod's `nodeSelector` or a Service's `selector`).
+    pub fn atomic_map(self) -> bool {
+        self.atomic_map
     }
 
     /// The items of a list.
