@@ -20,6 +20,12 @@ use k_store::backend::etcd::EtcdBackend;
 use k_store::backend::memory::MemoryBackend;
 use k_store::{Api, Store};
 
+/// The control plane allocates through mimalloc: with glibc's malloc,
+/// allocation takes about a third of the API server's CPU under load
+/// (docs/apiserver/benchmarks.md). Libraries leave this choice to binaries.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Command-line options (named like kube-apiserver's).
 #[derive(Debug, Parser)]
 #[command(name = "control-plane", about = "A k control plane: store and Kubernetes API server")]

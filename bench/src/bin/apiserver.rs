@@ -55,6 +55,12 @@ use k_apiserver::{ApiServer, ServerConfig};
 use k_store::api::{UserInfo, WatchOptions};
 use k_store::{Api, ObjectApi, Store};
 
+/// With `--features mimalloc`, the whole benchmark (server, load generator,
+/// in-process callers) allocates through mimalloc instead of glibc malloc.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NS: &str = "bench";
 /// The annotation that carries a write's send time (ns since the run's start).
 const SENT_KEY: &str = "bench.k.io/sent";
@@ -773,8 +779,9 @@ fn verdict(ok: bool) -> &'static str {
 async fn run(cfg: Config) {
     println!(
         "k-apiserver load benchmark: memory store, HTTP/1.1 on loopback, {} runtime threads shared by server, \
-         load generator and in-process callers",
-        cfg.threads
+         load generator and in-process callers; allocator: {}",
+        cfg.threads,
+        if cfg!(feature = "mimalloc") { "mimalloc" } else { "system (glibc)" }
     );
     println!(
         "pod JSON sent: {} bytes; {} connections (HTTP) / tasks (in-process); HTTP phases {} s, in-process phases {} s\n",

@@ -84,7 +84,9 @@ impl Call<'_> {
     /// Decodes an object from the body, checking its apiVersion/kind and
     /// applying `fieldValidation` (Strict: unknown fields are a 400; Warn:
     /// warnings; Ignore: dropped).
-    async fn body_object(&self, warnings: &mut Warnings) -> ApiResult<DynamicObject> {
+    /// Decodes the body's object (and, when `fieldValidation` decoded it for
+    /// its kind, the typed object too).
+    async fn body_object(&self, warnings: &mut Warnings) -> ApiResult<(DynamicObject, Option<Object>)> {
         let value = self.body_value()?;
         if !value.is_object() {
             return Err(ApiError::bad_request("the body of the request must be a JSON object"));
@@ -103,15 +105,19 @@ impl Call<'_> {
                 "the API version in the data ({api_version}) does not match the expected API version ({expected})"
             )));
         }
-        self.check_fields(&value, warnings).await?;
-        serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("the object does not decode: {e}")))
+        let typed = self.check_fields(&value, warnings).await?;
+        let object = serde_json::from_value(value)
+            .map_err(|e| ApiError::bad_request(format!("the object does not decode: {e}")))?;
+        Ok((object, typed))
     }
 
     /// Applies `fieldValidation` to a decoded body: unknown fields of a
     /// built-in kind (by its Rust type) or of a custom resource (by its CRD's
     /// structural schema, which prunes them) are a 400 with `Strict`,
     /// warnings with `Warn` (the default), and dropped silently with `Ignore`.
-    pub(crate) async fn check_fields(&self, value: &Value, warnings: &mut Warnings) -> ApiResult<()> {
+    ///
+    /// Returns the object decoded as its kind, when it was.
+    pub(crate) async fn check_fields(&self, value: &Value, warnings: &mut Warnings) -> ApiResult<Option<Object>> {
         let mode = self.query.get("fieldValidation").unwrap_or("Warn");
         if !matches!(mode, "Strict" | "Warn" | "Ignore") {
             return Err(ApiError::bad_request(format!(
@@ -119,7 +125,7 @@ impl Call<'_> {
             )));
         }
         if mode == "Ignore" {
-            return Ok(());
+            return Ok(None);
         }
         let decoded = Object::decode(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let mut unknown: Vec<String> = decoded.unknown_fields.iter().map(|f| format!("unknown field {f:?}")).collect();
@@ -130,14 +136,13 @@ impl Call<'_> {
             let paths = k_api_types::structural::prune(&schema, &mut pruned);
             unknown.extend(paths.iter().map(|p| k_api_types::structural::unknown_field_warning(p)));
         }
-        if unknown.is_empty() {
-            return Ok(());
+        if !unknown.is_empty() {
+            if mode == "Strict" {
+                return Err(ApiError::bad_request(format!("strict decoding error: {}", unknown.join(", "))));
+            }
+            warnings.extend(unknown);
         }
-        if mode == "Strict" {
-            return Err(ApiError::bad_request(format!("strict decoding error: {}", unknown.join(", "))));
-        }
-        warnings.extend(unknown);
-        Ok(())
+        Ok(Some(decoded.object))
     }
 
     fn check_name_and_namespace(&self, object: &mut DynamicObject) -> ApiResult<()> {
@@ -249,14 +254,14 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
         ("", Verb::List) => list(&call).await?,
         ("", Verb::Watch) => return watch(&call).await,
         ("", Verb::Create) => {
-            let mut object = call.body_object(&mut warnings).await?;
+            let (mut object, typed) = call.body_object(&mut warnings).await?;
             call.check_name_and_namespace(&mut object)?;
-            crate::writes::track_create(&call, &mut object).await?;
+            crate::writes::track_create(&call, &mut object, typed).await?;
             let created = call.api.create(&call.gvr(), call.namespace(), object, &call.user).await?;
             with_code(object_response(&call, created).await?, StatusCode::CREATED)
         }
         ("" | "status", Verb::Update) => {
-            let mut object = call.body_object(&mut warnings).await?;
+            let (mut object, _) = call.body_object(&mut warnings).await?;
             call.check_name_and_namespace(&mut object)?;
             let next = crate::writes::to_value(&object)?;
             let updated = crate::writes::modify(&call, sub, |_, _, _| Ok(Change::Write(next.clone()))).await?;
@@ -520,7 +525,7 @@ async fn scale(call: &Call<'_>, verb: Verb, warnings: &mut Warnings) -> ApiResul
         }
         Verb::Update | Verb::Patch => {
             if verb == Verb::Update {
-                call.check_fields(&call.body_value()?, warnings).await?;
+                let _ = call.check_fields(&call.body_value()?, warnings).await?;
             }
             crate::writes::modify(call, "scale", |current, value, _| {
                 let replicas = requested(&to_scale(&call.resource, current)?)?;

@@ -140,7 +140,7 @@ async fn configuration(call: &Call<'_>, warnings: &mut Warnings) -> ApiResult<Va
     if meta.get("managedFields").is_some_and(|m| !m.is_null()) {
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
-    call.check_fields(&applied, warnings).await?;
+    let _ = call.check_fields(&applied, warnings).await?;
     Ok(applied)
 }
 

@@ -56,10 +56,7 @@ impl apply::Normalize for ShapeSource {
                 .ok()
                 .and_then(|decoded| {
                     let mut typed = decoded.object;
-                    typed.apply_defaults();
-                    if let k_api_types::Object::Secret(secret) = &mut typed {
-                        secret.fold_string_data();
-                    }
+                    stored_form(&mut typed);
                     typed.to_value().ok()
                 })
                 .unwrap_or_else(|| object.clone()),
@@ -118,16 +115,39 @@ impl Call<'_> {
 }
 
 /// Records the creator of a new object as the manager of all its fields.
-pub(crate) async fn track_create(call: &Call<'_>, object: &mut DynamicObject) -> ApiResult<()> {
+/// `typed` is the body already decoded as its kind, if it was (it saves
+/// decoding it again).
+pub(crate) async fn track_create(
+    call: &Call<'_>,
+    object: &mut DynamicObject,
+    typed: Option<k_api_types::Object>,
+) -> ApiResult<()> {
     let manager = call.field_manager()?;
     let source = ShapeSource::of(call).await;
     // Owned as stored: with defaults, without fields the server drops.
-    let value = apply::Normalize::normalize(&source, &to_value(object)?);
+    let value = match (&source, typed) {
+        (ShapeSource::Builtin(_), Some(mut typed)) if !matches!(typed, k_api_types::Object::Dynamic(_)) => {
+            // The body's own metadata (namespace filled in) as sent.
+            *typed.metadata_mut() = object.metadata.clone();
+            stored_form(&mut typed);
+            typed.to_value().map_err(|e| ApiError::internal(e.to_string()))?
+        }
+        _ => apply::Normalize::normalize(&source, &to_value(object)?),
+    };
     let cx = call.managed_context(&source, "");
     if let Some(entries) = apply::update(&[], None, &value, &manager, &cx) {
         object.metadata.managed_fields = entries;
     }
     Ok(())
+}
+
+/// A typed object as the store keeps it: defaults applied, a Secret's
+/// `stringData` folded into `data`.
+fn stored_form(typed: &mut k_api_types::Object) {
+    typed.apply_defaults();
+    if let k_api_types::Object::Secret(secret) = typed {
+        secret.fold_string_data();
+    }
 }
 
 /// What a change makes of the current object.
