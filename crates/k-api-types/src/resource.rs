@@ -15,6 +15,12 @@ pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", 
 /// Verbs of a create-only review kind (`TokenReview`, `SubjectAccessReview`, …).
 pub const CREATE_ONLY: &[&str] = &["create"];
 
+/// Verbs of a kind that is only served as another resource's subresource
+/// (`Eviction` as `pods/eviction`, `TokenRequest` as
+/// `serviceaccounts/token`): none at its own path, and discovery does not
+/// list it.
+pub const SUBRESOURCE_ONLY: &[&str] = &[];
+
 /// The static facts of a kind: names, scope, verbs and subresources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResourceInfo {

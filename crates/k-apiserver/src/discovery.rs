@@ -171,7 +171,8 @@ impl Discovery {
     pub fn resource_list(&self, group: &str, version: &str) -> Option<APIResourceList> {
         let (_, resources) = self.versions_of(group)?.iter().find(|(v, _)| v == version)?;
         let mut list = Vec::new();
-        for r in resources {
+        // Kinds served only as subresources (pods/eviction) have no entry of their own.
+        for r in resources.iter().filter(|r| !r.verbs.is_empty()) {
             list.push(APIResource {
                 name: r.plural.clone(),
                 singular_name: r.singular.clone(),
@@ -220,7 +221,8 @@ impl Discovery {
                 let versions: Vec<Value> = versions
                     .iter()
                     .map(|(v, resources)| {
-                        let resources: Vec<Value> = resources.iter().map(aggregated_resource).collect();
+                        let resources: Vec<Value> =
+                            resources.iter().filter(|r| !r.verbs.is_empty()).map(aggregated_resource).collect();
                         json!({ "version": v, "resources": resources, "freshness": "Current" })
                     })
                     .collect();

@@ -200,13 +200,17 @@ pub(crate) async fn serve(call: Call<'_>) -> ApiResult<Response<Body>> {
 async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
     let mut warnings = Warnings::new();
     let sub = call.req.subresource.as_str();
+    if sub.is_empty() && call.resource.verbs.is_empty() {
+        // A kind served only as a subresource (pods/eviction): no path of its own.
+        return Err(ApiError::not_found_path());
+    }
     if sub.is_empty() && !call.resource.verbs.iter().any(|v| v == call.req.verb.as_str()) {
         return Err(ApiError::method_not_allowed(call.req.verb.as_str(), &call.resource.kind));
     }
     if sub.is_empty() && call.req.verb == Verb::Create {
         // Kinds that are requests, not stored objects.
         match (call.resource.group.as_str(), call.resource.plural.as_str()) {
-            ("", "bindings") | ("policy", "evictions") => {
+            ("", "bindings") => {
                 let value = call.body_value()?;
                 let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
                 if name.is_empty() {
@@ -217,13 +221,7 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
                     ));
                 }
                 let pods = call.api.resource(&GroupVersionResource::new("", "v1", "pods"))?;
-                let is_binding = call.resource.plural == "bindings";
-                let pod_call = Call { resource: pods, ..call };
-                return if is_binding {
-                    binding(&pod_call, &name).await
-                } else {
-                    crate::pods::evict(&pod_call, &name).await
-                };
+                return binding(&Call { resource: pods, ..call }, &name).await;
             }
             (
                 _,
@@ -232,7 +230,6 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
                 | "selfsubjectaccessreviews"
                 | "localsubjectaccessreviews"
                 | "selfsubjectrulesreviews"
-                | "tokenrequests"
                 | "selfsubjectreviews",
             ) => {
                 return Err(ApiError::new(

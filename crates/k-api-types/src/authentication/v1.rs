@@ -110,7 +110,7 @@ crate::impl_resource!(TokenRequest {
     short_names: [],
     categories: [],
     namespaced: true,
-    verbs: crate::resource::CREATE_ONLY,
+    verbs: crate::resource::SUBRESOURCE_ONLY,
     subresources: [],
     selectable_fields: []
 });

@@ -30,7 +30,7 @@ crate::impl_resource!(Eviction {
     short_names: [],
     categories: [],
     namespaced: true,
-    verbs: crate::resource::CREATE_ONLY,
+    verbs: crate::resource::SUBRESOURCE_ONLY,
     subresources: [],
     selectable_fields: [],
 });
@@ -126,7 +126,7 @@ mod tests {
         let e: Eviction = serde_json::from_value(wire.clone()).unwrap();
         assert_eq!(serde_json::to_value(&e).unwrap(), wire);
         assert_eq!(Eviction::INFO.plural, "evictions");
-        assert_eq!(Eviction::INFO.verbs, ["create"]);
+        assert!(Eviction::INFO.verbs.is_empty(), "served only as pods/eviction");
         assert_eq!(causes(&e.validate()), []);
         assert_eq!(causes(&Eviction::for_pod("", "web-0").validate()), []);
 
