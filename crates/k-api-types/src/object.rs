@@ -59,6 +59,31 @@ macro_rules! builtin_kinds {
                 Ok(Decoded { object: Object::Dynamic(Box::new(d.object)), unknown_fields: d.unknown_fields })
             }
 
+            /// Decodes a JSON object by its `apiVersion` and `kind`, like
+            /// [`decode`](Self::decode) but without collecting unknown fields
+            /// (they are dropped): the fast path for objects already checked.
+            pub fn from_value(value: &Value) -> Result<Object, DecodeError> {
+                use serde::Deserialize as _;
+                let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+                let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default();
+                $(
+                    {
+                        const INFO: ResourceInfo = <crate::$($ty)::+ as Resource>::INFO;
+                        if kind == INFO.kind && api_version == INFO.api_version {
+                            return match <crate::$($ty)::+>::deserialize(value) {
+                                Ok(o) => Ok(Object::$variant(Box::new(o))),
+                                // The slow path says where the error is.
+                                Err(_) => Self::decode(value).map(|d| d.object),
+                            };
+                        }
+                    }
+                )*
+                match DynamicObject::deserialize(value) {
+                    Ok(o) => Ok(Object::Dynamic(Box::new(o))),
+                    Err(_) => Self::decode(value).map(|d| d.object),
+                }
+            }
+
             /// The object as JSON.
             pub fn to_value(&self) -> Result<Value, serde_json::Error> {
                 match self {

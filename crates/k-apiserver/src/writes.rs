@@ -52,10 +52,9 @@ impl apply::Normalize for ShapeSource {
     /// defaults applied.
     fn normalize(&self, object: &Value) -> Value {
         match self {
-            ShapeSource::Builtin(_) => k_api_types::Object::decode(object)
+            ShapeSource::Builtin(_) => k_api_types::Object::from_value(object)
                 .ok()
-                .and_then(|decoded| {
-                    let mut typed = decoded.object;
+                .and_then(|mut typed| {
                     stored_form(&mut typed);
                     typed.to_value().ok()
                 })

@@ -540,7 +540,7 @@ fn encode(mut obj: DynamicObject) -> Result<(Bytes, DynamicObject)> {
 
 fn to_object(obj: DynamicObject) -> Result<Object> {
     let value = serde_json::to_value(obj).map_err(|e| StoreError::BadRequest(e.to_string()))?;
-    Object::decode(&value).map(|d| d.object).map_err(|e| StoreError::BadRequest(e.to_string()))
+    Object::from_value(&value).map_err(|e| StoreError::BadRequest(e.to_string()))
 }
 
 fn from_object(obj: &Object) -> Result<DynamicObject> {

@@ -107,6 +107,12 @@ impl Context<'_> {
         Value::Object(out)
     }
 
+    /// [`tracked`](Self::tracked), for the tests.
+    #[cfg(test)]
+    pub(crate) fn tracked_for_tests(&self, object: &Value) -> Value {
+        self.tracked(object)
+    }
+
     /// The part of an object whose fields can be owned through this write.
     fn tracked(&self, object: &Value) -> Value {
         let Value::Object(map) = object else { return Value::Object(Default::default()) };
@@ -202,6 +208,9 @@ pub fn update(
     manager: &str,
     cx: &Context<'_>,
 ) -> Option<Vec<ManagedFieldsEntry>> {
+    if old.is_none() && entries.is_empty() {
+        return created(new, manager, cx);
+    }
     let (mut changed, mut removed) = (FieldSet::new(), FieldSet::new());
     let after = cx.tracked(new);
     match old {
@@ -228,6 +237,50 @@ pub fn update(
         None => {}
     }
     Some(encode(entries))
+}
+
+/// The entries of a new object: its creator owns every field (the same
+/// result as [`walk::added_fields`], built straight into `FieldsV1`).
+fn created(object: &Value, manager: &str, cx: &Context<'_>) -> Option<Vec<ManagedFieldsEntry>> {
+    let Value::Object(map) = object else { return None };
+    let mut fields = serde_json::Map::new();
+    for (key, value) in map {
+        let shape = cx.shape.field(key);
+        let node = match key.as_str() {
+            "apiVersion" | "kind" => continue,
+            "status" if cx.scope == (Scope::Object { status_subresource: true }) => continue,
+            _ if cx.scope == Scope::Status && key != "status" => continue,
+            "metadata" => {
+                let Value::Object(meta) = value else { continue };
+                let mut node = serde_json::Map::new();
+                for (k, v) in meta.iter().filter(|(k, _)| !SERVER_METADATA.contains(&k.as_str())) {
+                    node.insert(format!("f:{k}"), walk::added_v1(v, shape.field(k)));
+                }
+                node
+            }
+            _ => match walk::added_v1(value, shape) {
+                Value::Object(mut node) => {
+                    // Top-level objects get no "." of their own (see added_fields).
+                    if value.is_object() {
+                        node.remove(".");
+                    }
+                    node
+                }
+                _ => continue,
+            },
+        };
+        let leaf = !value.is_object() && !value.is_array() || node.is_empty() && !value.is_object();
+        if !node.is_empty() || leaf {
+            fields.insert(format!("f:{key}"), Value::Object(node));
+        }
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    let mut entry = new_entry(manager, "Update", cx, FieldSet::new()).raw;
+    entry.fields_type = "FieldsV1".to_owned();
+    entry.fields_v1 = Some(Value::Object(fields));
+    Some(vec![entry])
 }
 
 /// Fields an apply would change that other managers own.

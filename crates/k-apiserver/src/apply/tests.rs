@@ -380,3 +380,43 @@ fn atomic_maps_are_owned_whole() {
     let fields = fields_of(&object, "kubectl", "Apply").unwrap();
     assert_eq!(fields["f:spec"]["f:template"]["f:spec"]["f:nodeSelector"], json!({}));
 }
+
+#[test]
+fn a_creates_fields_are_the_same_built_either_way() {
+    // `update` builds a create's entry straight into FieldsV1; it must equal
+    // the FieldSet computation it shortcuts, for every example manifest.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/manifests");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        for doc in k_api_types::manifest::parse_documents(&text).unwrap() {
+            let value = doc.value;
+            let gvk = GroupVersionKind::new(
+                value["apiVersion"].as_str().unwrap().rsplit_once('/').map_or("", |(g, _)| g),
+                value["apiVersion"].as_str().unwrap().rsplit('/').next().unwrap(),
+                value["kind"].as_str().unwrap(),
+            );
+            let Some(cursor) = SchemaCursor::for_kind(&gvk) else { continue };
+            for scope in [Scope::Object { status_subresource: true }, Scope::Object { status_subresource: false }] {
+                let cx = Context {
+                    shape: Shape::Builtin(cursor),
+                    scope,
+                    api_version: String::new(),
+                    subresource: "",
+                    normalize: None,
+                };
+                let fast = update(&[], None, &value, "m", &cx).map(|e| e[0].fields_v1.clone());
+                let mut set = FieldSet::new();
+                super::walk::added_fields(&cx.tracked_for_tests(&value), cx.shape, &mut set);
+                let slow = (!set.is_empty()).then(|| Some(set.to_fields_v1()));
+                assert_eq!(fast, slow, "{gvk:?} {scope:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 60, "{checked}");
+}

@@ -128,6 +128,39 @@ pub(crate) fn added_fields(object: &Value, shape: Shape<'_>, out: &mut FieldSet)
     }
 }
 
+/// The `FieldsV1` form of [`added`] — the same set, built directly as JSON
+/// (creates do this for every object, so it skips the [`FieldSet`]).
+pub(crate) fn added_v1(value: &Value, shape: Shape<'_>) -> Value {
+    let mut map = Map::new();
+    match value {
+        Value::Object(fields) if !shape.atomic_object() => {
+            for (name, child) in fields {
+                map.insert(field(name), added_v1(child, shape.field(name)));
+            }
+        }
+        Value::Array(items) if !items.is_empty() => match shape.list_kind() {
+            ListKind::Set if scalars(items) => {
+                for item in items {
+                    map.insert(format!("v:{item}"), Value::Object(Map::new()));
+                }
+            }
+            ListKind::Map(keys) => {
+                if let Some(keyed) = keyed(items, &keys, shape.items()) {
+                    for (key, item) in keyed {
+                        map.insert(key, added_v1(item, shape.items()));
+                    }
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+    if !map.is_empty() {
+        map.insert(".".to_owned(), Value::Object(Map::new()));
+    }
+    Value::Object(map)
+}
+
 /// The changes from `old` to `new`: `changed` gets the paths added or given
 /// another value, `removed` the paths whose whole subtree is gone.
 pub(crate) fn diff(old: &Value, new: &Value, shape: Shape<'_>, changed: &mut FieldSet, removed: &mut FieldSet) {
