@@ -1,0 +1,35 @@
+//! The controller runtime of k: what controllers are built on.
+//!
+//! k-runtime turns the k-store object API — the in-process
+//! [`k_store::Store`] or the HTTP `RemoteApi`, both `Arc<dyn ObjectApi>` —
+//! into work for reconcile loops. It is being built (issue 6); what exists:
+//!
+//! - [`queue::WorkQueue`]: client-go's work queue semantics — deduplication,
+//!   never two workers on one item, delayed, low-priority and rate-limited
+//!   adds, draining shutdown, Prometheus metrics — with the
+//!   [`queue::RateLimiter`]s controllers use (per-item exponential backoff
+//!   that resets on success, a token bucket, the larger of both).
+//! - [`clock::Clock`]: injectable time; [`clock::FakeClock`] lets tests move
+//!   time by hand instead of sleeping.
+//!
+//! Watchers, reflector caches, the shared informer factory, the
+//! reconciler framework, leader election and the test harness follow; the
+//! plan is `docs/runtime/design.md`.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use k_runtime::queue::WorkQueue;
+//!
+//! let queue = WorkQueue::new("pods");
+//! queue.add("default/web".to_owned());
+//! queue.add("default/web".to_owned()); // already waiting: no second entry
+//! let item = queue.get().await.unwrap();
+//! // ... reconcile `item` ...
+//! queue.forget(&item); // it succeeded: reset its backoff
+//! queue.done(&item);
+//! assert_eq!(queue.len(), 0);
+//! # }
+//! ```
+
+pub mod clock;
+pub mod queue;
