@@ -11,8 +11,11 @@
 //!   that resets on success, a token bucket, the larger of both).
 //! - [`clock::Clock`]: injectable time; [`clock::FakeClock`] lets tests move
 //!   time by hand instead of sleeping.
+//! - [`watcher::watcher`]: a kind's objects as a stream that lists, watches,
+//!   resumes, re-lists on Expired and backs off after errors, marking where
+//!   each (re)list starts and ends.
 //!
-//! Watchers, reflector caches, the shared informer factory, the
+//! Reflector caches, the shared informer factory, the
 //! reconciler framework, leader election and the test harness follow; the
 //! plan is `docs/runtime/design.md`.
 //!
@@ -33,3 +36,4 @@
 
 pub mod clock;
 pub mod queue;
+pub mod watcher;
