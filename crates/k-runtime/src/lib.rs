@@ -14,8 +14,11 @@
 //! - [`watcher::watcher`]: a kind's objects as a stream that lists, watches,
 //!   resumes, re-lists on Expired and backs off after errors, marking where
 //!   each (re)list starts and ends.
+//! - [`reflector::store`]: a cache fed by a watcher — one writer, many
+//!   readers of `Arc` objects, atomic swaps on re-list, indexes,
+//!   `wait_until_synced`, transforms.
 //!
-//! Reflector caches, the shared informer factory, the
+//! The shared informer factory, the shared informer factory, the
 //! reconciler framework, leader election and the test harness follow; the
 //! plan is `docs/runtime/design.md`.
 //!
@@ -36,4 +39,5 @@
 
 pub mod clock;
 pub mod queue;
+pub mod reflector;
 pub mod watcher;

@@ -1,0 +1,384 @@
+//! Reflector caches: a watcher's view of a kind, kept in memory for readers.
+//!
+//! [`store`] makes a cache as a pair: one [`Writer`], fed the watcher's
+//! events (see [`reflector`]), and any number of [`Store`] readers that get
+//! objects as `Arc<K>` (no copies). A (re)list is built on the side and
+//! swapped in at once on `InitDone`, reusing the objects that did not change,
+//! so readers never see half a list and two full copies are never held.
+//! Indexes answer "which objects have this value" in O(1): namespaces are
+//! indexed from the start, others are added with [`Writer::index`] (pods by
+//! node, objects by owner uid…). [`Store::wait_until_synced`] waits for the
+//! first complete list. A transform ([`Writer::transform`]) can trim objects
+//! before they are cached (dropping managed fields saves a third of a pod).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use futures::{Stream, StreamExt};
+use k_api_types::{DynamicObject, Resource};
+use tokio::sync::watch;
+
+use crate::watcher::{Error, Event};
+
+/// An object's key in a cache: `namespace/name`, or `name` for
+/// cluster-scoped objects (client-go's `MetaNamespaceKeyFunc`).
+pub fn key_of<K: Resource>(object: &K) -> String {
+    let meta = object.metadata();
+    if meta.namespace.is_empty() { meta.name.clone() } else { format!("{}/{}", meta.namespace, meta.name) }
+}
+
+/// The name of the built-in namespace index.
+pub const NAMESPACE_INDEX: &str = "namespace";
+
+type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
+type Transform<K> = Arc<dyn Fn(&mut K) + Send + Sync>;
+
+struct Inner<K> {
+    objects: HashMap<String, Arc<K>>,
+    /// index name → indexed value → keys.
+    indexes: HashMap<String, HashMap<String, HashSet<String>>>,
+    index_fns: HashMap<String, IndexFn<K>>,
+}
+
+impl<K: Resource> Inner<K> {
+    fn index_object(&mut self, key: &str, object: &K) {
+        for (name, f) in &self.index_fns {
+            let index = self.indexes.entry(name.clone()).or_default();
+            for value in f(object) {
+                index.entry(value).or_default().insert(key.to_owned());
+            }
+        }
+    }
+
+    fn unindex_object(&mut self, key: &str, object: &K) {
+        for (name, f) in &self.index_fns {
+            if let Some(index) = self.indexes.get_mut(name) {
+                for value in f(object) {
+                    if let Some(keys) = index.get_mut(&value) {
+                        keys.remove(key);
+                        if keys.is_empty() {
+                            index.remove(&value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn rebuild_indexes(&mut self) {
+        self.indexes.clear();
+        let objects: Vec<(String, Arc<K>)> = self.objects.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (key, object) in objects {
+            self.index_object(&key, &object);
+        }
+    }
+}
+
+/// A reader of a cache. Cheap to clone.
+pub struct Store<K> {
+    inner: Arc<RwLock<Inner<K>>>,
+    synced: watch::Receiver<bool>,
+}
+
+impl<K> Clone for Store<K> {
+    fn clone(&self) -> Self {
+        Store { inner: self.inner.clone(), synced: self.synced.clone() }
+    }
+}
+
+impl<K> fmt::Debug for Store<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("synced", &*self.synced.borrow()).finish_non_exhaustive()
+    }
+}
+
+impl<K: Resource> Store<K> {
+    /// The object with this key (`namespace/name`, or `name`).
+    pub fn get(&self, key: &str) -> Option<Arc<K>> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner).objects.get(key).cloned()
+    }
+
+    /// Every cached object, in no particular order.
+    pub fn state(&self) -> Vec<Arc<K>> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner).objects.values().cloned().collect()
+    }
+
+    /// How many objects are cached.
+    pub fn len(&self) -> usize {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner).objects.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The objects whose index `index` holds `value` (such as the pods of
+    /// one node). Empty for an unknown index.
+    pub fn by_index(&self, index: &str, value: &str) -> Vec<Arc<K>> {
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(keys) = inner.indexes.get(index).and_then(|i| i.get(value)) else { return Vec::new() };
+        keys.iter().filter_map(|k| inner.objects.get(k).cloned()).collect()
+    }
+
+    /// The objects of one namespace.
+    pub fn in_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        self.by_index(NAMESPACE_INDEX, namespace)
+    }
+
+    /// Whether the first complete list has been cached.
+    pub fn is_synced(&self) -> bool {
+        *self.synced.borrow()
+    }
+
+    /// Waits until the first complete list is cached. Returns at once if it
+    /// is; returns early only if the writer is gone without ever syncing
+    /// (then [`is_synced`](Self::is_synced) stays false).
+    pub async fn wait_until_synced(&self) {
+        let mut synced = self.synced.clone();
+        let _ = synced.wait_for(|s| *s).await;
+    }
+}
+
+/// The one writer of a cache.
+pub struct Writer<K> {
+    store: Store<K>,
+    synced: watch::Sender<bool>,
+    building: Option<HashMap<String, Arc<K>>>,
+    transform: Option<Transform<K>>,
+    decode_errors: u64,
+}
+
+impl<K> fmt::Debug for Writer<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer").field("listing", &self.building.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// A new, empty cache: its writer and a reader (clone the reader freely).
+pub fn store<K: Resource>() -> (Store<K>, Writer<K>) {
+    let (synced, synced_rx) = watch::channel(false);
+    let namespace: IndexFn<K> = Arc::new(|o: &K| vec![o.metadata().namespace.clone()]);
+    let inner = Inner {
+        objects: HashMap::new(),
+        indexes: HashMap::new(),
+        index_fns: HashMap::from([(NAMESPACE_INDEX.to_owned(), namespace)]),
+    };
+    let store = Store { inner: Arc::new(RwLock::new(inner)), synced: synced_rx };
+    (store.clone(), Writer { store, synced, building: None, transform: None, decode_errors: 0 })
+}
+
+impl<K: Resource> Writer<K> {
+    /// A reader of this cache.
+    pub fn reader(&self) -> Store<K> {
+        self.store.clone()
+    }
+
+    /// Adds an index: `f` gives the values an object is found under (none,
+    /// one or several). Objects already cached are indexed at once.
+    pub fn index(&mut self, name: impl Into<String>, f: impl Fn(&K) -> Vec<String> + Send + Sync + 'static) {
+        let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
+        inner.index_fns.insert(name.into(), Arc::new(f));
+        inner.rebuild_indexes();
+    }
+
+    /// Changes each object before it is cached (drop managed fields, large
+    /// annotations…).
+    pub fn transform(&mut self, f: impl Fn(&mut K) + Send + Sync + 'static) {
+        self.transform = Some(Arc::new(f));
+    }
+
+    /// How many objects could not be decoded as `K` (and were not cached).
+    pub fn decode_errors(&self) -> u64 {
+        self.decode_errors
+    }
+
+    fn decode(&mut self, object: &DynamicObject) -> Option<K> {
+        let decoded = serde_json::to_value(object).ok().and_then(|v| serde_json::from_value::<K>(v).ok());
+        match decoded {
+            Some(mut k) => {
+                if let Some(t) = &self.transform {
+                    t(&mut k);
+                }
+                Some(k)
+            }
+            None => {
+                self.decode_errors += 1;
+                None
+            }
+        }
+    }
+
+    /// Applies one watcher event to the cache.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Init => self.building = Some(HashMap::new()),
+            Event::InitApply(object) => {
+                if let Some(k) = self.decode(object) {
+                    let key = key_of(&k);
+                    // Reuse the cached copy of an unchanged object.
+                    let cached = self.store.get(&key).filter(|c| {
+                        c.metadata().resource_version == k.metadata().resource_version
+                            && !k.metadata().resource_version.is_empty()
+                    });
+                    let object = cached.unwrap_or_else(|| Arc::new(k));
+                    self.building.get_or_insert_with(HashMap::new).insert(key, object);
+                }
+            }
+            Event::InitDone => {
+                let objects = self.building.take().unwrap_or_default();
+                {
+                    let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
+                    inner.objects = objects;
+                    inner.rebuild_indexes();
+                }
+                self.synced.send_replace(true);
+            }
+            Event::Apply(object) => {
+                if let Some(k) = self.decode(object) {
+                    let key = key_of(&k);
+                    let k = Arc::new(k);
+                    let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(old) = inner.objects.insert(key.clone(), k.clone()) {
+                        inner.unindex_object(&key, &old);
+                    }
+                    inner.index_object(&key, &k);
+                }
+            }
+            Event::Delete(object) => {
+                if let Some(k) = self.decode(object) {
+                    let key = key_of(&k);
+                    let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(old) = inner.objects.remove(&key) {
+                        inner.unindex_object(&key, &old);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Feeds a watcher's events into `writer`, passing them on (errors too).
+pub fn reflector<K: Resource>(
+    mut writer: Writer<K>,
+    events: impl Stream<Item = Result<Event, Error>> + Send + 'static,
+) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+    events.map(move |item| {
+        if let Ok(event) = &item {
+            writer.apply(event);
+        }
+        item
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use k_api_types::core::v1::Pod;
+    use k_store::{Api, Store as ObjectStore};
+
+    use super::*;
+    use crate::watcher::{Config, watcher};
+
+    fn pod(ns: &str, name: &str, node: &str) -> Pod {
+        let mut pod = Pod::default();
+        pod.metadata.namespace = ns.to_owned();
+        pod.metadata.name = name.to_owned();
+        pod.spec = k_api_types::core::v1::PodSpec {
+            node_name: Some(node.to_owned()).filter(|n| !n.is_empty()),
+            containers: vec![k_api_types::core::v1::Container {
+                name: "c".into(),
+                image: Some("busybox".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        pod
+    }
+
+    fn node_of(pod: &Pod) -> Vec<String> {
+        pod.spec.node_name.clone().into_iter().collect()
+    }
+
+    #[tokio::test]
+    async fn a_cache_follows_the_store_with_indexes() {
+        let objects = ObjectStore::in_memory();
+        let a: Api<Pod> = Api::namespaced(objects.clone(), "a");
+        let b: Api<Pod> = Api::namespaced(objects.clone(), "b");
+        for i in 0..5 {
+            a.create(&pod("a", &format!("p{i}"), if i % 2 == 0 { "n1" } else { "n2" })).await.unwrap();
+        }
+        b.create(&pod("b", "q", "n1")).await.unwrap();
+
+        let (reader, mut writer) = store::<Pod>();
+        writer.index("node", node_of);
+        writer.index("tier", |p: &Pod| p.metadata.labels.get("tier").cloned().into_iter().collect());
+        writer.transform(|p: &mut Pod| p.metadata.managed_fields.clear());
+        let events = watcher(Arc::new(objects.clone()), Pod::INFO.gvr(), None, Config::default());
+        let task = tokio::spawn(reflector(writer, events).for_each(|_| async {}));
+        tokio::time::timeout(Duration::from_secs(10), reader.wait_until_synced()).await.expect("synced");
+        assert_eq!(reader.len(), 6);
+        assert_eq!(reader.in_namespace("a").len(), 5);
+        let mut on_n1: Vec<String> = reader.by_index("node", "n1").iter().map(|p| key_of(&**p)).collect();
+        on_n1.sort();
+        assert_eq!(on_n1, ["a/p0", "a/p2", "a/p4", "b/q"]);
+
+        // Changes move objects between index values; deletes drop them.
+        let mut moved = a.get("p0").await.unwrap();
+        moved.metadata.labels.insert("tier".into(), "web".into());
+        a.update(&moved).await.unwrap();
+        // q is bound to a node: only a zero grace period deletes it at once.
+        let now = k_api_types::meta::DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
+        b.delete("q", &now).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while reader.by_index("tier", "web").len() != 1 || reader.get("b/q").is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the cache never caught up: web {:?}, q {:?}",
+                reader.by_index("tier", "web").len(),
+                reader.get("b/q").is_some()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(reader.by_index("node", "n1").len(), 3, "q left n1");
+        assert!(reader.in_namespace("b").is_empty());
+        assert!(reader.get("a/p0").unwrap().metadata.managed_fields.is_empty(), "transformed before caching");
+        task.abort();
+    }
+
+    #[test]
+    fn a_relist_swaps_at_once_and_reuses_unchanged_objects() {
+        let (reader, mut writer) = store::<Pod>();
+        let dynamic = |p: &Pod, rv: &str| {
+            let mut v = serde_json::to_value(p).unwrap();
+            v["apiVersion"] = "v1".into();
+            v["kind"] = "Pod".into();
+            v["metadata"]["resourceVersion"] = rv.into();
+            Arc::new(serde_json::from_value::<DynamicObject>(v).unwrap())
+        };
+        let (p1, p2, p3) = (pod("a", "p1", ""), pod("a", "p2", ""), pod("a", "p3", ""));
+        writer.apply(&Event::Init);
+        writer.apply(&Event::InitApply(dynamic(&p1, "1")));
+        writer.apply(&Event::InitApply(dynamic(&p2, "2")));
+        assert!(!reader.is_synced() && reader.is_empty(), "half a list is not visible");
+        writer.apply(&Event::InitDone);
+        assert!(reader.is_synced());
+        let p1_before = reader.get("a/p1").unwrap();
+
+        // A re-list: p1 unchanged, p2 gone, p3 new.
+        writer.apply(&Event::Init);
+        writer.apply(&Event::InitApply(dynamic(&p1, "1")));
+        writer.apply(&Event::InitApply(dynamic(&p3, "3")));
+        assert_eq!(reader.len(), 2, "readers still see the old state");
+        assert!(reader.get("a/p2").is_some());
+        writer.apply(&Event::InitDone);
+        let mut keys: Vec<String> = reader.state().iter().map(|p| key_of(&**p)).collect();
+        keys.sort();
+        assert_eq!(keys, ["a/p1", "a/p3"]);
+        assert!(Arc::ptr_eq(&p1_before, &reader.get("a/p1").unwrap()), "the unchanged object is shared, not copied");
+        assert_eq!(reader.in_namespace("a").len(), 2, "indexes rebuilt with the swap");
+        assert_eq!(writer.decode_errors(), 0);
+    }
+}
