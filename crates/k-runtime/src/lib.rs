@@ -17,10 +17,12 @@
 //! - [`reflector::store`]: a cache fed by a watcher — one writer, many
 //!   readers of `Arc` objects, atomic swaps on re-list, indexes,
 //!   `wait_until_synced`, transforms.
+//! - [`informer::InformerFactory`]: one watch per kind, namespace and
+//!   selectors for the whole process; subscribers get every change, late
+//!   ones the current state first.
 //!
-//! The shared informer factory, the shared informer factory, the
-//! reconciler framework, leader election and the test harness follow; the
-//! plan is `docs/runtime/design.md`.
+//! The reconciler framework, its helpers, leader election, metrics and the
+//! test harness follow; the plan is `docs/runtime/design.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -38,6 +40,7 @@
 //! ```
 
 pub mod clock;
+pub mod informer;
 pub mod queue;
 pub mod reflector;
 pub mod watcher;

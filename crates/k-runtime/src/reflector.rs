@@ -210,10 +210,14 @@ impl<K: Resource> Writer<K> {
         }
     }
 
-    /// Applies one watcher event to the cache.
-    pub fn apply(&mut self, event: &Event) {
+    /// Applies one watcher event to the cache, returning what changed for
+    /// the cache's readers (a re-list is compared with what was cached).
+    pub fn apply(&mut self, event: &Event) -> Vec<Change<K>> {
         match event {
-            Event::Init => self.building = Some(HashMap::new()),
+            Event::Init => {
+                self.building = Some(HashMap::new());
+                Vec::new()
+            }
             Event::InitApply(object) => {
                 if let Some(k) = self.decode(object) {
                     let key = key_of(&k);
@@ -225,36 +229,83 @@ impl<K: Resource> Writer<K> {
                     let object = cached.unwrap_or_else(|| Arc::new(k));
                     self.building.get_or_insert_with(HashMap::new).insert(key, object);
                 }
+                Vec::new()
             }
             Event::InitDone => {
                 let objects = self.building.take().unwrap_or_default();
+                let mut changes = Vec::new();
                 {
                     let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
+                    for (key, new) in &objects {
+                        match inner.objects.get(key) {
+                            None => changes.push(Change::Added(new.clone())),
+                            Some(old) if !Arc::ptr_eq(old, new) => {
+                                changes.push(Change::Updated { old: old.clone(), new: new.clone() });
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    for (key, old) in &inner.objects {
+                        if !objects.contains_key(key) {
+                            changes.push(Change::Deleted(old.clone()));
+                        }
+                    }
                     inner.objects = objects;
                     inner.rebuild_indexes();
                 }
                 self.synced.send_replace(true);
+                changes
             }
             Event::Apply(object) => {
-                if let Some(k) = self.decode(object) {
-                    let key = key_of(&k);
-                    let k = Arc::new(k);
-                    let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
-                    if let Some(old) = inner.objects.insert(key.clone(), k.clone()) {
-                        inner.unindex_object(&key, &old);
-                    }
-                    inner.index_object(&key, &k);
+                let Some(k) = self.decode(object) else { return Vec::new() };
+                let key = key_of(&k);
+                let k = Arc::new(k);
+                let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
+                let old = inner.objects.insert(key.clone(), k.clone());
+                if let Some(old) = &old {
+                    inner.unindex_object(&key, old);
                 }
+                inner.index_object(&key, &k);
+                vec![match old {
+                    Some(old) => Change::Updated { old, new: k },
+                    None => Change::Added(k),
+                }]
             }
             Event::Delete(object) => {
-                if let Some(k) = self.decode(object) {
-                    let key = key_of(&k);
-                    let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
-                    if let Some(old) = inner.objects.remove(&key) {
-                        inner.unindex_object(&key, &old);
-                    }
+                let Some(k) = self.decode(object) else { return Vec::new() };
+                let key = key_of(&k);
+                let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
+                if let Some(old) = inner.objects.remove(&key) {
+                    inner.unindex_object(&key, &old);
                 }
+                vec![Change::Deleted(Arc::new(k))]
             }
+        }
+    }
+}
+
+/// A change of a cache, as its subscribers see it.
+#[derive(Debug)]
+pub enum Change<K> {
+    /// A new object.
+    Added(Arc<K>),
+    /// A changed object, before and after.
+    Updated {
+        /// The object as it was cached.
+        old: Arc<K>,
+        /// The object now.
+        new: Arc<K>,
+    },
+    /// An object that is gone (its last state).
+    Deleted(Arc<K>),
+}
+
+impl<K> Clone for Change<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Change::Added(o) => Change::Added(o.clone()),
+            Change::Updated { old, new } => Change::Updated { old: old.clone(), new: new.clone() },
+            Change::Deleted(o) => Change::Deleted(o.clone()),
         }
     }
 }
