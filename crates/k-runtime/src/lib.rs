@@ -21,8 +21,12 @@
 //!   selectors for the whole process; subscribers get every change, late
 //!   ones the current state first.
 //!
-//! The reconciler framework, its helpers, leader election, metrics and the
-//! test harness follow; the plan is `docs/runtime/design.md`.
+//! - [`controller::Controller`]: a [`controller::Reconciler`] run over
+//!   shared informers and a work queue: `owns` children, `watches` other
+//!   kinds, predicates, N workers, per-key backoff, metrics.
+//!
+//! The manager, helpers (finalizers, events, conditions), leader election
+//! and the test harness follow; the plan is `docs/runtime/design.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -40,6 +44,7 @@
 //! ```
 
 pub mod clock;
+pub mod controller;
 pub mod informer;
 pub mod queue;
 pub mod reflector;

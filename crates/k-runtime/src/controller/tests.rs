@@ -1,0 +1,168 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use k_api_types::core::v1::{ConfigMap, Secret};
+use k_api_types::meta::OwnerReference;
+use k_store::{Api, Store, StoreError};
+
+use super::*;
+use crate::watcher::Config;
+
+/// Keeps a Secret `<name>-copy` with the ConfigMap's data, owned by it.
+#[derive(Default)]
+struct Mirror {
+    calls: Arc<Mutex<HashMap<String, usize>>>,
+    /// Fail this many first attempts per object.
+    fail_first: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Failed(String);
+
+#[async_trait::async_trait]
+impl Reconciler<ConfigMap> for Mirror {
+    type Error = Failed;
+
+    async fn reconcile(&self, cm: Arc<ConfigMap>, ctx: &Context) -> Result<Action, Failed> {
+        let n = {
+            let mut calls = self.calls.lock().unwrap();
+            let n = calls.entry(cm.metadata.name.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if n <= self.fail_first {
+            return Err(Failed(format!("attempt {n} fails on purpose (retries so far: {})", ctx.retries)));
+        }
+        let secrets: Api<Secret> = Api::with_client(ctx.api.clone(), Some(cm.metadata.namespace.clone()));
+        let name = format!("{}-copy", cm.metadata.name);
+        let mut secret = Secret::default();
+        secret.metadata.name = name.clone();
+        secret.metadata.namespace = cm.metadata.namespace.clone();
+        secret.metadata.owner_references = vec![OwnerReference {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: cm.metadata.name.clone(),
+            uid: cm.metadata.uid.clone(),
+            controller: Some(true),
+            ..Default::default()
+        }];
+        secret.string_data = cm.data.clone();
+        let result = match secrets.get_opt(&name).await.map_err(|e| Failed(e.to_string()))? {
+            None => secrets.create(&secret).await,
+            Some(existing) => {
+                secret.metadata.resource_version = existing.metadata.resource_version;
+                secrets.update(&secret).await
+            }
+        };
+        match result {
+            Ok(_) => Ok(Action::AwaitChange),
+            Err(StoreError::Conflict { .. }) => Ok(Action::RequeueAfter(Duration::from_millis(10))),
+            Err(e) => Err(Failed(e.to_string())),
+        }
+    }
+}
+
+fn cm(name: &str, value: &str) -> ConfigMap {
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = name.into();
+    cm.metadata.namespace = "ns".into();
+    cm.data.insert("k".into(), value.into());
+    cm
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn decoded(secret: &Secret, key: &str) -> String {
+    secret.data.get(key).map(|b| String::from_utf8_lossy(&b.0).into_owned()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciles_creates_changes_and_owned_children() {
+    let store = Store::in_memory();
+    let api: Arc<dyn ObjectApi> = Arc::new(store.clone());
+    let cms: Api<ConfigMap> = Api::namespaced(store.clone(), "ns");
+    let secrets: Api<Secret> = Api::namespaced(store.clone(), "ns");
+    cms.create(&cm("before", "1")).await.unwrap();
+
+    let factory = Arc::new(InformerFactory::new(api.clone(), Config::default()));
+    let reconciler = Mirror::default();
+    let calls = reconciler.calls.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = Controller::<ConfigMap>::new(factory, Some("ns"))
+        .owns::<Secret>()
+        .with_predicate(Predicate::GenerationChanged)
+        .workers(2);
+    let mut registry = Registry::default();
+    controller.register_metrics(&mut registry);
+    let run = tokio::spawn(controller.run(reconciler, api, async {
+        let _ = stopped.await;
+    }));
+
+    // The object of the initial list, then a new one.
+    eventually("the initial object is mirrored", async || secrets.get_opt("before-copy").await.unwrap().is_some())
+        .await;
+    cms.create(&cm("after", "1")).await.unwrap();
+    eventually("a new object is mirrored", async || secrets.get_opt("after-copy").await.unwrap().is_some()).await;
+
+    // A data change (a new generation) is reconciled...
+    let mut changed = cms.get("after").await.unwrap();
+    changed.data.insert("k".into(), "2".into());
+    cms.update(&changed).await.unwrap();
+    eventually("the change is mirrored", async || {
+        secrets.get_opt("after-copy").await.unwrap().is_some_and(|s| decoded(&s, "k") == "2")
+    })
+    .await;
+    // ...a label change is filtered out by the predicate (once the child's
+    // own update, which wakes its owner too, has been reconciled)...
+    let mut before = calls.lock().unwrap()["after"];
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = calls.lock().unwrap()["after"];
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    let mut labelled = cms.get("after").await.unwrap();
+    labelled.metadata.labels.insert("x".into(), "y".into());
+    cms.update(&labelled).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(calls.lock().unwrap()["after"], before, "no reconcile for a label change");
+
+    // ...and a deleted child wakes its owner, which recreates it.
+    secrets.delete("after-copy", &Default::default()).await.unwrap();
+    eventually("the owned child is recreated", async || secrets.get_opt("after-copy").await.unwrap().is_some()).await;
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), run).await.expect("stops").unwrap();
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(text.contains("controller_reconcile_total{controller=\"configmaps\"}"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_retried_with_backoff_until_they_succeed() {
+    let store = Store::in_memory();
+    let api: Arc<dyn ObjectApi> = Arc::new(store.clone());
+    let cms: Api<ConfigMap> = Api::namespaced(store.clone(), "ns");
+    let secrets: Api<Secret> = Api::namespaced(store.clone(), "ns");
+    let factory = Arc::new(InformerFactory::new(api.clone(), Config::default()));
+    let reconciler = Mirror { fail_first: 3, ..Default::default() };
+    let calls = reconciler.calls.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(Controller::<ConfigMap>::new(factory, Some("ns")).run(reconciler, api, async {
+        let _ = stopped.await;
+    }));
+    cms.create(&cm("flaky", "1")).await.unwrap();
+    eventually("mirrored after three failures", async || secrets.get_opt("flaky-copy").await.unwrap().is_some()).await;
+    assert_eq!(calls.lock().unwrap()["flaky"], 4, "three failures (5, 10, 20 ms apart), then success");
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), run).await.expect("stops").unwrap();
+}
