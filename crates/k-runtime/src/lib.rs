@@ -25,8 +25,12 @@
 //!   shared informers and a work queue: `owns` children, `watches` other
 //!   kinds, predicates, N workers, per-key backoff, metrics.
 //!
-//! The manager, helpers (finalizers, events, conditions), leader election
-//! and the test harness follow; the plan is `docs/runtime/design.md`.
+//! - [`leader::LeaderElector`]: leader election on Leases with client-go's
+//!   timings, release on exit, and fencing (work stops when the lease is
+//!   lost).
+//!
+//! The manager, helpers (finalizers, events, conditions) and the test
+//! harness follow; the plan is `docs/runtime/design.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -46,6 +50,7 @@
 pub mod clock;
 pub mod controller;
 pub mod informer;
+pub mod leader;
 pub mod queue;
 pub mod reflector;
 pub mod watcher;
