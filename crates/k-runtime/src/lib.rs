@@ -29,8 +29,11 @@
 //!   timings, release on exit, and fencing (work stops when the lease is
 //!   lost).
 //!
-//! The manager, helpers (finalizers, events, conditions) and the test
-//! harness follow; the plan is `docs/runtime/design.md`.
+//! - Helpers: [`finalizer::finalizer`] (act on deletion, safe under
+//!   conflicts), [`owner`] references, status [`conditions`].
+//!
+//! The manager, the event recorder, metrics serving and the test harness
+//! follow; the plan is `docs/runtime/design.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -48,9 +51,12 @@
 //! ```
 
 pub mod clock;
+pub mod conditions;
 pub mod controller;
+pub mod finalizer;
 pub mod informer;
 pub mod leader;
+pub mod owner;
 pub mod queue;
 pub mod reflector;
 pub mod watcher;
