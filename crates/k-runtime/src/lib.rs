@@ -32,8 +32,12 @@
 //! - Helpers: [`finalizer::finalizer`] (act on deletion, safe under
 //!   conflicts), [`owner`] references, status [`conditions`].
 //!
-//! The manager, the event recorder, metrics serving and the test harness
-//! follow; the plan is `docs/runtime/design.md`.
+//! - [`manager::Manager`]: many controllers over one client and one set of
+//!   informers, one metrics registry, optional leader election, graceful
+//!   shutdown on a signal.
+//!
+//! The event recorder, a metrics endpoint and the test harness follow; the
+//! plan is `docs/runtime/design.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -56,6 +60,7 @@ pub mod controller;
 pub mod finalizer;
 pub mod informer;
 pub mod leader;
+pub mod manager;
 pub mod owner;
 pub mod queue;
 pub mod reflector;
