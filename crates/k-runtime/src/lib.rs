@@ -30,14 +30,15 @@
 //!   lost).
 //!
 //! - Helpers: [`finalizer::finalizer`] (act on deletion, safe under
-//!   conflicts), [`owner`] references, status [`conditions`].
+//!   conflicts), [`owner`] references, status [`conditions`], and an
+//!   [`events::Recorder`] (aggregation of repeats, a spam filter per object).
 //!
 //! - [`manager::Manager`]: many controllers over one client and one set of
 //!   informers, one metrics registry, optional leader election, graceful
 //!   shutdown on a signal.
 //!
-//! The event recorder, a metrics endpoint and the test harness follow; the
-//! plan is `docs/runtime/design.md`.
+//! A metrics endpoint and the test harness follow; the plan is
+//! `docs/runtime/design.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -57,6 +58,7 @@
 pub mod clock;
 pub mod conditions;
 pub mod controller;
+pub mod events;
 pub mod finalizer;
 pub mod informer;
 pub mod leader;

@@ -74,6 +74,25 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Takes a token if one is there (without booking one ahead, as
+    /// [`when`](RateLimiter::when) does): a filter that drops what exceeds
+    /// the rate.
+    pub fn try_take(&self) -> bool {
+        let now = self.clock.now();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (tokens, at) = *state;
+        let refilled = (tokens + now.saturating_duration_since(at).as_secs_f64() * self.qps).min(self.burst);
+        if refilled >= 1.0 {
+            *state = (refilled - 1.0, now);
+            true
+        } else {
+            *state = (refilled, now);
+            false
+        }
+    }
+}
+
 impl<T> RateLimiter<T> for TokenBucket {
     fn when(&self, _: &T) -> Duration {
         let now = self.clock.now();
