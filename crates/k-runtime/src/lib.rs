@@ -37,8 +37,12 @@
 //!   informers, one metrics registry, optional leader election, graceful
 //!   shutdown on a signal.
 //!
-//! A metrics endpoint and the test harness follow; the plan is
-//! `docs/runtime/design.md`.
+//! - [`testing::TestEnv`]: an in-process environment for operator tests
+//!   (memory store, CRDs served on creation, fake clock, `apply` manifests,
+//!   `wait_for` conditions) — no etcd, no binaries.
+//!
+//! A metrics endpoint, the server-side apply helper and the benchmark
+//! against kube-runtime follow; the plan is `docs/runtime/design.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -66,4 +70,5 @@ pub mod manager;
 pub mod owner;
 pub mod queue;
 pub mod reflector;
+pub mod testing;
 pub mod watcher;
