@@ -87,6 +87,39 @@ fn decoded(secret: &Secret, key: &str) -> String {
 async fn reconciles_creates_changes_and_owned_children() {
     let store = Store::in_memory();
     let api: Arc<dyn ObjectApi> = Arc::new(store.clone());
+    mirror_scenario(store, api).await;
+}
+
+/// The same controller, unchanged, over HTTP: its informers and writes go
+/// through the remote client to k-apiserver (watches ending every second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_controller_runs_over_http() {
+    use k_apiserver::{ApiServer, ServerConfig};
+    use k_store::remote::{RemoteApi, RemoteConfig};
+
+    let store = Store::in_memory();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = ApiServer::new(
+        Arc::new(store.clone()),
+        ServerConfig { external_address: addr.to_string(), watch_timeout_seconds: 1, ..ServerConfig::default() },
+    );
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let remote: Arc<dyn ObjectApi> =
+        Arc::new(RemoteApi::connect(RemoteConfig::new(format!("http://{addr}"))).await.unwrap());
+    mirror_scenario(store, remote).await;
+}
+
+/// The mirror controller's scenario, with the controller on `api` and the
+/// test's own reads and writes on `store`.
+async fn mirror_scenario(store: Store, api: Arc<dyn ObjectApi>) {
     let cms: Api<ConfigMap> = Api::namespaced(store.clone(), "ns");
     let secrets: Api<Secret> = Api::namespaced(store.clone(), "ns");
     cms.create(&cm("before", "1")).await.unwrap();
