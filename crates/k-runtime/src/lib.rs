@@ -41,8 +41,11 @@
 //!   (memory store, CRDs served on creation, fake clock, `apply` manifests,
 //!   `wait_for` conditions) — no etcd, no binaries.
 //!
-//! A metrics endpoint, the server-side apply helper and the benchmark
-//! against kube-runtime follow; the plan is `docs/runtime/design.md`.
+//! - [`metrics::serve`]: `GET /metrics` from a registry (the manager's:
+//!   [`manager::Manager::serve_metrics`]).
+//!
+//! The server-side apply helper, the chaos test and the benchmark against
+//! kube-runtime follow; the plan is `docs/runtime/design.md`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -67,6 +70,7 @@ pub mod finalizer;
 pub mod informer;
 pub mod leader;
 pub mod manager;
+pub mod metrics;
 pub mod owner;
 pub mod queue;
 pub mod reflector;

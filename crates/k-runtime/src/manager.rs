@@ -85,6 +85,19 @@ impl Manager {
         self
     }
 
+    /// Serves the metrics of every controller at `GET /metrics` on
+    /// `listener` until `shutdown` (run it beside [`run`](Self::run)).
+    ///
+    /// # Errors
+    /// An error accepting connections.
+    pub fn serve_metrics(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+        crate::metrics::serve(listener, self.registry.clone(), shutdown)
+    }
+
     /// The metrics of every controller, in the Prometheus text format.
     pub fn metrics_text(&self) -> String {
         let mut out = String::new();
