@@ -317,7 +317,10 @@ pub async fn check_sequence_under(backend: &dyn Backend, root: &str, ops: &[Op])
             }
             Op::Compact { back } => {
                 let target = (m.revision - Revision::from(back)).max(0);
-                if target <= m.compacted {
+                // Revision 1 is skipped: in etcd it is the empty initial
+                // state (no change to compact away, and no way to observe a
+                // compaction at it), in the embedded backends the first write.
+                if target <= m.compacted || target <= 1 {
                     continue;
                 }
                 let actual = outcome(b.compact(target).await, |()| Outcome::Done);
