@@ -82,32 +82,10 @@ pub(crate) fn set_of(value: &Value, shape: Shape<'_>, node: &mut FieldSet) {
 
 /// The paths of a value that was added: its own path and, all the way
 /// down, the paths of its fields, keyed items and set values (so an added
-/// object has its own `"."` member beside its fields').
+/// object has its own `"."` member beside its fields'). The same set as
+/// [`added_v1`], as a [`FieldSet`].
 fn added(value: &Value, shape: Shape<'_>) -> FieldSet {
-    let mut node = FieldSet::new();
-    match value {
-        Value::Object(map) if !shape.atomic_object() => {
-            for (name, child) in map {
-                *node.child(field(name)) = added(child, shape.field(name));
-            }
-        }
-        Value::Array(items) if !items.is_empty() => match shape.list_kind() {
-            ListKind::Set if scalars(items) => {
-                for item in items {
-                    node.child(format!("v:{item}")).set_member();
-                }
-            }
-            ListKind::Map(keys) => {
-                if let Some(keyed) = keyed(items, &keys, shape.items()) {
-                    for (key, item) in keyed {
-                        *node.child(key) = added(item, shape.items());
-                    }
-                }
-            }
-            _ => {}
-        },
-        _ => {}
-    }
+    let mut node = FieldSet::from_fields_v1(&added_v1(value, shape)).unwrap_or_default();
     node.set_member();
     node
 }
@@ -128,8 +106,10 @@ pub(crate) fn added_fields(object: &Value, shape: Shape<'_>, out: &mut FieldSet)
     }
 }
 
-/// The `FieldsV1` form of [`added`] — the same set, built directly as JSON
-/// (creates do this for every object, so it skips the [`FieldSet`]).
+/// The `FieldsV1` JSON of a value that was added: its own path (`"."` for
+/// a value with children, `{}` for a leaf), and below it every field,
+/// keyed item and set value. Creates build their managed fields with it
+/// directly, without a [`FieldSet`].
 pub(crate) fn added_v1(value: &Value, shape: Shape<'_>) -> Value {
     let mut map = Map::new();
     match value {
