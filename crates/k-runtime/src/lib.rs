@@ -76,3 +76,6 @@ pub mod queue;
 pub mod reflector;
 pub mod testing;
 pub mod watcher;
+
+#[cfg(test)]
+mod test_support;

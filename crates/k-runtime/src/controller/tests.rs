@@ -94,26 +94,8 @@ async fn reconciles_creates_changes_and_owned_children() {
 /// through the remote client to k-apiserver (watches ending every second).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_controller_runs_over_http() {
-    use k_apiserver::{ApiServer, ServerConfig};
-    use k_store::remote::{RemoteApi, RemoteConfig};
-
     let store = Store::in_memory();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = ApiServer::new(
-        Arc::new(store.clone()),
-        ServerConfig { external_address: addr.to_string(), watch_timeout_seconds: 1, ..ServerConfig::default() },
-    );
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        server
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    let remote: Arc<dyn ObjectApi> =
-        Arc::new(RemoteApi::connect(RemoteConfig::new(format!("http://{addr}"))).await.unwrap());
+    let remote = crate::test_support::over_http(&store, 1).await;
     mirror_scenario(store, remote).await;
 }
 

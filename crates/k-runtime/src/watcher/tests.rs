@@ -171,27 +171,9 @@ async fn a_watcher_cut_off_as_too_slow_lists_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_http_it_resumes_after_each_timeout_and_converges() {
-    use k_apiserver::{ApiServer, ServerConfig};
-    use k_store::remote::{RemoteApi, RemoteConfig};
-
     let store = Store::in_memory();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     // Watches end after a second, as a real server's do after their timeout.
-    let server = ApiServer::new(
-        Arc::new(store.clone()),
-        ServerConfig { external_address: addr.to_string(), watch_timeout_seconds: 1, ..ServerConfig::default() },
-    );
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        server
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    let remote: Arc<dyn ObjectApi> =
-        Arc::new(RemoteApi::connect(RemoteConfig::new(format!("http://{addr}"))).await.unwrap());
+    let remote = crate::test_support::over_http(&store, 1).await;
     let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns");
     let ns = serde_json::from_value(
         serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}),
