@@ -242,9 +242,60 @@ async fn main() {
             }
             k_create += t.elapsed();
         }
+        // The same with 64 concurrent writers each, as a control plane writes.
+        let (writers, per_writer) = (64u64, 60u64);
+        let (mut raw_put64, mut raw_txn64, mut k_create64) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        for r in 0..rounds {
+            let t = Instant::now();
+            let tasks: Vec<_> = (0..writers)
+                .map(|w| {
+                    let mut raw = raw.clone();
+                    tokio::spawn(async move {
+                        for i in 0..per_writer {
+                            raw.put(format!("/raw64/{r}/{w}/{i}"), value(i, 0).to_vec(), None).await.expect("put");
+                        }
+                    })
+                })
+                .collect();
+            futures::future::join_all(tasks).await;
+            raw_put64 += t.elapsed();
+            let t = Instant::now();
+            let tasks: Vec<_> = (0..writers)
+                .map(|w| {
+                    let mut raw = raw.clone();
+                    tokio::spawn(async move {
+                        for i in 0..per_writer {
+                            let key = format!("/rawtxn64/{r}/{w}/{i}");
+                            let txn = etcd_client::Txn::new()
+                                .when([etcd_client::Compare::create_revision(
+                                    key.as_str(),
+                                    etcd_client::CompareOp::Equal,
+                                    0,
+                                )])
+                                .and_then([etcd_client::TxnOp::put(key.as_str(), value(i, 0).to_vec(), None)]);
+                            assert!(raw.txn(txn).await.expect("txn").succeeded());
+                        }
+                    })
+                })
+                .collect();
+            futures::future::join_all(tasks).await;
+            raw_txn64 += t.elapsed();
+            let t = Instant::now();
+            concurrent_creates(Arc::clone(&etcd_backend), &format!("/k64/{r}/"), writers, per_writer).await;
+            k_create64 += t.elapsed();
+        }
+        let n64 = rounds * writers * per_writer;
         let n = rounds * per_round;
         println!(
-            "\netcd, sequential, {n} each: raw etcd-client put {:.0}/s, raw etcd-client create txn {:.0}/s, k etcd backend create {:.0}/s",
+            "\netcd, 64 writers, {n64} each: raw etcd-client put {:.0}/s, raw create txn {:.0}/s, k etcd backend create {:.0}/s: k takes {:.2}x the time of raw puts, {:.2}x of raw txns",
+            rate(n64, raw_put64),
+            rate(n64, raw_txn64),
+            rate(n64, k_create64),
+            k_create64.as_secs_f64() / raw_put64.as_secs_f64(),
+            k_create64.as_secs_f64() / raw_txn64.as_secs_f64(),
+        );
+        println!(
+            "etcd, sequential, {n} each: raw etcd-client put {:.0}/s, raw etcd-client create txn {:.0}/s, k etcd backend create {:.0}/s",
             rate(n, raw_put),
             rate(n, raw_txn),
             rate(n, k_create),
@@ -269,7 +320,7 @@ async fn main() {
                 10_000u64,
             ),
             ("durable", Arc::clone(&durable), 10_000),
-            ("etcd", Arc::clone(&etcd_backend), 2_000),
+            ("etcd", Arc::clone(&etcd_backend), 10_000),
         ] {
             if !(run("watch") || run(&format!("watch-{name}"))) {
                 continue;

@@ -209,3 +209,69 @@ async fn three_member_cluster_survives_losing_a_member() {
         }
     }
 }
+
+/// The conformance suite again with one etcd watch per watcher (no shared
+/// watch), the path taken by watchers older than the shared watch's history.
+mod own_watches {
+    use super::*;
+
+    async fn fresh_backend() -> Arc<dyn Backend> {
+        let options = EtcdOptions { shared_watch_prefix: None, ..options() };
+        Arc::new(EtcdTestBackend::start_with(options).await.expect("start an etcd test server"))
+    }
+
+    k_store::backend_conformance_tests!(
+        fresh_backend(),
+        Config { slow_watcher_writes: 3 * WATCH_CAPACITY, progress_timeout: Duration::from_secs(5), ..Config::default() }
+    );
+}
+
+/// Watchers share one etcd watch: a recent resume joins it and replays the
+/// kept history; a resume older than that history gets its own etcd watch
+/// and still sees every change; the shared watch stops with its last
+/// watcher and a later watch starts another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_share_one_etcd_watch() {
+    let options = EtcdOptions { watch_cache_size: 5, ..options() };
+    let t = EtcdTestBackend::start_with(options).await.unwrap();
+    let b = t.backend();
+    let p = "/registry/configmaps/ns/";
+    let r0 = b.revision().await.unwrap();
+    let mut first = b.watch(p, r0).await.unwrap();
+    let mut other_prefix = b.watch("/registry/secrets/", r0).await.unwrap();
+    assert_eq!(b.shared_watcher_count().await, 2);
+    for i in 1..=10 {
+        assert_eq!(b.create(&format!("{p}c{i}"), value("v")).await.unwrap(), r0 + i);
+    }
+    for i in 1..=10 {
+        next_put(&mut first, &format!("{p}c{i}"), r0 + i).await;
+    }
+    // The kept history holds the last 5 changes: r0+6 ..= r0+10.
+    let mut recent = b.watch(p, r0 + 7).await.unwrap();
+    assert_eq!(b.shared_watcher_count().await, 3);
+    for i in 8..=10 {
+        next_put(&mut recent, &format!("{p}c{i}"), r0 + i).await;
+    }
+    let mut old = b.watch(p, r0 + 2).await.unwrap();
+    assert_eq!(b.shared_watcher_count().await, 3, "an old resume gets its own etcd watch");
+    for i in 3..=10 {
+        next_put(&mut old, &format!("{p}c{i}"), r0 + i).await;
+    }
+    // Live changes reach all of them; the other prefix sees only its own.
+    let r = b.create("/registry/secrets/ns/s", value("s")).await.unwrap();
+    let r2 = b.create(&format!("{p}live"), value("v")).await.unwrap();
+    next_put(&mut other_prefix, "/registry/secrets/ns/s", r).await;
+    for w in [&mut first, &mut recent, &mut old] {
+        next_put(w, &format!("{p}live"), r2).await;
+    }
+    drop((first, recent, other_prefix));
+    assert_eq!(b.shared_watcher_count().await, 0, "the last watcher stops the shared watch");
+    // A new watch starts a new shared watch, from its own revision.
+    let mut again = b.watch(p, r0 + 1).await.unwrap();
+    assert_eq!(b.shared_watcher_count().await, 1);
+    for i in 2..=10 {
+        next_put(&mut again, &format!("{p}c{i}"), r0 + i).await;
+    }
+    next_put(&mut again, &format!("{p}live"), r2).await;
+    drop(old);
+}

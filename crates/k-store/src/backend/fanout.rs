@@ -65,6 +65,8 @@ pub(crate) enum Fill {
     TooSlow,
     /// The watcher is not registered (anymore).
     Gone,
+    /// Every watcher was ended with this error (see [`Fanout::fail`]).
+    Failed(StoreError),
 }
 
 /// The registered watchers and the shared live log.
@@ -85,8 +87,11 @@ pub(crate) struct Fanout {
     waiters: Vec<Waker>,
     /// Incremented whenever `waiters` is taken.
     waiters_gen: u64,
-    /// No more watchers are accepted (the backend is gone).
+    /// No more watchers are accepted (the backend is gone, or the source of
+    /// the changes failed).
     closed: bool,
+    /// Why every watcher was ended, if the source of the changes failed.
+    failure: Option<StoreError>,
 }
 
 impl Fanout {
@@ -103,6 +108,7 @@ impl Fanout {
             waiters: Vec::new(),
             waiters_gen: 0,
             closed: false,
+            failure: None,
         }
     }
 
@@ -209,13 +215,30 @@ impl Fanout {
         self.take_waiters()
     }
 
+    /// Whether new watchers are refused.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Ends every watcher with `error` (their streams yield it after what
+    /// they already took) and refuses new ones; returns the wakers to wake.
+    pub(crate) fn fail(&mut self, error: StoreError) -> Vec<Waker> {
+        self.failure = Some(error);
+        self.close()
+    }
+
     /// Appends to `buf` every change for watcher `id` after its cursor, in one
     /// go. A watcher with more than the capacity undelivered gets the first
     /// `capacity` of them and is cut off. With nothing new, `waker` is
     /// registered for the next publication.
     pub(crate) fn fill(&mut self, id: u64, buf: &mut VecDeque<Arc<Event>>, waker: &Waker) -> Fill {
         let capacity = self.capacity;
-        let Some(w) = self.watchers.get_mut(&id) else { return Fill::Gone };
+        let Some(w) = self.watchers.get_mut(&id) else {
+            return match &self.failure {
+                Some(error) => Fill::Failed(error.clone()),
+                None => Fill::Gone,
+            };
+        };
         let mut taken = 0usize;
         let mut too_slow = false;
         for event in w.pending.drain(..) {
@@ -402,6 +425,10 @@ impl<H: FanoutHost> Stream for FanoutStream<H> {
                 Fill::Gone => {
                     this.end();
                     return Poll::Ready(None);
+                }
+                Fill::Failed(error) => {
+                    this.end();
+                    return Poll::Ready(Some(Err(error)));
                 }
                 Fill::Idle(revision) => revision,
             };

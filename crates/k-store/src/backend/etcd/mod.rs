@@ -33,14 +33,25 @@
 //!
 //! # Watches
 //!
-//! Each [`Backend::watch`] opens its own etcd watch stream. A task forwards
-//! etcd's responses into a bounded queue of [`EtcdOptions::watch_capacity`]
-//! items; when the queue is full the watch is ended with
-//! [`StoreError::WatcherTooSlow`], so the gRPC stream (and the etcd client)
-//! is never held up by a slow consumer. If the stream breaks (the member died),
-//! the task re-opens it from the revision after the last one delivered, on
-//! whichever member answers, for up to [`EtcdOptions::watch_reconnect_timeout`].
-//! A compaction that overtakes the watcher ends it with [`StoreError::Expired`].
+//! Watches under [`EtcdOptions::shared_watch_prefix`] (by default every key)
+//! share one etcd watch, as kube-apiserver's watch cache does: each change is
+//! received and decoded once and fanned out to every watcher through the
+//! same bounded fan-out the embedded backends use, and the last
+//! [`EtcdOptions::watch_cache_size`] changes are kept so that a watcher
+//! resuming from a recent revision joins it. The shared watch starts with
+//! its first watcher and stops with its last. A watcher that falls more than
+//! [`EtcdOptions::watch_capacity`] changes behind is ended with
+//! [`StoreError::WatcherTooSlow`]; the etcd stream is never held up.
+//!
+//! A watch from an older revision, or outside the shared prefix, opens its
+//! own etcd watch stream: a task forwards etcd's responses into a bounded
+//! queue of [`EtcdOptions::watch_capacity`] items, and ends the watch with
+//! [`StoreError::WatcherTooSlow`] when the queue is full.
+//!
+//! Either way, if the stream breaks (the member died), the task re-opens it
+//! from the revision after the last one delivered, on whichever member
+//! answers, for up to [`EtcdOptions::watch_reconnect_timeout`]. A compaction
+//! that overtakes the watch ends its watchers with [`StoreError::Expired`].
 //!
 //! Progress: etcd sends progress notifications to idle watchers every
 //! `--experimental-watch-progress-notify-interval` (a server flag, 10 minutes
@@ -53,6 +64,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -65,8 +77,13 @@ use futures::Stream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::backend::fanout::{FanoutStream, Registration};
 use crate::backend::{Backend, Event, EventKind, KeyValue, RangePage, Revision, WatchItem, WatchStream};
 use crate::error::{Result, StoreError};
+
+mod shared;
+
+use shared::{Join, SharedWatch};
 
 /// A key no caller uses, for requests that only need a response header.
 const PROBE_KEY: &[u8] = b"\0";
@@ -96,6 +113,13 @@ pub struct EtcdOptions {
     /// (default 10 s; etcd refuses pings more frequent than its
     /// `--grpc-keepalive-min-time`, 5 s by default).
     pub keep_alive_interval: Duration,
+    /// Watches of keys under this prefix share one etcd watch over it (see
+    /// the [module documentation](self)); `None` gives every watch its own
+    /// etcd watch. Default: `Some("")`, every key.
+    pub shared_watch_prefix: Option<String>,
+    /// How many of the latest changes the shared watch keeps, for watchers
+    /// that resume from a recent revision (default 10 000).
+    pub watch_cache_size: usize,
 }
 
 impl Default for EtcdOptions {
@@ -108,6 +132,8 @@ impl Default for EtcdOptions {
             connect_timeout: Duration::from_secs(5),
             watch_reconnect_timeout: Duration::from_secs(30),
             keep_alive_interval: Duration::from_secs(10),
+            shared_watch_prefix: Some(String::new()),
+            watch_cache_size: 10_000,
         }
     }
 }
@@ -121,6 +147,8 @@ pub struct EtcdBackend {
     endpoints: Vec<String>,
     server_version: String,
     request_progress: bool,
+    /// The running shared watch, if any (see the module documentation).
+    shared: Arc<tokio::sync::Mutex<Option<Arc<SharedWatch>>>>,
 }
 
 impl fmt::Debug for EtcdBackend {
@@ -259,6 +287,7 @@ impl EtcdBackend {
             endpoints: endpoints.to_vec(),
             server_version: String::new(),
             request_progress: false,
+            shared: Arc::default(),
         };
         // Check that etcd answers, and learn its version.
         let status = backend
@@ -425,6 +454,54 @@ impl EtcdBackend {
         tokio::time::timeout(timeout, probe)
             .await
             .map_err(|_| StoreError::Internal(format!("probing the compacted revision timed out after {timeout:?}")))?
+    }
+
+    fn forwarder(&self, prefix: &str, after: Revision) -> Forwarder {
+        Forwarder {
+            client: self.client.clone(),
+            prefix: prefix.to_owned(),
+            next: after + 1,
+            options: self.options.clone(),
+            request_progress: self.request_progress,
+        }
+    }
+
+    /// Joins (or starts) the shared watch over `root`; None if `after` is
+    /// older than its history.
+    async fn watch_shared(&self, root: &str, prefix: &str, after: Revision) -> Result<Option<WatchStream>> {
+        let mut slot = self.shared.lock().await;
+        let (shared, joined) = match slot.as_ref().map(|s| (Arc::clone(s), s.join(prefix, after))) {
+            Some((_, Join::TooOld)) => return Ok(None),
+            Some((shared, Join::Joined(id, replay))) => (shared, (id, replay)),
+            Some((_, Join::Closed)) | None => {
+                let shared = SharedWatch::new(after, self.options.watch_capacity, self.options.watch_cache_size);
+                let Join::Joined(id, replay) = shared.join(prefix, after) else {
+                    return Err(StoreError::Internal("a new shared watch refused its first watcher".to_owned()));
+                };
+                let forwarder = self.forwarder(root, after);
+                let (sender, responses) = forwarder
+                    .open_with_retries(self.options.request_timeout)
+                    .await
+                    .map_err(|e| StoreError::Internal(format!("opening the shared etcd watch on {root:?}: {e}")))?;
+                tokio::spawn(forwarder.run(sender, responses, Sink::Shared(Arc::clone(&shared))));
+                *slot = Some(Arc::clone(&shared));
+                (shared, (id, replay))
+            }
+        };
+        drop(slot);
+        let (id, replay) = joined;
+        Ok(Some(Box::pin(FanoutStream::new(
+            Registration::new(&shared, id),
+            after,
+            replay,
+            self.options.watch_capacity,
+            self.options.progress_interval,
+        ))))
+    }
+
+    /// How many watchers share the running shared watch (0 if none runs).
+    pub async fn shared_watcher_count(&self) -> usize {
+        self.shared.lock().await.as_ref().map_or(0, |s| s.watcher_count())
     }
 
     /// Checks, before opening a watch from `after`, that the history after it
@@ -615,20 +692,20 @@ impl Backend for EtcdBackend {
             return Err(StoreError::BadRequest(format!("invalid watch revision {after}")));
         }
         self.check_watch_start(after).await?;
-        let forwarder = Forwarder {
-            client: self.client.clone(),
-            prefix: prefix.to_owned(),
-            next: after + 1,
-            options: self.options.clone(),
-            request_progress: self.request_progress,
-        };
+        if let Some(root) = &self.options.shared_watch_prefix
+            && prefix.starts_with(root.as_str())
+            && let Some(stream) = self.watch_shared(root, prefix, after).await?
+        {
+            return Ok(stream);
+        }
+        let forwarder = self.forwarder(prefix, after);
         let (sender, responses) = forwarder
             .open_with_retries(self.options.request_timeout)
             .await
             .map_err(|e| StoreError::Internal(format!("opening an etcd watch on {prefix:?}: {e}")))?;
         let (tx, rx) = mpsc::channel(self.options.watch_capacity);
         let (end_tx, end_rx) = oneshot::channel();
-        tokio::spawn(forwarder.run(sender, responses, tx, end_tx));
+        tokio::spawn(forwarder.run(sender, responses, Sink::Queue { tx, end: Some(end_tx) }));
         Ok(Box::pin(EtcdWatch { rx, end: Some(end_rx) }))
     }
 
@@ -679,7 +756,76 @@ impl Stream for EtcdWatch {
 type Responses = etcd_client::WatchResponseStream;
 type Requests = etcd_client::WatchRequestSender;
 
-/// Forwards one etcd watch into a bounded queue (see the module documentation).
+/// Where a [`Forwarder`] delivers: the bounded queue of one watcher, or a
+/// shared watch.
+enum Sink {
+    Queue {
+        tx: mpsc::Sender<Result<WatchItem>>,
+        /// Takes the error the watch ended with.
+        end: Option<oneshot::Sender<StoreError>>,
+    },
+    Shared(Arc<SharedWatch>),
+}
+
+impl Sink {
+    /// Resolves once nobody listens any more.
+    async fn closed(&self) {
+        match self {
+            Sink::Queue { tx, .. } => tx.closed().await,
+            Sink::Shared(shared) => shared.stopped().await,
+        }
+    }
+
+    /// Delivers the changes of one response; Err ends the watch.
+    fn events(&self, events: Vec<Arc<Event>>, capacity: usize) -> std::result::Result<(), Step> {
+        match self {
+            Sink::Queue { tx, .. } => {
+                for event in events {
+                    Self::push(tx, WatchItem::Event(event), capacity)?;
+                }
+                Ok(())
+            }
+            Sink::Shared(shared) => {
+                shared.publish(events);
+                Ok(())
+            }
+        }
+    }
+
+    /// Delivers a progress notification; Err ends the watch.
+    fn progress(&self, revision: Revision, capacity: usize) -> std::result::Result<(), Step> {
+        match self {
+            Sink::Queue { tx, .. } => Self::push(tx, WatchItem::Progress(revision), capacity),
+            Sink::Shared(shared) => {
+                shared.progress(revision);
+                Ok(())
+            }
+        }
+    }
+
+    fn push(tx: &mpsc::Sender<Result<WatchItem>>, item: WatchItem, capacity: usize) -> std::result::Result<(), Step> {
+        match tx.try_send(Ok(item)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(Step::End(Some(StoreError::WatcherTooSlow { capacity }))),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Step::End(None)),
+        }
+    }
+
+    /// Ends the watch, with `error` if it failed.
+    fn end(&mut self, error: Option<StoreError>) {
+        let Some(error) = error else { return };
+        match self {
+            Sink::Queue { end, .. } => {
+                if let Some(end) = end.take() {
+                    let _ = end.send(error);
+                }
+            }
+            Sink::Shared(shared) => shared.fail(error),
+        }
+    }
+}
+
+/// Forwards one etcd watch to a [`Sink`] (see the module documentation).
 struct Forwarder {
     client: Client,
     prefix: String,
@@ -725,19 +871,13 @@ impl Forwarder {
         }
     }
 
-    async fn run(
-        mut self,
-        mut requests: Requests,
-        mut responses: Responses,
-        tx: mpsc::Sender<Result<WatchItem>>,
-        end: oneshot::Sender<StoreError>,
-    ) {
+    async fn run(mut self, mut requests: Requests, mut responses: Responses, mut sink: Sink) {
         let interval = self.options.progress_interval.max(Duration::from_millis(1));
         loop {
             let mut idle_deadline = Instant::now() + interval;
             let step = loop {
                 let received = tokio::select! {
-                    () = tx.closed() => break Step::End(None),
+                    () = sink.closed() => break Step::End(None),
                     () = tokio::time::sleep_until(idle_deadline), if self.request_progress => {
                         idle_deadline = Instant::now() + interval;
                         if let Err(e) = requests.request_progress().await {
@@ -749,7 +889,7 @@ impl Forwarder {
                 };
                 idle_deadline = Instant::now() + interval;
                 match received {
-                    Ok(Some(resp)) => match self.handle(resp, &tx) {
+                    Ok(Some(resp)) => match self.handle(resp, &sink) {
                         Step::Continue => {}
                         other => break other,
                     },
@@ -760,23 +900,21 @@ impl Forwarder {
             match step {
                 Step::Continue => {}
                 Step::End(error) => {
-                    if let Some(error) = error {
-                        let _ = end.send(error);
-                    }
+                    sink.end(error);
                     return;
                 }
                 Step::Reopen(reason) => {
                     let reopened = tokio::select! {
-                        () = tx.closed() => return,
+                        () = sink.closed() => return,
                         reopened = self.open_with_retries(self.options.watch_reconnect_timeout) => reopened,
                     };
                     match reopened {
                         Ok((q, r)) => (requests, responses) = (q, r),
                         Err(e) => {
-                            let _ = end.send(StoreError::Internal(format!(
+                            sink.end(Some(StoreError::Internal(format!(
                                 "the etcd watch on {:?} broke ({reason}) and could not be re-opened at revision {} within {:?}: {e}",
                                 self.prefix, self.next, self.options.watch_reconnect_timeout
-                            )));
+                            ))));
                             return;
                         }
                     }
@@ -785,18 +923,8 @@ impl Forwarder {
         }
     }
 
-    /// Queues one item; false (with the watch ended) when the queue is full or gone.
-    fn push(&self, tx: &mpsc::Sender<Result<WatchItem>>, item: WatchItem) -> std::result::Result<(), Step> {
-        match tx.try_send(Ok(item)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                Err(Step::End(Some(StoreError::WatcherTooSlow { capacity: self.options.watch_capacity })))
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Step::End(None)),
-        }
-    }
-
-    fn handle(&mut self, resp: WatchResponse, tx: &mpsc::Sender<Result<WatchItem>>) -> Step {
+    fn handle(&mut self, resp: WatchResponse, sink: &Sink) -> Step {
+        let capacity = self.options.watch_capacity;
         if resp.compact_revision() > 0 {
             return Step::End(Some(StoreError::Expired {
                 requested: self.next - 1,
@@ -818,12 +946,13 @@ impl Forwarder {
             if revision < self.next - 1 {
                 return Step::Continue;
             }
-            if let Err(step) = self.push(tx, WatchItem::Progress(revision)) {
+            if let Err(step) = sink.progress(revision, capacity) {
                 return step;
             }
             self.next = revision + 1;
             return Step::Continue;
         }
+        let mut events = Vec::with_capacity(resp.events().len());
         for event in resp.events() {
             let item = match convert_event(event) {
                 Ok(item) => item,
@@ -833,12 +962,13 @@ impl Forwarder {
             if revision < self.next {
                 continue; // Already delivered before a re-open.
             }
-            if let Err(step) = self.push(tx, WatchItem::Event(std::sync::Arc::new(item))) {
-                return step;
-            }
             self.next = revision + 1;
+            events.push(Arc::new(item));
         }
-        Step::Continue
+        match sink.events(events, capacity) {
+            Ok(()) => Step::Continue,
+            Err(step) => step,
+        }
     }
 }
 
