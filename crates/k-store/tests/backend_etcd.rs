@@ -222,7 +222,11 @@ mod own_watches {
 
     k_store::backend_conformance_tests!(
         fresh_backend(),
-        Config { slow_watcher_writes: 3 * WATCH_CAPACITY, progress_timeout: Duration::from_secs(5), ..Config::default() }
+        Config {
+            slow_watcher_writes: 3 * WATCH_CAPACITY,
+            progress_timeout: Duration::from_secs(5),
+            ..Config::default()
+        }
     );
 }
 

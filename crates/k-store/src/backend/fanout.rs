@@ -216,12 +216,14 @@ impl Fanout {
     }
 
     /// Whether new watchers are refused.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(crate) fn is_closed(&self) -> bool {
         self.closed
     }
 
     /// Ends every watcher with `error` (their streams yield it after what
     /// they already took) and refuses new ones; returns the wakers to wake.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(crate) fn fail(&mut self, error: StoreError) -> Vec<Waker> {
         self.failure = Some(error);
         self.close()

@@ -83,12 +83,8 @@ impl SharedWatch {
         if after < state.history_base {
             return Join::TooOld;
         }
-        let replay: Vec<Arc<Event>> = state
-            .history
-            .iter()
-            .filter(|e| e.revision() > after && e.kv.key.starts_with(prefix))
-            .cloned()
-            .collect();
+        let replay: Vec<Arc<Event>> =
+            state.history.iter().filter(|e| e.revision() > after && e.kv.key.starts_with(prefix)).cloned().collect();
         match state.fanout.register(prefix) {
             Some((id, _)) => Join::Joined(id, replay),
             None => Join::Closed,
