@@ -78,7 +78,7 @@ impl InformerFactory {
             field_selector: key.field_selector.clone(),
             ..self.config.clone()
         };
-        let events = watcher::watcher(self.api.clone(), key.gvr.clone(), key.namespace.clone(), config);
+        let events = watcher::typed::<K>(self.api.clone(), key.namespace.clone(), config);
         let task = tokio::spawn(run(shared.clone(), writer, events));
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner).push(task);
         informers.insert(key, shared.clone());
@@ -109,14 +109,14 @@ struct Shared<K> {
 async fn run<K: Resource>(
     shared: Arc<Shared<K>>,
     mut writer: reflector::Writer<K>,
-    events: impl Stream<Item = Result<watcher::Event, watcher::Error>> + Send + 'static,
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
 ) {
     let mut events = Box::pin(events);
     while let Some(item) = events.next().await {
         // Errors are retried by the watcher itself.
         let Ok(event) = item else { continue };
         let mut subscribers = shared.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
-        let changes = writer.apply(&event);
+        let changes = writer.apply_typed(event);
         if !changes.is_empty() {
             subscribers.retain(|s| changes.iter().all(|c| s.send(c.clone()).is_ok()));
         }

@@ -194,14 +194,14 @@ impl<K: Resource> Writer<K> {
         self.decode_errors
     }
 
-    fn decode(&mut self, object: &DynamicObject) -> Option<K> {
+    fn decode(&mut self, object: &DynamicObject) -> Option<Arc<K>> {
         let decoded = serde_json::to_value(object).ok().and_then(|v| serde_json::from_value::<K>(v).ok());
         match decoded {
             Some(mut k) => {
                 if let Some(t) = &self.transform {
                     t(&mut k);
                 }
-                Some(k)
+                Some(Arc::new(k))
             }
             None => {
                 self.decode_errors += 1;
@@ -210,25 +210,62 @@ impl<K: Resource> Writer<K> {
         }
     }
 
-    /// Applies one watcher event to the cache, returning what changed for
+    /// Applies one event of a dynamic [`watcher`](crate::watcher::watcher)
+    /// to the cache (decoding its object as `K`), returning what changed for
     /// the cache's readers (a re-list is compared with what was cached).
     pub fn apply(&mut self, event: &Event) -> Vec<Change<K>> {
+        let typed = match event {
+            Event::Init => Event::Init,
+            Event::InitDone => Event::InitDone,
+            Event::InitApply(o) => match self.decode(o) {
+                Some(k) => Event::InitApply(k),
+                None => return Vec::new(),
+            },
+            Event::Apply(o) => match self.decode(o) {
+                Some(k) => Event::Apply(k),
+                None => return Vec::new(),
+            },
+            Event::Delete(o) => match self.decode(o) {
+                Some(k) => Event::Delete(k),
+                None => return Vec::new(),
+            },
+        };
+        self.apply_cached(typed)
+    }
+
+    /// Applies one event of a [`typed`](crate::watcher::typed) watcher to the
+    /// cache, returning what changed for the cache's readers. The event's
+    /// object is cached as is (transformed first, if a transform is set).
+    pub fn apply_typed(&mut self, event: Event<K>) -> Vec<Change<K>> {
+        let Some(transform) = self.transform.clone() else { return self.apply_cached(event) };
+        let transformed = |object: Arc<K>| {
+            let mut k = Arc::try_unwrap(object).unwrap_or_else(|shared| (*shared).clone());
+            transform(&mut k);
+            Arc::new(k)
+        };
+        self.apply_cached(match event {
+            Event::InitApply(o) => Event::InitApply(transformed(o)),
+            Event::Apply(o) => Event::Apply(transformed(o)),
+            Event::Delete(o) => Event::Delete(transformed(o)),
+            other => other,
+        })
+    }
+
+    fn apply_cached(&mut self, event: Event<K>) -> Vec<Change<K>> {
         match event {
             Event::Init => {
                 self.building = Some(HashMap::new());
                 Vec::new()
             }
-            Event::InitApply(object) => {
-                if let Some(k) = self.decode(object) {
-                    let key = key_of(&k);
-                    // Reuse the cached copy of an unchanged object.
-                    let cached = self.store.get(&key).filter(|c| {
-                        c.metadata().resource_version == k.metadata().resource_version
-                            && !k.metadata().resource_version.is_empty()
-                    });
-                    let object = cached.unwrap_or_else(|| Arc::new(k));
-                    self.building.get_or_insert_with(HashMap::new).insert(key, object);
-                }
+            Event::InitApply(k) => {
+                let key = key_of(&*k);
+                // Reuse the cached copy of an unchanged object.
+                let cached = self.store.get(&key).filter(|c| {
+                    c.metadata().resource_version == k.metadata().resource_version
+                        && !k.metadata().resource_version.is_empty()
+                });
+                let object = cached.unwrap_or(k);
+                self.building.get_or_insert_with(HashMap::new).insert(key, object);
                 Vec::new()
             }
             Event::InitDone => {
@@ -256,10 +293,8 @@ impl<K: Resource> Writer<K> {
                 self.synced.send_replace(true);
                 changes
             }
-            Event::Apply(object) => {
-                let Some(k) = self.decode(object) else { return Vec::new() };
-                let key = key_of(&k);
-                let k = Arc::new(k);
+            Event::Apply(k) => {
+                let key = key_of(&*k);
                 let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
                 let old = inner.objects.insert(key.clone(), k.clone());
                 if let Some(old) = &old {
@@ -271,14 +306,13 @@ impl<K: Resource> Writer<K> {
                     None => Change::Added(k),
                 }]
             }
-            Event::Delete(object) => {
-                let Some(k) = self.decode(object) else { return Vec::new() };
-                let key = key_of(&k);
+            Event::Delete(k) => {
+                let key = key_of(&*k);
                 let mut inner = self.store.inner.write().unwrap_or_else(PoisonError::into_inner);
                 if let Some(old) = inner.objects.remove(&key) {
                     inner.unindex_object(&key, &old);
                 }
-                vec![Change::Deleted(Arc::new(k))]
+                vec![Change::Deleted(k)]
             }
         }
     }
@@ -308,6 +342,19 @@ impl<K> Clone for Change<K> {
             Change::Deleted(o) => Change::Deleted(o.clone()),
         }
     }
+}
+
+/// Feeds a typed watcher's events into `writer`, passing them on (errors too).
+pub fn typed_reflector<K: Resource>(
+    mut writer: Writer<K>,
+    events: impl Stream<Item = Result<Event<K>, Error>> + Send + 'static,
+) -> impl Stream<Item = Result<Event<K>, Error>> + Send + 'static {
+    events.map(move |item| {
+        if let Ok(event) = &item {
+            writer.apply_typed(event.clone());
+        }
+        item
+    })
 }
 
 /// Feeds a watcher's events into `writer`, passing them on (errors too).

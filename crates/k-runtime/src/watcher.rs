@@ -12,16 +12,22 @@
 //! [`Event::InitApply`], [`Event::InitDone`]), so a cache can swap its
 //! content atomically on `InitDone`. Errors are items of the stream; it
 //! keeps going after them.
+//!
+//! Two flavours share that logic: [`watcher`] yields [`DynamicObject`]s,
+//! [`typed`] yields `K`s decoded straight from the JSON the object API
+//! hands over ([`ObjectApi::list_raw`], [`ObjectApi::watch_raw`]): over
+//! HTTP, from the response bytes, with no dynamic object in between.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
-use k_api_types::meta::WatchEvent;
-use k_api_types::{DynamicObject, GroupVersionResource};
+use k_api_types::meta::{Status, WatchEvent};
+use k_api_types::{DynamicObject, GroupVersionResource, Resource};
 use k_store::StoreError;
-use k_store::api::{ListOptions, ObjectApi, SharedWatchStream, WatchOptions};
+use k_store::api::{ListOptions, ObjectApi, RawMeta, WatchOptions};
 use rand::Rng;
 
 use crate::clock::{Clock, SystemClock};
@@ -29,20 +35,33 @@ use crate::clock::{Clock, SystemClock};
 /// Annotation of the bookmark that ends a streamed initial list.
 const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
 
-/// What the watcher saw.
-#[derive(Clone, Debug)]
-pub enum Event {
+/// What the watcher saw: objects of type `O` ([`DynamicObject`] from
+/// [`watcher`], `K` from [`typed`]).
+#[derive(Debug)]
+pub enum Event<O = DynamicObject> {
     /// A (re)list starts: the objects up to [`InitDone`](Event::InitDone)
     /// are the whole state.
     Init,
     /// An object of the list.
-    InitApply(Arc<DynamicObject>),
+    InitApply(Arc<O>),
     /// The list is complete: objects not in it are gone.
     InitDone,
     /// An object was created or changed.
-    Apply(Arc<DynamicObject>),
+    Apply(Arc<O>),
     /// An object was deleted (its last state).
-    Delete(Arc<DynamicObject>),
+    Delete(Arc<O>),
+}
+
+impl<O> Clone for Event<O> {
+    fn clone(&self) -> Self {
+        match self {
+            Event::Init => Event::Init,
+            Event::InitApply(o) => Event::InitApply(o.clone()),
+            Event::InitDone => Event::InitDone,
+            Event::Apply(o) => Event::Apply(o.clone()),
+            Event::Delete(o) => Event::Delete(o.clone()),
+        }
+    }
 }
 
 /// A failure the watcher reports and then retries after a backoff.
@@ -54,6 +73,10 @@ pub enum Error {
     /// Starting or following the watch failed.
     #[error("watching failed: {0}")]
     Watch(#[source] StoreError),
+    /// An object did not decode as the watched type; it was skipped (the
+    /// watcher goes on).
+    #[error("an object does not decode: {0}")]
+    Decode(String),
 }
 
 /// How the initial state is read.
@@ -149,7 +172,29 @@ pub fn watcher(
     namespace: Option<String>,
     config: Config,
 ) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+    run(Dynamic, api, gvr, namespace, config)
+}
+
+/// Watches the `K` objects (in `namespace`, or all namespaces) through
+/// `api`, for ever, decoding them straight from their JSON: see the
+/// [module docs](self).
+pub fn typed<K: Resource>(
+    api: Arc<dyn ObjectApi>,
+    namespace: Option<String>,
+    config: Config,
+) -> impl Stream<Item = Result<Event<K>, Error>> + Send + 'static {
+    run(Typed::<K>(std::marker::PhantomData), api, K::INFO.gvr(), namespace, config)
+}
+
+fn run<S: Source>(
+    source: S,
+    api: Arc<dyn ObjectApi>,
+    gvr: GroupVersionResource,
+    namespace: Option<String>,
+    config: Config,
+) -> impl Stream<Item = Result<Event<S::Object>, Error>> + Send + 'static {
     let machine = Machine {
+        source,
         api,
         gvr,
         namespace,
@@ -157,6 +202,7 @@ pub fn watcher(
         config,
         phase: Phase::Start,
         wait: None,
+        decode_errors: VecDeque::new(),
     };
     futures::stream::unfold(machine, |mut m| async move {
         let item = m.step().await;
@@ -164,30 +210,191 @@ pub fn watcher(
     })
 }
 
-enum Phase {
+/// One item of a watch, as a [`Source`] reads it.
+enum Item<O> {
+    Apply(Arc<O>, String),
+    Delete(Arc<O>, String),
+    /// A bookmark: its revision, and whether it ends a streamed initial list.
+    Bookmark(String, bool),
+    Error(Box<Status>),
+}
+
+/// A page of a list, as a [`Source`] reads it.
+struct Page<O> {
+    items: Vec<Arc<O>>,
+    /// Objects that did not decode.
+    errors: Vec<String>,
+    resource_version: String,
+    continue_token: String,
+}
+
+/// Items of a watch; a decoding failure is an `Ok(Err(_))` item (the watch goes on).
+type ItemStream<O> = BoxStream<'static, Result<Result<Item<O>, String>, StoreError>>;
+
+/// How a watcher reads objects.
+#[async_trait::async_trait]
+trait Source: Send + Sync + 'static {
+    type Object: Send + Sync + 'static;
+
+    async fn list(
+        &self,
+        api: &dyn ObjectApi,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<Page<Self::Object>, StoreError>;
+
+    async fn watch(
+        &self,
+        api: &dyn ObjectApi,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<ItemStream<Self::Object>, StoreError>;
+}
+
+/// Objects as [`DynamicObject`]s.
+struct Dynamic;
+
+#[async_trait::async_trait]
+impl Source for Dynamic {
+    type Object = DynamicObject;
+
+    async fn list(
+        &self,
+        api: &dyn ObjectApi,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<Page<DynamicObject>, StoreError> {
+        let page = api.list(gvr, namespace, options).await?;
+        Ok(Page {
+            items: page.items.into_iter().map(Arc::new).collect(),
+            errors: Vec::new(),
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+        })
+    }
+
+    async fn watch(
+        &self,
+        api: &dyn ObjectApi,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<ItemStream<DynamicObject>, StoreError> {
+        let events = api.watch_shared(gvr, namespace, options).await?;
+        Ok(events
+            .map(|item| {
+                item.map(|event| {
+                    Ok(match event.event {
+                        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                            let rv = o.metadata.resource_version.clone();
+                            Item::Apply(o, rv)
+                        }
+                        WatchEvent::Deleted(o) => {
+                            let rv = o.metadata.resource_version.clone();
+                            Item::Delete(o, rv)
+                        }
+                        WatchEvent::Bookmark(o) => Item::Bookmark(
+                            o.metadata.resource_version.clone(),
+                            o.metadata.annotations.get(INITIAL_EVENTS_END).is_some_and(|v| v == "true"),
+                        ),
+                        WatchEvent::Error(status) => Item::Error(Box::new(status)),
+                    })
+                })
+            })
+            .boxed())
+    }
+}
+
+/// Objects decoded as `K` from their JSON.
+struct Typed<K>(std::marker::PhantomData<fn() -> K>);
+
+fn decode<K: Resource>(json: &[u8]) -> Result<K, String> {
+    serde_json::from_slice(json)
+        .map_err(|e| format!("{} as {}: {e}", String::from_utf8_lossy(json.get(..200).unwrap_or(json)), K::INFO.kind))
+}
+
+#[async_trait::async_trait]
+impl<K: Resource> Source for Typed<K> {
+    type Object = K;
+
+    async fn list(
+        &self,
+        api: &dyn ObjectApi,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<Page<K>, StoreError> {
+        let page = api.list_raw(gvr, namespace, options).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        let mut errors = Vec::new();
+        for json in &page.items {
+            match decode::<K>(json) {
+                Ok(k) => items.push(Arc::new(k)),
+                Err(e) => errors.push(e),
+            }
+        }
+        Ok(Page { items, errors, resource_version: page.resource_version, continue_token: page.continue_token })
+    }
+
+    async fn watch(
+        &self,
+        api: &dyn ObjectApi,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<ItemStream<K>, StoreError> {
+        let events = api.watch_raw(gvr, namespace, options).await?;
+        Ok(events
+            .map(|item| {
+                item.map(|event| match event {
+                    WatchEvent::Added(json) | WatchEvent::Modified(json) => decode::<K>(&json).map(|k| {
+                        let rv = k.metadata().resource_version.clone();
+                        Item::Apply(Arc::new(k), rv)
+                    }),
+                    WatchEvent::Deleted(json) => decode::<K>(&json).map(|k| {
+                        let rv = k.metadata().resource_version.clone();
+                        Item::Delete(Arc::new(k), rv)
+                    }),
+                    WatchEvent::Bookmark(json) => RawMeta::of(&json)
+                        .map(|m| Item::Bookmark(m.resource_version, m.initial_events_end))
+                        .map_err(|e| e.to_string()),
+                    WatchEvent::Error(status) => Ok(Item::Error(Box::new(status))),
+                })
+            })
+            .boxed())
+    }
+}
+
+enum Phase<O> {
     /// A (re)list is due.
     Start,
     /// Paging through a list.
-    Listing { continue_token: Option<String>, buffer: VecDeque<Arc<DynamicObject>>, revision: String, last_page: bool },
+    Listing { continue_token: Option<String>, buffer: VecDeque<Arc<O>>, revision: String, last_page: bool },
     /// Reading a streamed initial list.
-    Streaming { stream: SharedWatchStream },
+    Streaming { stream: ItemStream<O> },
     /// Watching from `revision` (the stream is opened when missing).
-    Watching { revision: String, stream: Option<SharedWatchStream> },
+    Watching { revision: String, stream: Option<ItemStream<O>> },
 }
 
-struct Machine {
+struct Machine<S: Source> {
+    source: S,
     api: Arc<dyn ObjectApi>,
     gvr: GroupVersionResource,
     namespace: Option<String>,
     config: Config,
-    phase: Phase,
+    phase: Phase<S::Object>,
     backoff: BackoffState,
     /// A wait due before the next attempt (set after an error).
     wait: Option<Duration>,
+    /// Objects of a list page that did not decode, to report.
+    decode_errors: VecDeque<String>,
 }
 
-impl Machine {
-    fn fail(&mut self, error: Error, next: Phase) -> Result<Event, Error> {
+impl<S: Source> Machine<S> {
+    fn fail(&mut self, error: Error, next: Phase<S::Object>) -> Result<Event<S::Object>, Error> {
         self.phase = next;
         self.wait = Some(self.backoff.next(self.config.clock.now()));
         Err(error)
@@ -203,8 +410,11 @@ impl Machine {
         }
     }
 
-    async fn step(&mut self) -> Result<Event, Error> {
+    async fn step(&mut self) -> Result<Event<S::Object>, Error> {
         loop {
+            if let Some(error) = self.decode_errors.pop_front() {
+                return Err(Error::Decode(error));
+            }
             if let Some(wait) = self.wait.take() {
                 let clock = &self.config.clock;
                 clock.sleep_until(clock.now() + wait).await;
@@ -222,7 +432,7 @@ impl Machine {
                     }
                     InitialList::Streaming => {
                         let options = self.watch_options(None, true);
-                        match self.api.watch_shared(&self.gvr, self.namespace.as_deref(), &options).await {
+                        match self.source.watch(&*self.api, &self.gvr, self.namespace.as_deref(), &options).await {
                             Ok(stream) => {
                                 self.phase = Phase::Streaming { stream };
                                 return Ok(Event::Init);
@@ -247,9 +457,10 @@ impl Machine {
                         continue_token: continue_token.clone(),
                         ..Default::default()
                     };
-                    match self.api.list(&self.gvr, self.namespace.as_deref(), &options).await {
+                    match self.source.list(&*self.api, &self.gvr, self.namespace.as_deref(), &options).await {
                         Ok(page) => {
-                            buffer.extend(page.items.into_iter().map(Arc::new));
+                            buffer.extend(page.items);
+                            self.decode_errors.extend(page.errors);
                             if continue_token.is_none() {
                                 *revision = page.resource_version;
                             }
@@ -261,51 +472,54 @@ impl Machine {
                     }
                 }
                 Phase::Streaming { stream } => match stream.next().await {
-                    Some(Ok(event)) => match event.event {
-                        WatchEvent::Added(o) | WatchEvent::Modified(o) => return Ok(Event::InitApply(o)),
-                        WatchEvent::Bookmark(o) if o.metadata.annotations.contains_key(INITIAL_EVENTS_END) => {
-                            let revision = o.metadata.resource_version.clone();
+                    Some(Ok(Ok(item))) => match item {
+                        Item::Apply(o, _) => return Ok(Event::InitApply(o)),
+                        Item::Bookmark(revision, true) => {
                             let Phase::Streaming { stream } = std::mem::replace(&mut self.phase, Phase::Start) else {
                                 unreachable!("matched above")
                             };
                             self.phase = Phase::Watching { revision, stream: Some(stream) };
                             return Ok(Event::InitDone);
                         }
-                        WatchEvent::Deleted(_) | WatchEvent::Bookmark(_) => {}
-                        WatchEvent::Error(status) => {
+                        Item::Delete(..) | Item::Bookmark(..) => {}
+                        Item::Error(status) => {
                             return self.fail(Error::Watch(status_error(&status)), Phase::Start);
                         }
                     },
+                    Some(Ok(Err(e))) => return Err(Error::Decode(e)),
                     Some(Err(e)) => return self.fail(Error::Watch(e), Phase::Start),
                     None => self.phase = Phase::Start,
                 },
                 Phase::Watching { revision, stream: None } => {
                     let revision = revision.clone();
                     let options = self.watch_options(Some(revision.clone()), false);
-                    match self.api.watch_shared(&self.gvr, self.namespace.as_deref(), &options).await {
+                    match self.source.watch(&*self.api, &self.gvr, self.namespace.as_deref(), &options).await {
                         Ok(opened) => self.phase = Phase::Watching { revision, stream: Some(opened) },
                         Err(e) if e.is_expired() => self.phase = Phase::Start,
                         Err(e) => return self.fail(Error::Watch(e), Phase::Watching { revision, stream: None }),
                     }
                 }
                 Phase::Watching { revision, stream: Some(stream) } => match stream.next().await {
-                    Some(Ok(event)) => match event.event {
-                        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                            revision.clone_from(&o.metadata.resource_version);
+                    Some(Ok(Ok(item))) => match item {
+                        Item::Apply(o, rv) => {
+                            *revision = rv;
                             return Ok(Event::Apply(o));
                         }
-                        WatchEvent::Deleted(o) => {
-                            revision.clone_from(&o.metadata.resource_version);
+                        Item::Delete(o, rv) => {
+                            *revision = rv;
                             return Ok(Event::Delete(o));
                         }
-                        WatchEvent::Bookmark(o) => revision.clone_from(&o.metadata.resource_version),
-                        WatchEvent::Error(status) if status.code == 410 => self.phase = Phase::Start,
-                        WatchEvent::Error(status) => {
+                        Item::Bookmark(rv, _) => *revision = rv,
+                        Item::Error(status) if status.code == 410 => self.phase = Phase::Start,
+                        Item::Error(status) => {
                             let revision = revision.clone();
                             return self
                                 .fail(Error::Watch(status_error(&status)), Phase::Watching { revision, stream: None });
                         }
                     },
+                    // An object that does not decode is skipped; its
+                    // revision is passed by the next event.
+                    Some(Ok(Err(e))) => return Err(Error::Decode(e)),
                     Some(Err(e)) if e.is_expired() => self.phase = Phase::Start,
                     Some(Err(e)) => {
                         let revision = revision.clone();
@@ -323,7 +537,7 @@ impl Machine {
 }
 
 /// A watch stream's ERROR frame as an error.
-fn status_error(status: &k_api_types::meta::Status) -> StoreError {
+fn status_error(status: &Status) -> StoreError {
     StoreError::Internal(format!("{} ({}): {}", status.reason, status.code, status.message))
 }
 

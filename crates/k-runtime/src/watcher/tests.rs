@@ -237,3 +237,69 @@ fn backoff_doubles_with_jitter_up_to_the_cap_and_resets_after_quiet() {
     let after_quiet = backoff.next(start + Duration::from_secs(8 + 120));
     assert!(after_quiet <= Duration::from_millis(1200), "{after_quiet:?}");
 }
+
+/// The typed watcher, in-process and over HTTP, with paged and streamed
+/// initial lists: it decodes each object straight to `ConfigMap` and follows
+/// the store like the dynamic one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_watchers_list_and_follow_changes_in_process_and_over_http() {
+    let store = Store::in_memory();
+    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns");
+    for i in 0..7 {
+        api.create(&configmap(&format!("cm-{i}"), &[])).await.unwrap();
+    }
+    let remote = crate::test_support::over_http(&store, 60).await;
+    let local: Arc<dyn ObjectApi> = Arc::new(store.clone());
+    for (name, object_api) in [("in-process", local), ("over HTTP", remote)] {
+        for initial_list in [InitialList::Paged, InitialList::Streaming] {
+            let config = Config { page_size: 3, initial_list, ..Config::default() };
+            let mut stream = typed::<ConfigMap>(object_api.clone(), Some("ns".into()), config).boxed();
+            let mut mirror = TypedMirror::default();
+            // The initial list: Init, 7 objects, InitDone.
+            for _ in 0..9 {
+                mirror.apply(next_typed(&mut stream).await);
+            }
+            assert_eq!(mirror.objects, state_of(&store).await, "{name} {initial_list:?}: the initial list");
+            // Changes: an update, a delete and a create.
+            let mut changed = api.get("cm-1").await.unwrap();
+            changed.data.insert("k".into(), format!("{name} {initial_list:?}"));
+            api.update(&changed).await.unwrap();
+            api.delete("cm-2", &Default::default()).await.unwrap();
+            api.create(&configmap("cm-2", &[])).await.unwrap();
+            for _ in 0..3 {
+                mirror.apply(next_typed(&mut stream).await);
+            }
+            assert_eq!(mirror.objects, state_of(&store).await, "{name} {initial_list:?}: the changes");
+        }
+    }
+}
+
+async fn next_typed(stream: &mut BoxStream<'static, Result<Event<ConfigMap>, Error>>) -> Event<ConfigMap> {
+    let item = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+    item.expect("an event in time").expect("the stream goes on").expect("no errors")
+}
+
+/// A cache of typed events: name → data.k.
+#[derive(Default)]
+struct TypedMirror {
+    objects: BTreeMap<String, String>,
+    building: Option<BTreeMap<String, String>>,
+}
+
+impl TypedMirror {
+    fn apply(&mut self, event: Event<ConfigMap>) {
+        match event {
+            Event::Init => self.building = Some(BTreeMap::new()),
+            Event::InitApply(c) => {
+                self.building.as_mut().expect("inside a list").insert(c.metadata.name.clone(), c.data["k"].clone());
+            }
+            Event::InitDone => self.objects = self.building.take().expect("a list ends"),
+            Event::Apply(c) => {
+                self.objects.insert(c.metadata.name.clone(), c.data["k"].clone());
+            }
+            Event::Delete(c) => {
+                self.objects.remove(&c.metadata.name);
+            }
+        }
+    }
+}

@@ -5,12 +5,14 @@
 //! [`Api`] is the typed view of one kind on top of it.
 
 mod options;
+mod raw;
 mod shared;
 mod typed;
 
 pub use options::{
     DeleteOutcome, ListOptions, ObjectPage, Operation, Patch, ResourceVersionMatch, UserInfo, WatchOptions,
 };
+pub use raw::{RawMeta, RawPage, RawWatchStream};
 pub use shared::{SharedEvent, SharedWatchStream};
 pub use typed::Api;
 
@@ -85,6 +87,40 @@ pub trait ObjectApi: Send + Sync + std::fmt::Debug {
                 })
             })
             .boxed())
+    }
+
+    /// Lists objects like [`list`](Self::list), each as its JSON encoding,
+    /// for callers that decode into their own types. The default encodes
+    /// the dynamic objects; the remote client passes the response's bytes on.
+    async fn list_raw(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<RawPage> {
+        let page = self.list(gvr, namespace, options).await?;
+        let items = page
+            .items
+            .iter()
+            .map(|o| serde_json::to_vec(o).map(bytes::Bytes::from))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| crate::error::StoreError::Internal(format!("encoding a listed object: {e}")))?;
+        Ok(RawPage { items, resource_version: page.resource_version, continue_token: page.continue_token })
+    }
+
+    /// Watches objects like [`watch`](Self::watch), each object as its JSON
+    /// encoding. The default takes it from the shared watch's frames
+    /// (encoded once per change for every watcher); the remote client
+    /// passes the response's bytes on.
+    async fn watch_raw(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<RawWatchStream> {
+        use futures::StreamExt;
+        let events = self.watch_shared(gvr, namespace, options).await?;
+        Ok(events.map(|item| item.map(|event| event.raw())).boxed())
     }
 
     /// Creates an object.

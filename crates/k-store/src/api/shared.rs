@@ -63,6 +63,36 @@ impl SharedEvent {
     }
 }
 
+impl SharedEvent {
+    /// The event with its object as JSON: a slice of the shared frame (see
+    /// [`frame`](Self::frame)), so nothing is encoded twice.
+    pub fn raw(&self) -> WatchEvent<Bytes> {
+        if let WatchEvent::Error(status) = &self.event {
+            return WatchEvent::Error(status.clone());
+        }
+        let frame = self.frame();
+        // `{"type":"<TYPE>","object":<object>}\n`
+        let start = br#"{"type":""#.len() + self.event.type_name().len() + br#"","object":"#.len();
+        let end = frame.len().saturating_sub(2);
+        let object = if frame.starts_with(b"{\"type\"") && start <= end {
+            frame.slice(start..end)
+        } else {
+            // An encoding failure became an ERROR frame: pass its status on.
+            return match serde_json::from_slice::<WatchEvent<DynamicObject>>(&frame) {
+                Ok(WatchEvent::Error(status)) => WatchEvent::Error(status),
+                _ => WatchEvent::Error(k_api_types::meta::Status::failure(500, "InternalError", "undecodable frame")),
+            };
+        };
+        match &self.event {
+            WatchEvent::Added(_) => WatchEvent::Added(object),
+            WatchEvent::Modified(_) => WatchEvent::Modified(object),
+            WatchEvent::Deleted(_) => WatchEvent::Deleted(object),
+            WatchEvent::Bookmark(_) => WatchEvent::Bookmark(object),
+            WatchEvent::Error(_) => unreachable!("handled above"),
+        }
+    }
+}
+
 /// Encodes a watch frame (the same bytes as serializing a `WatchEvent`).
 fn encode(event: &WatchEvent<Arc<DynamicObject>>) -> Bytes {
     let mut out = Vec::with_capacity(1024);
@@ -98,6 +128,19 @@ mod tests {
         let mut expected = serde_json::to_vec(&WatchEvent::Modified(object)).unwrap();
         expected.push(b'\n');
         assert_eq!(shared.frame(), Bytes::from(expected));
+    }
+
+    #[test]
+    fn raw_objects_are_slices_of_the_frame() {
+        let mut object = DynamicObject { api_version: "v1".into(), kind: "ConfigMap".into(), ..Default::default() };
+        object.metadata.name = "a".into();
+        for event in [WatchEvent::Added(Arc::new(object.clone())), WatchEvent::Bookmark(Arc::new(object.clone()))] {
+            let shared = SharedEvent::new(event);
+            let raw = shared.raw();
+            let bytes = raw.object().unwrap();
+            assert_eq!(serde_json::from_slice::<DynamicObject>(bytes).unwrap(), object);
+            assert_eq!(raw.type_name(), shared.event.type_name());
+        }
     }
 
     #[test]

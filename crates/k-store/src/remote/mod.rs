@@ -64,7 +64,7 @@ pub use rustls;
 use self::discovery::Catalog;
 use self::transport::{Body, Transport, decode};
 use crate::api::{DeleteOutcome, DynamicWatchStream, ListOptions, ObjectApi, ObjectPage, Patch, ResourceVersionMatch};
-use crate::api::{UserInfo, WatchOptions};
+use crate::api::{RawPage, RawWatchStream, UserInfo, WatchOptions};
 use crate::error::{Result, StoreError};
 
 /// The object API of a remote Kubernetes API server. Cheap to clone (the
@@ -351,6 +351,15 @@ struct ListBody {
     items: Option<Vec<DynamicObject>>,
 }
 
+/// A list answer with its items left as JSON (slices of the body).
+#[derive(Deserialize)]
+struct RawListBody<'a> {
+    #[serde(default)]
+    metadata: ListBodyMeta,
+    #[serde(default, borrow)]
+    items: Option<Vec<&'a serde_json::value::RawValue>>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct ListBodyMeta {
@@ -436,7 +445,39 @@ impl ObjectApi for RemoteApi {
     ) -> Result<DynamicWatchStream> {
         let resource = self.resolve(gvr).await?;
         let first = self.open_watch(&resource, namespace, options).await?;
-        Ok(watch::stream(self.clone(), resource, namespace.map(str::to_owned), options.clone(), first))
+        Ok(watch::stream::<DynamicObject>(self.clone(), resource, namespace.map(str::to_owned), options.clone(), first))
+    }
+
+    async fn list_raw(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<RawPage> {
+        let resource = self.resolve(gvr).await?;
+        let mut query = Query::default();
+        query.list(options);
+        let path = format!("{}{}", collection_path(&resource, namespace), query.finish());
+        let (_, bytes) = self.call(&resource, Method::GET, &path, None, None).await?;
+        let list: RawListBody<'_> = decode(self.server(), &path, &bytes)?;
+        let items =
+            list.items.unwrap_or_default().into_iter().map(|raw| bytes.slice_ref(raw.get().as_bytes())).collect();
+        Ok(RawPage {
+            items,
+            resource_version: list.metadata.resource_version,
+            continue_token: list.metadata.continue_token,
+        })
+    }
+
+    async fn watch_raw(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &WatchOptions,
+    ) -> Result<RawWatchStream> {
+        let resource = self.resolve(gvr).await?;
+        let first = self.open_watch(&resource, namespace, options).await?;
+        Ok(watch::stream::<bytes::Bytes>(self.clone(), resource, namespace.map(str::to_owned), options.clone(), first))
     }
 
     async fn create(

@@ -278,7 +278,7 @@ impl Transport {
 }
 
 /// Decodes a JSON answer.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(server: &str, path: &str, bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<'a, T: serde::Deserialize<'a>>(server: &str, path: &str, bytes: &'a [u8]) -> Result<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| StoreError::Internal(format!("the answer of {server}{path} does not decode: {e}")))
 }

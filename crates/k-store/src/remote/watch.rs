@@ -6,17 +6,19 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use http::Response;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use k_api_types::meta::WatchEvent;
+use k_api_types::meta::{Status, WatchEvent};
 use k_api_types::{ApiResource, DynamicObject};
 
 use super::RemoteApi;
 use super::status::to_store_error;
 use super::transport::chain;
-use crate::api::{DynamicWatchStream, WatchOptions};
+use crate::api::{RawMeta, WatchOptions};
 use crate::error::{Result, StoreError};
 use crate::store::INITIAL_EVENTS_END;
 
@@ -24,14 +26,76 @@ use crate::store::INITIAL_EVENTS_END;
 /// ends with the error.
 const RECONNECT_ATTEMPTS: u32 = 4;
 
-struct Watch {
+/// What a watch stream yields objects as: decoded, or as their JSON.
+pub(crate) trait FrameObject: Sized + Send + 'static {
+    /// Decodes one frame (a line) of the response.
+    fn decode(line: Bytes, resource: &ApiResource) -> std::result::Result<WatchEvent<Self>, String>;
+    /// The object's resourceVersion, and whether it ends a streamed initial list.
+    fn meta(&self) -> (String, bool);
+}
+
+impl FrameObject for DynamicObject {
+    fn decode(line: Bytes, resource: &ApiResource) -> std::result::Result<WatchEvent<Self>, String> {
+        let typed = |mut o: DynamicObject| {
+            if o.api_version.is_empty() {
+                o.api_version = resource.api_version();
+            }
+            if o.kind.is_empty() {
+                o.kind = resource.kind.clone();
+            }
+            o
+        };
+        Ok(match serde_json::from_slice::<WatchEvent<DynamicObject>>(&line).map_err(|e| e.to_string())? {
+            WatchEvent::Added(o) => WatchEvent::Added(typed(o)),
+            WatchEvent::Modified(o) => WatchEvent::Modified(typed(o)),
+            WatchEvent::Deleted(o) => WatchEvent::Deleted(typed(o)),
+            WatchEvent::Bookmark(o) => WatchEvent::Bookmark(typed(o)),
+            WatchEvent::Error(s) => WatchEvent::Error(s),
+        })
+    }
+
+    fn meta(&self) -> (String, bool) {
+        let end = self.metadata.annotations.get(INITIAL_EVENTS_END).is_some_and(|v| v == "true");
+        (self.metadata.resource_version.clone(), end)
+    }
+}
+
+/// A frame with its object left as JSON.
+#[derive(serde::Deserialize)]
+struct RawFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(borrow)]
+    object: &'a serde_json::value::RawValue,
+}
+
+impl FrameObject for Bytes {
+    fn decode(line: Bytes, _: &ApiResource) -> std::result::Result<WatchEvent<Self>, String> {
+        let frame: RawFrame<'_> = serde_json::from_slice(&line).map_err(|e| e.to_string())?;
+        let object = line.slice_ref(frame.object.get().as_bytes());
+        Ok(match frame.kind {
+            "ADDED" => WatchEvent::Added(object),
+            "MODIFIED" => WatchEvent::Modified(object),
+            "DELETED" => WatchEvent::Deleted(object),
+            "BOOKMARK" => WatchEvent::Bookmark(object),
+            "ERROR" => WatchEvent::Error(serde_json::from_slice::<Status>(&object).map_err(|e| e.to_string())?),
+            other => return Err(format!("unknown event type {other:?}")),
+        })
+    }
+
+    fn meta(&self) -> (String, bool) {
+        RawMeta::of(self).map(|m| (m.resource_version, m.initial_events_end)).unwrap_or_default()
+    }
+}
+
+struct Watch<O> {
     api: RemoteApi,
     resource: ApiResource,
     namespace: Option<String>,
     options: WatchOptions,
     body: Option<Incoming>,
     buf: Vec<u8>,
-    ready: VecDeque<Result<WatchEvent<DynamicObject>>>,
+    ready: VecDeque<Result<WatchEvent<O>>>,
     /// The revision to resume from: set while the stream is past its initial
     /// state (a watch from a revision, or a streaming list after its end
     /// bookmark), advanced by every event.
@@ -54,13 +118,13 @@ fn backoff(failures: u32) -> Duration {
 }
 
 /// The stream of a watch whose first response is `first`.
-pub(crate) fn stream(
+pub(crate) fn stream<O: FrameObject>(
     api: RemoteApi,
     resource: ApiResource,
     namespace: Option<String>,
     options: WatchOptions,
     first: Response<Incoming>,
-) -> DynamicWatchStream {
+) -> BoxStream<'static, Result<WatchEvent<O>>> {
     let resume =
         options.resource_version.clone().filter(|rv| !rv.is_empty() && rv != "0" && !options.send_initial_events);
     let watch = Watch {
@@ -80,8 +144,8 @@ pub(crate) fn stream(
     futures::stream::unfold(watch, |mut w| async move { w.next().await.map(|item| (item, w)) }).boxed()
 }
 
-impl Watch {
-    async fn next(&mut self) -> Option<Result<WatchEvent<DynamicObject>>> {
+impl<O: FrameObject> Watch<O> {
+    async fn next(&mut self) -> Option<Result<WatchEvent<O>>> {
         loop {
             if let Some(item) = self.ready.pop_front() {
                 return Some(item);
@@ -121,7 +185,7 @@ impl Watch {
                 None => {
                     self.body = None;
                     let rest = std::mem::take(&mut self.buf);
-                    self.line(&rest);
+                    self.line(Bytes::from(rest));
                     if !self.resumable() {
                         self.done = true;
                     } else if self.opened.elapsed() < QUICK_END {
@@ -146,9 +210,9 @@ impl Watch {
     fn take_lines(&mut self) {
         let mut start = 0;
         while let Some(end) = self.buf[start..].iter().position(|b| *b == b'\n') {
-            let line = self.buf[start..start + end].to_vec();
+            let line = Bytes::copy_from_slice(&self.buf[start..start + end]);
             start += end + 1;
-            self.line(&line);
+            self.line(line);
             if self.done {
                 self.buf.clear();
                 return;
@@ -157,11 +221,11 @@ impl Watch {
         self.buf.drain(..start);
     }
 
-    fn line(&mut self, line: &[u8]) {
+    fn line(&mut self, line: Bytes) {
         if line.iter().all(u8::is_ascii_whitespace) || self.done {
             return;
         }
-        let event = match serde_json::from_slice::<WatchEvent<DynamicObject>>(line) {
+        let event = match O::decode(line, &self.resource) {
             Ok(e) => e,
             Err(e) => {
                 self.fail(StoreError::Internal(format!(
@@ -172,29 +236,17 @@ impl Watch {
                 return;
             }
         };
-        let event = match event {
+        let (rv, end_of_initial) = match &event {
             WatchEvent::Error(status) => {
                 let code = u16::try_from(status.code).unwrap_or(500);
-                self.fail(to_store_error(&status, code));
+                self.fail(to_store_error(status, code));
                 return;
             }
-            WatchEvent::Added(o) => WatchEvent::Added(self.typed(o)),
-            WatchEvent::Modified(o) => WatchEvent::Modified(self.typed(o)),
-            WatchEvent::Deleted(o) => WatchEvent::Deleted(self.typed(o)),
-            WatchEvent::Bookmark(o) => {
-                let rv = &o.metadata.resource_version;
-                let end_of_initial = o.metadata.annotations.get(INITIAL_EVENTS_END).is_some_and(|v| v == "true");
-                if !rv.is_empty() && (end_of_initial || self.resume.is_some()) {
-                    self.resume = Some(rv.clone());
-                }
-                WatchEvent::Bookmark(self.typed(o))
-            }
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => (o.meta().0, false),
+            WatchEvent::Bookmark(o) => o.meta(),
         };
-        if let Some(o) = event.object()
-            && self.resume.is_some()
-            && !o.metadata.resource_version.is_empty()
-        {
-            self.resume = Some(o.metadata.resource_version.clone());
+        if !rv.is_empty() && (end_of_initial || self.resume.is_some()) {
+            self.resume = Some(rv);
         }
         self.fresh = false;
         self.ready.push_back(Ok(event));
@@ -204,16 +256,6 @@ impl Watch {
         self.ready.push_back(Err(e));
         self.done = true;
         self.body = None;
-    }
-
-    fn typed(&self, mut o: DynamicObject) -> DynamicObject {
-        if o.api_version.is_empty() {
-            o.api_version = self.resource.api_version();
-        }
-        if o.kind.is_empty() {
-            o.kind = self.resource.kind.clone();
-        }
-        o
     }
 
     /// Opens the watch again: from the resume revision, or (nothing delivered
