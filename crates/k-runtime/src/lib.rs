@@ -62,6 +62,7 @@
 //! # }
 //! ```
 
+pub mod client_metrics;
 pub mod clock;
 pub mod conditions;
 pub mod controller;

@@ -12,6 +12,7 @@ use k_store::ObjectApi;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
+use crate::client_metrics::MeteredApi;
 use crate::controller::{Controller, Reconciler};
 use crate::informer::InformerFactory;
 use crate::leader::{LeaderElectionConfig, LeaderElector, Outcome};
@@ -39,16 +40,15 @@ impl fmt::Debug for Manager {
 }
 
 impl Manager {
-    /// A manager over `api` (in-process `Store` or `RemoteApi`).
+    /// A manager over `api` (in-process `Store` or `RemoteApi`). Every
+    /// request through it is measured ([`MeteredApi`]).
     pub fn new(api: Arc<dyn ObjectApi>) -> Self {
+        let metered = MeteredApi::new(api);
+        let mut registry = Registry::default();
+        metered.register(&mut registry);
+        let api: Arc<dyn ObjectApi> = Arc::new(metered);
         let factory = Arc::new(InformerFactory::new(api.clone(), Config::default()));
-        Manager {
-            api,
-            factory,
-            registry: Arc::new(Mutex::new(Registry::default())),
-            runners: Vec::new(),
-            leader_election: None,
-        }
+        Manager { api, factory, registry: Arc::new(Mutex::new(registry)), runners: Vec::new(), leader_election: None }
     }
 
     /// The shared informers, to build controllers with (and to read caches).
@@ -56,7 +56,7 @@ impl Manager {
         self.factory.clone()
     }
 
-    /// The object API the controllers use.
+    /// The object API the controllers use (measured).
     pub fn api(&self) -> Arc<dyn ObjectApi> {
         self.api.clone()
     }
@@ -255,8 +255,11 @@ mod tests {
         cms.create(&cm).await.unwrap();
         let (first_count, second_count) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let first = manager(&store, &first_count, "first");
+        // Requests through the manager's client are measured.
+        first.api().get(&ConfigMap::INFO.gvr(), "ns", "missing").await.unwrap_err();
         let text = first.metrics_text();
         assert!(text.contains("controller_reconcile_total{controller=\"configmaps\"} 0"), "{text}");
+        assert!(text.contains("client_requests_total{verb=\"get\",resource=\"configmaps\",code=\"404\"} 1"), "{text}");
         let (stop_first, first_stopped) = tokio::sync::oneshot::channel::<()>();
         let first_run = tokio::spawn(first.run(async {
             let _ = first_stopped.await;
