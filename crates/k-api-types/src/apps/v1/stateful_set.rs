@@ -276,10 +276,10 @@ fn validate_stateful_set_spec(spec: &StatefulSetSpec, path: &Path, errors: &mut 
             if !name.is_empty() && !template.spec.volumes.iter().any(|v| &v.name == name) {
                 template.spec.volumes.push(crate::core::v1::Volume {
                     name: name.clone(),
-                    persistent_volume_claim: Some(crate::core::v1::PersistentVolumeClaimVolumeSource {
+                    persistent_volume_claim: Some(Box::new(crate::core::v1::PersistentVolumeClaimVolumeSource {
                         claim_name: name.clone(),
                         read_only: None,
-                    }),
+                    })),
                     ..Default::default()
                 });
             }

@@ -369,12 +369,14 @@ fn validate_template_update(job: &Job, old: &Job, path: &Path, errors: &mut Erro
         match (&new_spec.affinity, &mut old_spec.affinity) {
             (Some(new), Some(old)) => old.node_affinity = new.node_affinity.clone(),
             (Some(new), None) => {
-                old_spec.affinity =
-                    Some(crate::core::v1::Affinity { node_affinity: new.node_affinity.clone(), ..Default::default() });
+                old_spec.affinity = Some(Box::new(crate::core::v1::Affinity {
+                    node_affinity: new.node_affinity.clone(),
+                    ..Default::default()
+                }));
             }
             (None, Some(old)) => {
                 old.node_affinity = None;
-                if *old == crate::core::v1::Affinity::default() {
+                if *old == Box::new(crate::core::v1::Affinity::default()) {
                     old_spec.affinity = None;
                 }
             }

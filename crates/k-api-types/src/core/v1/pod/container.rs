@@ -35,13 +35,13 @@ pub struct Container {
     /// Block devices the container uses.
     pub volume_devices: Vec<VolumeDevice>,
     /// Probe that restarts the container when it fails.
-    pub liveness_probe: Option<Probe>,
+    pub liveness_probe: Option<Box<Probe>>,
     /// Probe that removes the pod from service endpoints when it fails.
-    pub readiness_probe: Option<Probe>,
+    pub readiness_probe: Option<Box<Probe>>,
     /// Probe that must succeed before the other probes run.
-    pub startup_probe: Option<Probe>,
+    pub startup_probe: Option<Box<Probe>>,
     /// Actions run after start and before stop.
-    pub lifecycle: Option<Lifecycle>,
+    pub lifecycle: Option<Box<Lifecycle>>,
     /// File the termination message is read from (default `/dev/termination-log`).
     pub termination_message_path: Option<String>,
     /// `File` (default) or `FallbackToLogsOnError`.
@@ -49,7 +49,7 @@ pub struct Container {
     /// `Always`, `Never` or `IfNotPresent` (default depends on the image tag).
     pub image_pull_policy: Option<String>,
     /// Container security options; override the pod's security context.
-    pub security_context: Option<SecurityContext>,
+    pub security_context: Option<Box<SecurityContext>>,
     /// Allocate a stdin buffer for the container.
     pub stdin: Option<bool>,
     /// Close stdin after the first attach disconnects.
@@ -96,13 +96,13 @@ pub struct EphemeralContainer {
     /// Block devices the container uses.
     pub volume_devices: Vec<VolumeDevice>,
     /// Not allowed for ephemeral containers.
-    pub liveness_probe: Option<Probe>,
+    pub liveness_probe: Option<Box<Probe>>,
     /// Not allowed for ephemeral containers.
-    pub readiness_probe: Option<Probe>,
+    pub readiness_probe: Option<Box<Probe>>,
     /// Not allowed for ephemeral containers.
-    pub startup_probe: Option<Probe>,
+    pub startup_probe: Option<Box<Probe>>,
     /// Not allowed for ephemeral containers.
-    pub lifecycle: Option<Lifecycle>,
+    pub lifecycle: Option<Box<Lifecycle>>,
     /// File the termination message is read from.
     pub termination_message_path: Option<String>,
     /// `File` or `FallbackToLogsOnError`.
@@ -110,7 +110,7 @@ pub struct EphemeralContainer {
     /// `Always`, `Never` or `IfNotPresent`.
     pub image_pull_policy: Option<String>,
     /// Container security options.
-    pub security_context: Option<SecurityContext>,
+    pub security_context: Option<Box<SecurityContext>>,
     /// Allocate a stdin buffer for the container.
     pub stdin: Option<bool>,
     /// Close stdin after the first attach disconnects.
@@ -239,7 +239,7 @@ pub struct EnvVar {
     /// Value of the variable; `$(VAR)` references are expanded.
     pub value: Option<String>,
     /// Source of the value, when `value` is not given.
-    pub value_from: Option<EnvVarSource>,
+    pub value_from: Option<Box<EnvVarSource>>,
 }
 
 impl EnvVar {

@@ -161,7 +161,7 @@ fn default_container(c: &mut Container) {
     for probe in [&mut c.liveness_probe, &mut c.readiness_probe, &mut c.startup_probe].into_iter().flatten() {
         default_probe(probe);
     }
-    if let Some(Lifecycle { post_start, pre_stop }) = &mut c.lifecycle {
+    if let Some(Lifecycle { post_start, pre_stop }) = c.lifecycle.as_deref_mut() {
         for handler in [post_start, pre_stop].into_iter().flatten() {
             default_handler(handler);
         }
@@ -244,14 +244,14 @@ fn default_volume(v: &mut Volume) {
         }
     }
     // The in-tree sources kept as raw JSON.
-    default_json(&mut v.iscsi, &[("iscsiInterface", Value::from("default"))], true);
+    default_json(v.iscsi.as_deref_mut(), &[("iscsiInterface", Value::from("default"))], true);
     default_json(
-        &mut v.rbd,
+        v.rbd.as_deref_mut(),
         &[("pool", Value::from("rbd")), ("user", Value::from("admin")), ("keyring", Value::from("/etc/ceph/keyring"))],
         true,
     );
     default_json(
-        &mut v.azure_disk,
+        v.azure_disk.as_deref_mut(),
         &[
             ("cachingMode", Value::from("ReadWrite")),
             ("kind", Value::from("Shared")),
@@ -261,7 +261,7 @@ fn default_volume(v: &mut Volume) {
         false,
     );
     default_json(
-        &mut v.scale_io,
+        v.scale_io.as_deref_mut(),
         &[("storageMode", Value::from("ThinProvisioned")), ("fsType", Value::from("xfs"))],
         true,
     );
@@ -269,7 +269,7 @@ fn default_volume(v: &mut Volume) {
 
 /// Fills absent keys of a raw JSON source (and, with `empty_is_unset`, keys
 /// holding `""`, like Go's string zero value).
-fn default_json(source: &mut Option<Value>, defaults: &[(&str, Value)], empty_is_unset: bool) {
+fn default_json(source: Option<&mut Value>, defaults: &[(&str, Value)], empty_is_unset: bool) {
     let Some(Value::Object(map)) = source else { return };
     for (key, value) in defaults {
         let unset = match map.get(*key) {
@@ -515,28 +515,28 @@ mod tests {
         c.ports = vec![ContainerPort { container_port: 80, ..Default::default() }];
         c.env = vec![EnvVar {
             name: "POD".into(),
-            value_from: Some(EnvVarSource {
+            value_from: Some(Box::new(EnvVarSource {
                 field_ref: Some(ObjectFieldSelector { field_path: "metadata.name".into(), ..Default::default() }),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }];
-        c.liveness_probe = Some(Probe {
+        c.liveness_probe = Some(Box::new(Probe {
             http_get: Some(HTTPGetAction { port: IntOrString::Int(8080), ..Default::default() }),
             ..Default::default()
-        });
-        c.readiness_probe = Some(Probe {
+        }));
+        c.readiness_probe = Some(Box::new(Probe {
             grpc: Some(GRPCAction { port: 9000, service: None }),
             timeout_seconds: Some(5),
             ..Default::default()
-        });
-        c.lifecycle = Some(Lifecycle {
+        }));
+        c.lifecycle = Some(Box::new(Lifecycle {
             pre_stop: Some(LifecycleHandler {
                 http_get: Some(HTTPGetAction { port: IntOrString::String("http".into()), ..Default::default() }),
                 ..Default::default()
             }),
             post_start: None,
-        });
+        }));
         c.resources = Some(ResourceRequirements {
             limits: [("cpu".to_owned(), q("1")), ("memory".to_owned(), q("1Gi"))].into(),
             requests: [("cpu".to_owned(), q("100n"))].into(),
@@ -600,10 +600,14 @@ mod tests {
         let mut spec = PodSpec {
             volumes: vec![
                 Volume { name: "none".into(), ..Default::default() },
-                Volume { name: "s".into(), secret: Some(SecretVolumeSource::default()), ..Default::default() },
+                Volume {
+                    name: "s".into(),
+                    secret: Some(Box::new(SecretVolumeSource::default())),
+                    ..Default::default()
+                },
                 Volume {
                     name: "p".into(),
-                    projected: Some(ProjectedVolumeSource {
+                    projected: Some(Box::new(ProjectedVolumeSource {
                         sources: vec![VolumeProjection {
                             service_account_token: Some(ServiceAccountTokenProjection {
                                 path: "token".into(),
@@ -612,24 +616,24 @@ mod tests {
                             ..Default::default()
                         }],
                         default_mode: Some(0o600),
-                    }),
+                    })),
                     ..Default::default()
                 },
                 Volume {
                     name: "i".into(),
-                    image: Some(ImageVolumeSource { reference: Some("tools:1.0".into()), pull_policy: None }),
+                    image: Some(Box::new(ImageVolumeSource { reference: Some("tools:1.0".into()), pull_policy: None })),
                     ..Default::default()
                 },
                 Volume {
                     name: "e".into(),
-                    ephemeral: Some(super::super::EphemeralVolumeSource {
+                    ephemeral: Some(Box::new(super::super::EphemeralVolumeSource {
                         volume_claim_template: Some(serde_json::json!({"spec": {"accessModes": ["ReadWriteOnce"]}})),
-                    }),
+                    })),
                     ..Default::default()
                 },
                 Volume {
                     name: "r".into(),
-                    rbd: Some(serde_json::json!({"image": "x", "pool": ""})),
+                    rbd: Some(Box::new(serde_json::json!({"image": "x", "pool": ""}))),
                     ..Default::default()
                 },
             ],
@@ -637,7 +641,7 @@ mod tests {
         };
         spec.apply_defaults();
         let v = &spec.volumes;
-        assert_eq!(v[0].empty_dir, Some(EmptyDirVolumeSource::default()), "no source defaults to emptyDir");
+        assert_eq!(v[0].empty_dir.as_deref(), Some(&EmptyDirVolumeSource::default()), "no source defaults to emptyDir");
         assert_eq!(v[1].secret.as_ref().unwrap().default_mode, Some(420));
         let p = v[2].projected.as_ref().unwrap();
         assert_eq!(p.default_mode, Some(0o600));
@@ -646,8 +650,8 @@ mod tests {
         let tmpl = v[4].ephemeral.as_ref().unwrap().volume_claim_template.as_ref().unwrap();
         assert_eq!(tmpl["spec"]["volumeMode"], "Filesystem");
         assert_eq!(
-            v[5].rbd,
-            Some(serde_json::json!({"image": "x", "pool": "rbd", "user": "admin", "keyring": "/etc/ceph/keyring"}))
+            v[5].rbd.as_deref(),
+            Some(&serde_json::json!({"image": "x", "pool": "rbd", "user": "admin", "keyring": "/etc/ceph/keyring"}))
         );
     }
 }

@@ -213,7 +213,7 @@ pub struct PodSpec {
     /// Share one PID namespace between all containers of the pod.
     pub share_process_namespace: Option<bool>,
     /// Pod-level security attributes and common container settings.
-    pub security_context: Option<PodSecurityContext>,
+    pub security_context: Option<Box<PodSecurityContext>>,
     /// Secrets used to pull the pod's images.
     pub image_pull_secrets: Vec<LocalObjectReference>,
     /// Hostname of the pod (defaults to the pod name).
@@ -221,7 +221,7 @@ pub struct PodSpec {
     /// Subdomain of the pod's fully qualified hostname (`<hostname>.<subdomain>.<ns>.svc.<domain>`).
     pub subdomain: Option<String>,
     /// Node affinity, pod affinity and anti-affinity constraints.
-    pub affinity: Option<Affinity>,
+    pub affinity: Option<Box<Affinity>>,
     /// Scheduler that schedules the pod (default `default-scheduler`).
     pub scheduler_name: Option<String>,
     /// Taints the pod tolerates.
@@ -473,7 +473,7 @@ pub struct ContainerStatus {
     /// Current state of the container.
     pub state: Option<ContainerState>,
     /// State of the container's last termination.
-    pub last_state: Option<ContainerState>,
+    pub last_state: Option<Box<ContainerState>>,
     /// Whether the container passes its readiness probe.
     pub ready: bool,
     /// How often the container has been restarted.

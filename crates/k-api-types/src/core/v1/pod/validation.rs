@@ -1624,7 +1624,7 @@ fn is_sysctl_name(name: &str) -> bool {
 }
 
 fn validate_pod_security_context(spec: &PodSpec, spec_path: &Path, errors: &mut ErrorList) {
-    let Some(sc): Option<&PodSecurityContext> = spec.security_context.as_ref() else { return };
+    let Some(sc): Option<&PodSecurityContext> = spec.security_context.as_deref() else { return };
     let path = spec_path.child("securityContext");
     if let Some(g) = sc.fs_group {
         validate_id(g, &path.child("fsGroup"), errors);
@@ -2238,25 +2238,25 @@ fn validate_volume_source(v: &Volume, path: &Path, ctx: Ctx<'_>, errors: &mut Er
 
 fn raw_source<'a>(v: &'a Volume, name: &str) -> Option<&'a Value> {
     match name {
-        "gcePersistentDisk" => v.gce_persistent_disk.as_ref(),
-        "awsElasticBlockStore" => v.aws_elastic_block_store.as_ref(),
-        "gitRepo" => v.git_repo.as_ref(),
-        "iscsi" => v.iscsi.as_ref(),
-        "glusterfs" => v.glusterfs.as_ref(),
-        "rbd" => v.rbd.as_ref(),
-        "flexVolume" => v.flex_volume.as_ref(),
-        "cinder" => v.cinder.as_ref(),
-        "cephfs" => v.cephfs.as_ref(),
-        "flocker" => v.flocker.as_ref(),
-        "fc" => v.fc.as_ref(),
-        "azureFile" => v.azure_file.as_ref(),
-        "vsphereVolume" => v.vsphere_volume.as_ref(),
-        "quobyte" => v.quobyte.as_ref(),
-        "azureDisk" => v.azure_disk.as_ref(),
-        "photonPersistentDisk" => v.photon_persistent_disk.as_ref(),
-        "portworxVolume" => v.portworx_volume.as_ref(),
-        "scaleIO" => v.scale_io.as_ref(),
-        "storageos" => v.storageos.as_ref(),
+        "gcePersistentDisk" => v.gce_persistent_disk.as_deref(),
+        "awsElasticBlockStore" => v.aws_elastic_block_store.as_deref(),
+        "gitRepo" => v.git_repo.as_deref(),
+        "iscsi" => v.iscsi.as_deref(),
+        "glusterfs" => v.glusterfs.as_deref(),
+        "rbd" => v.rbd.as_deref(),
+        "flexVolume" => v.flex_volume.as_deref(),
+        "cinder" => v.cinder.as_deref(),
+        "cephfs" => v.cephfs.as_deref(),
+        "flocker" => v.flocker.as_deref(),
+        "fc" => v.fc.as_deref(),
+        "azureFile" => v.azure_file.as_deref(),
+        "vsphereVolume" => v.vsphere_volume.as_deref(),
+        "quobyte" => v.quobyte.as_deref(),
+        "azureDisk" => v.azure_disk.as_deref(),
+        "photonPersistentDisk" => v.photon_persistent_disk.as_deref(),
+        "portworxVolume" => v.portworx_volume.as_deref(),
+        "scaleIO" => v.scale_io.as_deref(),
+        "storageos" => v.storageos.as_deref(),
         _ => None,
     }
 }
@@ -2422,7 +2422,7 @@ mod tests {
         pod.spec.containers = vec![c];
         pod.spec.volumes = vec![Volume {
             name: "data".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
+            empty_dir: Some(Box::new(EmptyDirVolumeSource::default())),
             ..Default::default()
         }];
         pod.apply_defaults();
@@ -2593,7 +2593,10 @@ mod tests {
             ),
             (
                 "two volume sources",
-                |p| p.spec.volumes[0].host_path = Some(HostPathVolumeSource { path: "/x".into(), type_: None }),
+                |p| {
+                    p.spec.volumes[0].host_path =
+                        Some(Box::new(HostPathVolumeSource { path: "/x".into(), type_: None }))
+                },
                 &[
                     ("spec.volumes[0].hostPath", "FieldValueForbidden"),
                     ("spec.containers[0].volumeMounts[0].name", "FieldValueNotFound"),
@@ -2609,7 +2612,7 @@ mod tests {
                 |p| {
                     p.spec.volumes.push(Volume {
                         name: "Bad".into(),
-                        secret: Some(SecretVolumeSource { default_mode: Some(0o1777), ..Default::default() }),
+                        secret: Some(Box::new(SecretVolumeSource { default_mode: Some(0o1777), ..Default::default() })),
                         ..Default::default()
                     })
                 },
@@ -2624,7 +2627,7 @@ mod tests {
                 |p| {
                     p.spec.volumes.push(Volume {
                         name: "tok".into(),
-                        projected: Some(ProjectedVolumeSource {
+                        projected: Some(Box::new(ProjectedVolumeSource {
                             sources: vec![VolumeProjection {
                                 service_account_token: Some(ServiceAccountTokenProjection {
                                     expiration_seconds: Some(60),
@@ -2634,7 +2637,7 @@ mod tests {
                                 ..Default::default()
                             }],
                             default_mode: None,
-                        }),
+                        })),
                         ..Default::default()
                     })
                 },
@@ -2648,7 +2651,7 @@ mod tests {
                 |p| {
                     p.spec.volumes.push(Volume {
                         name: "img".into(),
-                        image: Some(ImageVolumeSource::default()),
+                        image: Some(Box::new(ImageVolumeSource::default())),
                         ..Default::default()
                     })
                 },
@@ -2664,7 +2667,7 @@ mod tests {
                 |p| {
                     c0(p).env.push(EnvVar {
                         name: "X".into(),
-                        value_from: Some(EnvVarSource {
+                        value_from: Some(Box::new(EnvVarSource {
                             field_ref: Some(ObjectFieldSelector {
                                 api_version: None,
                                 field_path: "metadata.name".into(),
@@ -2674,7 +2677,7 @@ mod tests {
                                 ..Default::default()
                             }),
                             ..Default::default()
-                        }),
+                        })),
                         ..Default::default()
                     })
                 },
@@ -2688,13 +2691,13 @@ mod tests {
                 |p| {
                     c0(p).env.push(EnvVar {
                         name: "X".into(),
-                        value_from: Some(EnvVarSource {
+                        value_from: Some(Box::new(EnvVarSource {
                             field_ref: Some(ObjectFieldSelector {
                                 api_version: None,
                                 field_path: "status.phase".into(),
                             }),
                             ..Default::default()
-                        }),
+                        })),
                         ..Default::default()
                     })
                 },
@@ -2705,7 +2708,7 @@ mod tests {
                 |p| {
                     c0(p).env.push(EnvVar {
                         name: "X".into(),
-                        value_from: Some(EnvVarSource::default()),
+                        value_from: Some(Box::new(EnvVarSource::default())),
                         ..Default::default()
                     })
                 },
@@ -2714,28 +2717,28 @@ mod tests {
             (
                 "liveness success threshold",
                 |p| {
-                    c0(p).liveness_probe = Some(Probe {
+                    c0(p).liveness_probe = Some(Box::new(Probe {
                         exec: Some(ExecAction { command: vec!["true".into()] }),
                         success_threshold: Some(2),
                         ..Default::default()
-                    })
+                    }))
                 },
                 &[("spec.containers[0].livenessProbe.successThreshold", "FieldValueInvalid")],
             ),
             (
                 "probe with two handlers",
                 |p| {
-                    c0(p).readiness_probe = Some(Probe {
+                    c0(p).readiness_probe = Some(Box::new(Probe {
                         exec: Some(ExecAction { command: vec!["true".into()] }),
                         tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(80), host: None }),
                         ..Default::default()
-                    })
+                    }))
                 },
                 &[("spec.containers[0].readinessProbe.tcpSocket", "FieldValueForbidden")],
             ),
             (
                 "probe without handler",
-                |p| c0(p).startup_probe = Some(Probe::default()),
+                |p| c0(p).startup_probe = Some(Box::new(Probe::default())),
                 &[("spec.containers[0].startupProbe", "FieldValueRequired")],
             ),
             (
@@ -2747,8 +2750,10 @@ mod tests {
                 "probe on plain init container",
                 |p| {
                     let mut init = Container::new("init", "busybox");
-                    init.liveness_probe =
-                        Some(Probe { exec: Some(ExecAction { command: vec!["true".into()] }), ..Default::default() });
+                    init.liveness_probe = Some(Box::new(Probe {
+                        exec: Some(ExecAction { command: vec!["true".into()] }),
+                        ..Default::default()
+                    }));
                     p.spec.init_containers.push(init);
                 },
                 &[("spec.initContainers[0].livenessProbe", "FieldValueForbidden")],
@@ -2816,7 +2821,7 @@ mod tests {
             (
                 "affinity term",
                 |p| {
-                    p.spec.affinity = Some(Affinity {
+                    p.spec.affinity = Some(Box::new(Affinity {
                         pod_affinity: Some(super::super::PodAffinity {
                             required_during_scheduling_ignored_during_execution: vec![PodAffinityTerm::default()],
                             ..Default::default()
@@ -2835,7 +2840,7 @@ mod tests {
                             ..Default::default()
                         }),
                         ..Default::default()
-                    })
+                    }))
                 },
                 &[
                     (
@@ -2893,7 +2898,10 @@ mod tests {
             ),
             (
                 "bad runAsUser",
-                |p| c0(p).security_context = Some(SecurityContext { run_as_user: Some(-1), ..Default::default() }),
+                |p| {
+                    c0(p).security_context =
+                        Some(Box::new(SecurityContext { run_as_user: Some(-1), ..Default::default() }))
+                },
                 &[("spec.containers[0].securityContext.runAsUser", "FieldValueInvalid")],
             ),
             (
@@ -2973,7 +2981,7 @@ mod tests {
                 spec: PodSpec {
                     volumes: vec![Volume {
                         name: "img".into(),
-                        image: Some(ImageVolumeSource::default()),
+                        image: Some(Box::new(ImageVolumeSource::default())),
                         ..Default::default()
                     }],
                     ..Default::default()

@@ -22,67 +22,67 @@ pub struct Volume {
     /// Name of the volume (a DNS-1123 label, unique within the pod).
     pub name: String,
     /// A file or directory of the host node.
-    pub host_path: Option<HostPathVolumeSource>,
+    pub host_path: Option<Box<HostPathVolumeSource>>,
     /// A temporary directory that lives as long as the pod.
-    pub empty_dir: Option<EmptyDirVolumeSource>,
+    pub empty_dir: Option<Box<EmptyDirVolumeSource>>,
     /// Deprecated GCE persistent disk (raw JSON).
-    pub gce_persistent_disk: Option<Value>,
+    pub gce_persistent_disk: Option<Box<Value>>,
     /// Deprecated AWS EBS volume (raw JSON).
-    pub aws_elastic_block_store: Option<Value>,
+    pub aws_elastic_block_store: Option<Box<Value>>,
     /// Deprecated git repository checkout (raw JSON).
-    pub git_repo: Option<Value>,
+    pub git_repo: Option<Box<Value>>,
     /// The keys of a Secret as files.
-    pub secret: Option<SecretVolumeSource>,
+    pub secret: Option<Box<SecretVolumeSource>>,
     /// An NFS export.
-    pub nfs: Option<NFSVolumeSource>,
+    pub nfs: Option<Box<NFSVolumeSource>>,
     /// Deprecated iSCSI disk (raw JSON).
-    pub iscsi: Option<Value>,
+    pub iscsi: Option<Box<Value>>,
     /// Deprecated Glusterfs volume (raw JSON).
-    pub glusterfs: Option<Value>,
+    pub glusterfs: Option<Box<Value>>,
     /// A PersistentVolumeClaim in the pod's namespace.
-    pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
+    pub persistent_volume_claim: Option<Box<PersistentVolumeClaimVolumeSource>>,
     /// Deprecated Ceph RBD volume (raw JSON).
-    pub rbd: Option<Value>,
+    pub rbd: Option<Box<Value>>,
     /// Deprecated FlexVolume driver volume (raw JSON).
-    pub flex_volume: Option<Value>,
+    pub flex_volume: Option<Box<Value>>,
     /// Deprecated OpenStack Cinder volume (raw JSON).
-    pub cinder: Option<Value>,
+    pub cinder: Option<Box<Value>>,
     /// Deprecated CephFS volume (raw JSON).
-    pub cephfs: Option<Value>,
+    pub cephfs: Option<Box<Value>>,
     /// Deprecated Flocker volume (raw JSON).
-    pub flocker: Option<Value>,
+    pub flocker: Option<Box<Value>>,
     /// Pod fields and container resources as files.
     #[serde(rename = "downwardAPI")]
-    pub downward_api: Option<DownwardAPIVolumeSource>,
+    pub downward_api: Option<Box<DownwardAPIVolumeSource>>,
     /// Deprecated Fibre Channel volume (raw JSON).
-    pub fc: Option<Value>,
+    pub fc: Option<Box<Value>>,
     /// Deprecated Azure File volume (raw JSON).
-    pub azure_file: Option<Value>,
+    pub azure_file: Option<Box<Value>>,
     /// The keys of a ConfigMap as files.
-    pub config_map: Option<ConfigMapVolumeSource>,
+    pub config_map: Option<Box<ConfigMapVolumeSource>>,
     /// Deprecated vSphere volume (raw JSON).
-    pub vsphere_volume: Option<Value>,
+    pub vsphere_volume: Option<Box<Value>>,
     /// Deprecated Quobyte volume (raw JSON).
-    pub quobyte: Option<Value>,
+    pub quobyte: Option<Box<Value>>,
     /// Deprecated Azure Disk volume (raw JSON).
-    pub azure_disk: Option<Value>,
+    pub azure_disk: Option<Box<Value>>,
     /// Deprecated Photon persistent disk (raw JSON).
-    pub photon_persistent_disk: Option<Value>,
+    pub photon_persistent_disk: Option<Box<Value>>,
     /// Secrets, ConfigMaps, downward API and tokens projected into one directory.
-    pub projected: Option<ProjectedVolumeSource>,
+    pub projected: Option<Box<ProjectedVolumeSource>>,
     /// Deprecated Portworx volume (raw JSON).
-    pub portworx_volume: Option<Value>,
+    pub portworx_volume: Option<Box<Value>>,
     /// Deprecated ScaleIO volume (raw JSON).
     #[serde(rename = "scaleIO")]
-    pub scale_io: Option<Value>,
+    pub scale_io: Option<Box<Value>>,
     /// Deprecated StorageOS volume (raw JSON).
-    pub storageos: Option<Value>,
+    pub storageos: Option<Box<Value>>,
     /// An ephemeral volume of a CSI driver.
-    pub csi: Option<CSIVolumeSource>,
+    pub csi: Option<Box<CSIVolumeSource>>,
     /// A volume provisioned for the pod from a claim template and deleted with it.
-    pub ephemeral: Option<EphemeralVolumeSource>,
+    pub ephemeral: Option<Box<EphemeralVolumeSource>>,
     /// An OCI image or artifact mounted read-only.
-    pub image: Option<ImageVolumeSource>,
+    pub image: Option<Box<ImageVolumeSource>>,
 }
 
 impl Volume {
