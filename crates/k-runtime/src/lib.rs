@@ -11,9 +11,10 @@
 //!   that resets on success, a token bucket, the larger of both).
 //! - [`clock::Clock`]: injectable time; [`clock::FakeClock`] lets tests move
 //!   time by hand instead of sleeping.
-//! - [`watcher::watcher`]: a kind's objects as a stream that lists, watches,
-//!   resumes, re-lists on Expired and backs off after errors, marking where
-//!   each (re)list starts and ends.
+//! - [`watcher::watcher`] and [`watcher::typed`]: a kind's objects as a
+//!   stream that lists, watches, resumes, re-lists on Expired and backs off
+//!   after errors, marking where each (re)list starts and ends; the typed
+//!   one decodes objects straight from the JSON the API hands over.
 //! - [`reflector::store`]: a cache fed by a watcher — one writer, many
 //!   readers of `Arc` objects, atomic swaps on re-list, indexes,
 //!   `wait_until_synced`, transforms.
@@ -42,10 +43,11 @@
 //!   `wait_for` conditions) — no etcd, no binaries.
 //!
 //! - [`metrics::serve`]: `GET /metrics` from a registry (the manager's:
-//!   [`manager::Manager::serve_metrics`]).
+//!   [`manager::Manager::serve_metrics`]); [`client_metrics::MeteredApi`]
+//!   counts and times every request of the manager's client.
 //!
-//! The server-side apply helper, the chaos test and the benchmark against
-//! kube-runtime follow; the plan is `docs/runtime/design.md`.
+//! The server-side apply helper follows; the plan and the benchmark against
+//! kube-runtime are in `docs/runtime/`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {

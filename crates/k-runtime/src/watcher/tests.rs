@@ -284,12 +284,16 @@ async fn next_typed(stream: &mut BoxStream<'static, Result<Event<ConfigMap>, Err
 struct TypedMirror {
     objects: BTreeMap<String, String>,
     building: Option<BTreeMap<String, String>>,
+    inits: usize,
 }
 
 impl TypedMirror {
     fn apply(&mut self, event: Event<ConfigMap>) {
         match event {
-            Event::Init => self.building = Some(BTreeMap::new()),
+            Event::Init => {
+                self.inits += 1;
+                self.building = Some(BTreeMap::new());
+            }
             Event::InitApply(c) => {
                 self.building.as_mut().expect("inside a list").insert(c.metadata.name.clone(), c.data["k"].clone());
             }
@@ -302,4 +306,36 @@ impl TypedMirror {
             }
         }
     }
+}
+
+/// A typed watch over HTTP that the server ends every second resumes from
+/// the last object it delivered, with no new list, while writes go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_over_http_resumes_after_each_timeout_without_listing_again() {
+    let store = Store::in_memory();
+    let remote = crate::test_support::over_http(&store, 1).await;
+    let api: Api<ConfigMap> = Api::namespaced(store.clone(), "ns");
+    let mut stream =
+        typed::<ConfigMap>(remote, Some("ns".into()), Config { bookmarks: false, ..Config::default() }).boxed();
+    let mut mirror = TypedMirror::default();
+    mirror.apply(next_typed(&mut stream).await);
+    mirror.apply(next_typed(&mut stream).await);
+    assert_eq!(mirror.building, None, "the (empty) initial list is done");
+    // Writes spread over three seconds: the watch is ended and resumed twice or more.
+    for i in 0..30 {
+        let name = format!("cm-{}", i % 5);
+        match api.get_opt(&name).await.unwrap() {
+            Some(mut cm) => {
+                cm.data.insert("k".into(), i.to_string());
+                api.update(&cm).await.unwrap();
+            }
+            None => {
+                api.create(&configmap(&name, &[])).await.unwrap();
+            }
+        }
+        mirror.apply(next_typed(&mut stream).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(mirror.objects, state_of(&store).await);
+    assert_eq!(mirror.inits, 1, "resuming after a timeout needs no new list");
 }

@@ -28,13 +28,30 @@ const RECONNECT_ATTEMPTS: u32 = 4;
 
 /// What a watch stream yields objects as: decoded, or as their JSON.
 pub(crate) trait FrameObject: Sized + Send + 'static {
+    /// What is kept of the last object delivered, to resume after it: cheap
+    /// to take, read only when the watch is resumed.
+    type Mark: Send;
     /// Decodes one frame (a line) of the response.
     fn decode(line: Bytes, resource: &ApiResource) -> std::result::Result<WatchEvent<Self>, String>;
     /// The object's resourceVersion, and whether it ends a streamed initial list.
     fn meta(&self) -> (String, bool);
+    /// A mark of the object.
+    fn mark(&self) -> Self::Mark;
+    /// The resourceVersion of a marked object.
+    fn marked_revision(mark: &Self::Mark) -> String;
 }
 
 impl FrameObject for DynamicObject {
+    type Mark = String;
+
+    fn mark(&self) -> String {
+        self.metadata.resource_version.clone()
+    }
+
+    fn marked_revision(mark: &String) -> String {
+        mark.clone()
+    }
+
     fn decode(line: Bytes, resource: &ApiResource) -> std::result::Result<WatchEvent<Self>, String> {
         let typed = |mut o: DynamicObject| {
             if o.api_version.is_empty() {
@@ -70,6 +87,17 @@ struct RawFrame<'a> {
 }
 
 impl FrameObject for Bytes {
+    /// The object's JSON: its resourceVersion is read only on a resume.
+    type Mark = Bytes;
+
+    fn mark(&self) -> Bytes {
+        self.clone()
+    }
+
+    fn marked_revision(mark: &Bytes) -> String {
+        RawMeta::of(mark).map(|m| m.resource_version).unwrap_or_default()
+    }
+
     fn decode(line: Bytes, _: &ApiResource) -> std::result::Result<WatchEvent<Self>, String> {
         let frame: RawFrame<'_> = serde_json::from_slice(&line).map_err(|e| e.to_string())?;
         let object = line.slice_ref(frame.object.get().as_bytes());
@@ -88,7 +116,7 @@ impl FrameObject for Bytes {
     }
 }
 
-struct Watch<O> {
+struct Watch<O: FrameObject> {
     api: RemoteApi,
     resource: ApiResource,
     namespace: Option<String>,
@@ -100,6 +128,9 @@ struct Watch<O> {
     /// state (a watch from a revision, or a streaming list after its end
     /// bookmark), advanced by every event.
     resume: Option<String>,
+    /// The last object delivered after `resume` was set, whose revision
+    /// supersedes it (read when the watch is resumed).
+    last: Option<O::Mark>,
     /// Nothing delivered yet: the same request can simply be made again.
     fresh: bool,
     /// Consecutive failures (broken or at once ended responses, failed
@@ -136,6 +167,7 @@ pub(crate) fn stream<O: FrameObject>(
         buf: Vec::new(),
         ready: VecDeque::new(),
         resume,
+        last: None,
         fresh: true,
         failures: 0,
         opened: Instant::now(),
@@ -236,17 +268,24 @@ impl<O: FrameObject> Watch<O> {
                 return;
             }
         };
-        let (rv, end_of_initial) = match &event {
+        match &event {
             WatchEvent::Error(status) => {
                 let code = u16::try_from(status.code).unwrap_or(500);
                 self.fail(to_store_error(status, code));
                 return;
             }
-            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => (o.meta().0, false),
-            WatchEvent::Bookmark(o) => o.meta(),
-        };
-        if !rv.is_empty() && (end_of_initial || self.resume.is_some()) {
-            self.resume = Some(rv);
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
+                if self.resume.is_some() {
+                    self.last = Some(o.mark());
+                }
+            }
+            WatchEvent::Bookmark(o) => {
+                let (rv, end_of_initial) = o.meta();
+                if !rv.is_empty() && (end_of_initial || self.resume.is_some()) {
+                    self.resume = Some(rv);
+                    self.last = None;
+                }
+            }
         }
         self.fresh = false;
         self.ready.push_back(Ok(event));
@@ -261,6 +300,12 @@ impl<O: FrameObject> Watch<O> {
     /// Opens the watch again: from the resume revision, or (nothing delivered
     /// yet) with the original options.
     async fn reconnect(&mut self) -> Result<()> {
+        if let Some(last) = self.last.take() {
+            let rv = O::marked_revision(&last);
+            if !rv.is_empty() {
+                self.resume = Some(rv);
+            }
+        }
         let options = match &self.resume {
             Some(rv) => {
                 WatchOptions { resource_version: Some(rv.clone()), send_initial_events: false, ..self.options.clone() }
