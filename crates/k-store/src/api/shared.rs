@@ -61,44 +61,44 @@ impl SharedEvent {
             _ => encode(&self.event),
         }
     }
-}
 
-impl SharedEvent {
     /// The event with its object as JSON: a slice of the shared frame (see
     /// [`frame`](Self::frame)), so nothing is encoded twice.
     pub fn raw(&self) -> WatchEvent<Bytes> {
-        if let WatchEvent::Error(status) = &self.event {
-            return WatchEvent::Error(status.clone());
-        }
-        let frame = self.frame();
-        // `{"type":"<TYPE>","object":<object>}\n`
-        let start = br#"{"type":""#.len() + self.event.type_name().len() + br#"","object":"#.len();
-        let end = frame.len().saturating_sub(2);
-        let object = if frame.starts_with(b"{\"type\"") && start <= end {
-            frame.slice(start..end)
-        } else {
-            // An encoding failure became an ERROR frame: pass its status on.
-            return match serde_json::from_slice::<WatchEvent<DynamicObject>>(&frame) {
-                Ok(WatchEvent::Error(status)) => WatchEvent::Error(status),
-                _ => WatchEvent::Error(k_api_types::meta::Status::failure(500, "InternalError", "undecodable frame")),
-            };
+        let wrap: fn(Bytes) -> WatchEvent<Bytes> = match &self.event {
+            WatchEvent::Added(_) => WatchEvent::Added,
+            WatchEvent::Modified(_) => WatchEvent::Modified,
+            WatchEvent::Deleted(_) => WatchEvent::Deleted,
+            WatchEvent::Bookmark(_) => WatchEvent::Bookmark,
+            WatchEvent::Error(status) => return WatchEvent::Error(status.clone()),
         };
-        match &self.event {
-            WatchEvent::Added(_) => WatchEvent::Added(object),
-            WatchEvent::Modified(_) => WatchEvent::Modified(object),
-            WatchEvent::Deleted(_) => WatchEvent::Deleted(object),
-            WatchEvent::Bookmark(_) => WatchEvent::Bookmark(object),
-            WatchEvent::Error(_) => unreachable!("handled above"),
+        let frame = self.frame();
+        let type_name = self.event.type_name().as_bytes();
+        let start = FRAME_HEAD.len() + type_name.len() + FRAME_OBJECT.len();
+        if frame.get(FRAME_HEAD.len()..FRAME_HEAD.len() + type_name.len()) == Some(type_name)
+            && start + 2 <= frame.len()
+        {
+            // Between the head and the closing `}\n`.
+            return wrap(frame.slice(start..frame.len() - 2));
+        }
+        // Encoding the object failed: the frame is an ERROR frame saying why.
+        match serde_json::from_slice::<WatchEvent<DynamicObject>>(&frame) {
+            Ok(WatchEvent::Error(status)) => WatchEvent::Error(status),
+            _ => WatchEvent::Error(k_api_types::meta::Status::failure(500, "InternalError", "undecodable watch frame")),
         }
     }
 }
 
+/// A frame starts `{"type":"<TYPE>","object":` and ends `}\n`.
+const FRAME_HEAD: &[u8] = b"{\"type\":\"";
+const FRAME_OBJECT: &[u8] = b"\",\"object\":";
+
 /// Encodes a watch frame (the same bytes as serializing a `WatchEvent`).
 fn encode(event: &WatchEvent<Arc<DynamicObject>>) -> Bytes {
     let mut out = Vec::with_capacity(1024);
-    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(FRAME_HEAD);
     out.extend_from_slice(event.type_name().as_bytes());
-    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(FRAME_OBJECT);
     let written = match event {
         WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) | WatchEvent::Bookmark(o) => {
             serde_json::to_writer(&mut out, &**o)

@@ -196,6 +196,21 @@ impl RemoteApi {
         Ok((code, object))
     }
 
+    /// Sends a list request; returns the resource, the path and the body.
+    async fn list_body(
+        &self,
+        gvr: &GroupVersionResource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<(ApiResource, String, bytes::Bytes)> {
+        let resource = self.resolve(gvr).await?;
+        let mut query = Query::default();
+        query.list(options);
+        let path = format!("{}{}", collection_path(&resource, namespace), query.finish());
+        let (_, bytes) = self.call(&resource, Method::GET, &path, None, None).await?;
+        Ok((resource, path, bytes))
+    }
+
     /// Sends a watch request and checks its status (the stream is read by
     /// the caller).
     async fn open_watch(
@@ -420,11 +435,7 @@ impl ObjectApi for RemoteApi {
         namespace: Option<&str>,
         options: &ListOptions,
     ) -> Result<ObjectPage> {
-        let resource = self.resolve(gvr).await?;
-        let mut query = Query::default();
-        query.list(options);
-        let path = format!("{}{}", collection_path(&resource, namespace), query.finish());
-        let (_, bytes) = self.call(&resource, Method::GET, &path, None, None).await?;
+        let (resource, path, bytes) = self.list_body(gvr, namespace, options).await?;
         let list: ListBody = decode(self.server(), &path, &bytes)?;
         let mut items = list.items.unwrap_or_default();
         for item in &mut items {
@@ -454,11 +465,7 @@ impl ObjectApi for RemoteApi {
         namespace: Option<&str>,
         options: &ListOptions,
     ) -> Result<RawPage> {
-        let resource = self.resolve(gvr).await?;
-        let mut query = Query::default();
-        query.list(options);
-        let path = format!("{}{}", collection_path(&resource, namespace), query.finish());
-        let (_, bytes) = self.call(&resource, Method::GET, &path, None, None).await?;
+        let (_, path, bytes) = self.list_body(gvr, namespace, options).await?;
         let list: RawListBody<'_> = decode(self.server(), &path, &bytes)?;
         let items =
             list.items.unwrap_or_default().into_iter().map(|raw| bytes.slice_ref(raw.get().as_bytes())).collect();

@@ -456,47 +456,61 @@ impl EtcdBackend {
             .map_err(|_| StoreError::Internal(format!("probing the compacted revision timed out after {timeout:?}")))?
     }
 
-    fn forwarder(&self, prefix: &str, after: Revision) -> Forwarder {
-        Forwarder {
+    /// Opens an etcd watch on `prefix` from `after + 1` and starts the task
+    /// that forwards it to `sink`.
+    async fn start_forwarder(&self, prefix: &str, after: Revision, sink: Sink) -> Result<()> {
+        let forwarder = Forwarder {
             client: self.client.clone(),
             prefix: prefix.to_owned(),
             next: after + 1,
             options: self.options.clone(),
             request_progress: self.request_progress,
-        }
+        };
+        let (requests, responses) = forwarder
+            .open_with_retries(self.options.request_timeout)
+            .await
+            .map_err(|e| StoreError::Internal(format!("opening an etcd watch on {prefix:?}: {e}")))?;
+        tokio::spawn(forwarder.run(requests, responses, sink));
+        Ok(())
     }
 
-    /// Joins (or starts) the shared watch over `root`; None if `after` is
-    /// older than its history.
+    /// Joins the shared watch over `root`, or starts it; None if `after` is
+    /// older than its history. A watcher that joins is served from memory,
+    /// with no request to etcd.
     async fn watch_shared(&self, root: &str, prefix: &str, after: Revision) -> Result<Option<WatchStream>> {
         let mut slot = self.shared.lock().await;
-        let (shared, joined) = match slot.as_ref().map(|s| (Arc::clone(s), s.join(prefix, after))) {
-            Some((_, Join::TooOld)) => return Ok(None),
-            Some((shared, Join::Joined(id, replay))) => (shared, (id, replay)),
-            Some((_, Join::Closed)) | None => {
-                let shared = SharedWatch::new(after, self.options.watch_capacity, self.options.watch_cache_size);
-                let Join::Joined(id, replay) = shared.join(prefix, after) else {
-                    return Err(StoreError::Internal("a new shared watch refused its first watcher".to_owned()));
-                };
-                let forwarder = self.forwarder(root, after);
-                let (sender, responses) = forwarder
-                    .open_with_retries(self.options.request_timeout)
-                    .await
-                    .map_err(|e| StoreError::Internal(format!("opening the shared etcd watch on {root:?}: {e}")))?;
-                tokio::spawn(forwarder.run(sender, responses, Sink::Shared(Arc::clone(&shared))));
-                *slot = Some(Arc::clone(&shared));
-                (shared, (id, replay))
+        if let Some(shared) = slot.as_ref() {
+            match shared.join(prefix, after) {
+                Join::Joined(id, replay) => return Ok(Some(self.shared_stream(shared, id, after, replay))),
+                Join::TooOld => return Ok(None),
+                Join::Closed => {}
             }
+        }
+        self.check_watch_start(after).await?;
+        let shared = SharedWatch::new(after, self.options.watch_capacity, self.options.watch_cache_size);
+        let Join::Joined(id, replay) = shared.join(prefix, after) else {
+            return Err(StoreError::Internal("a new shared watch refused its first watcher".to_owned()));
         };
-        drop(slot);
-        let (id, replay) = joined;
-        Ok(Some(Box::pin(FanoutStream::new(
-            Registration::new(&shared, id),
+        self.start_forwarder(root, after, Sink::Shared(Arc::clone(&shared))).await?;
+        let stream = self.shared_stream(&shared, id, after, replay);
+        *slot = Some(shared);
+        Ok(Some(stream))
+    }
+
+    fn shared_stream(
+        &self,
+        shared: &Arc<SharedWatch>,
+        id: u64,
+        after: Revision,
+        replay: Vec<Arc<Event>>,
+    ) -> WatchStream {
+        Box::pin(FanoutStream::new(
+            Registration::new(shared, id),
             after,
             replay,
             self.options.watch_capacity,
             self.options.progress_interval,
-        ))))
+        ))
     }
 
     /// How many watchers share the running shared watch (0 if none runs).
@@ -691,21 +705,16 @@ impl Backend for EtcdBackend {
         if after < 0 {
             return Err(StoreError::BadRequest(format!("invalid watch revision {after}")));
         }
-        self.check_watch_start(after).await?;
         if let Some(root) = &self.options.shared_watch_prefix
             && prefix.starts_with(root.as_str())
             && let Some(stream) = self.watch_shared(root, prefix, after).await?
         {
             return Ok(stream);
         }
-        let forwarder = self.forwarder(prefix, after);
-        let (sender, responses) = forwarder
-            .open_with_retries(self.options.request_timeout)
-            .await
-            .map_err(|e| StoreError::Internal(format!("opening an etcd watch on {prefix:?}: {e}")))?;
+        self.check_watch_start(after).await?;
         let (tx, rx) = mpsc::channel(self.options.watch_capacity);
         let (end_tx, end_rx) = oneshot::channel();
-        tokio::spawn(forwarder.run(sender, responses, Sink::Queue { tx, end: Some(end_tx) }));
+        self.start_forwarder(prefix, after, Sink::Queue { tx, end: Some(end_tx) }).await?;
         Ok(Box::pin(EtcdWatch { rx, end: Some(end_rx) }))
     }
 
