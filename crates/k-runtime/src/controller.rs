@@ -20,10 +20,11 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k_api_types::Resource;
 use k_store::ObjectApi;
 use prometheus_client::metrics::counter::Counter;
@@ -35,6 +36,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::informer::{Informer, InformerFactory};
 use crate::queue::{WorkQueue, default_controller_rate_limiter};
 use crate::reflector::{Change, key_of};
+use crate::tasks::AbortOnDrop;
 
 /// What to do after a reconcile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,13 +250,12 @@ impl<K: Resource> Controller<K> {
         {
             let queue = queue.clone();
             let predicates = self.predicates;
-            let store = primary.store();
-            let mut changes = Box::pin(primary.subscribe());
+            let mut changes = Box::pin(primary.subscribe_listed());
             feeders.push(tokio::spawn(async move {
-                while let Some(change) = changes.next().await {
+                while let Some((change, listed)) = changes.next().await {
                     match change {
-                        // Until the first list is in, additions are the initial state.
-                        Change::Added(o) if !store.is_synced() => queue.add_low_priority(key_of(&*o)),
+                        // Objects of a list wait behind live changes.
+                        Change::Added(o) if listed => queue.add_low_priority(key_of(&*o)),
                         Change::Added(o) | Change::Deleted(o) => queue.add(key_of(&*o)),
                         Change::Updated { old, new } => {
                             if predicates.iter().all(|p| p.passes(&old, &new)) {
@@ -286,16 +287,18 @@ impl<K: Resource> Controller<K> {
                     if let Some(object) = store.get(&key) {
                         let ctx = Context { api: api.clone(), clock: clock.clone(), retries: queue.retries(&key) };
                         let started = Instant::now();
-                        let outcome = reconciler.reconcile(object, &ctx).await;
+                        // A panic is a failure like any other: the key is
+                        // retried and still marked done (or draining would wait for it).
+                        let outcome = AssertUnwindSafe(reconciler.reconcile(object, &ctx)).catch_unwind().await;
                         metrics.reconciles.inc();
                         metrics.duration.observe(started.elapsed().as_secs_f64());
                         match outcome {
-                            Ok(Action::AwaitChange) => queue.forget(&key),
-                            Ok(Action::RequeueAfter(after)) => {
+                            Ok(Ok(Action::AwaitChange)) => queue.forget(&key),
+                            Ok(Ok(Action::RequeueAfter(after))) => {
                                 queue.forget(&key);
                                 queue.add_after(key.clone(), after);
                             }
-                            Err(_) => {
+                            Ok(Err(_)) | Err(_) => {
                                 metrics.errors.inc();
                                 queue.add_rate_limited(key.clone());
                             }
@@ -307,6 +310,8 @@ impl<K: Resource> Controller<K> {
                 }
             }));
         }
+        // If this future is dropped (its manager lost the lease), every task stops.
+        let _abort = AbortOnDrop::new(feeders.iter().chain(&workers));
         shutdown.await;
         for feeder in &feeders {
             feeder.abort();

@@ -25,6 +25,8 @@ use crate::watcher::{self, Config};
 /// What identifies a shared watch.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct InformerKey {
+    /// The Rust type objects are decoded as (two types may share a resource).
+    type_id: std::any::TypeId,
     gvr: GroupVersionResource,
     namespace: Option<String>,
     label_selector: Option<String>,
@@ -62,6 +64,7 @@ impl InformerFactory {
         field_selector: Option<&str>,
     ) -> Informer<K> {
         let key = InformerKey {
+            type_id: std::any::TypeId::of::<K>(),
             gvr: K::INFO.gvr(),
             namespace: namespace.map(str::to_owned),
             label_selector: label_selector.map(str::to_owned),
@@ -99,11 +102,16 @@ impl Drop for InformerFactory {
     }
 }
 
+/// Where a subscriber is sent each change, and whether it comes from a list.
+type Subscriber<K> = mpsc::UnboundedSender<(Change<K>, bool)>;
+
 struct Shared<K> {
     store: Store<K>,
-    /// Subscribers; also held while a change is applied and sent, so that
-    /// a new subscriber's snapshot and its first change never overlap.
-    subscribers: Mutex<Vec<mpsc::UnboundedSender<Change<K>>>>,
+    /// Subscribers, sent each change and whether it comes from a list (the
+    /// current state, a re-list) rather than a watch; also held while a
+    /// change is applied and sent, so that a new subscriber's snapshot and
+    /// its first change never overlap.
+    subscribers: Mutex<Vec<Subscriber<K>>>,
 }
 
 async fn run<K: Resource>(
@@ -115,10 +123,11 @@ async fn run<K: Resource>(
     while let Some(item) = events.next().await {
         // Errors are retried by the watcher itself.
         let Ok(event) = item else { continue };
+        let listed = matches!(event, watcher::Event::InitDone);
         let mut subscribers = shared.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
         let changes = writer.apply_typed(event);
         if !changes.is_empty() {
-            subscribers.retain(|s| changes.iter().all(|c| s.send(c.clone()).is_ok()));
+            subscribers.retain(|s| changes.iter().all(|c| s.send((c.clone(), listed)).is_ok()));
         }
     }
 }
@@ -148,10 +157,16 @@ impl<K: Resource> Informer<K> {
 
     /// Every change from now on, preceded by the current state (as `Added`).
     pub fn subscribe(&self) -> impl Stream<Item = Change<K>> + Send + 'static {
+        self.subscribe_listed().map(|(change, _)| change)
+    }
+
+    /// [`subscribe`](Self::subscribe), saying of each change whether it
+    /// comes from a list (the current state, a re-list) rather than a watch.
+    pub(crate) fn subscribe_listed(&self) -> impl Stream<Item = (Change<K>, bool)> + Send + 'static {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut subscribers = self.shared.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
         for object in self.shared.store.state() {
-            let _ = tx.send(Change::Added(object));
+            let _ = tx.send((Change::Added(object), true));
         }
         subscribers.push(tx);
         drop(subscribers);

@@ -191,7 +191,11 @@ impl LeaderElector {
                 }
                 () = clock.sleep_until(clock.now() + retry) => {}
             }
-            let renewed = matches!(self.try_acquire_or_renew(&mut observed).await, Ok(true));
+            // A renewal that hangs past the deadline counts as failed.
+            let renewed = tokio::select! {
+                renewed = self.try_acquire_or_renew(&mut observed) => matches!(renewed, Ok(true)),
+                () = clock.sleep_until(last_renewal + self.config.renew_deadline) => false,
+            };
             let now = clock.now();
             if renewed {
                 last_renewal = now;

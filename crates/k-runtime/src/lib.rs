@@ -77,6 +77,7 @@ pub mod metrics;
 pub mod owner;
 pub mod queue;
 pub mod reflector;
+mod tasks;
 pub mod testing;
 pub mod watcher;
 

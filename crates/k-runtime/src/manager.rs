@@ -16,6 +16,7 @@ use crate::client_metrics::MeteredApi;
 use crate::controller::{Controller, Reconciler};
 use crate::informer::InformerFactory;
 use crate::leader::{LeaderElectionConfig, LeaderElector, Outcome};
+use crate::tasks::AbortOnDrop;
 use crate::watcher::Config;
 
 /// Runs a controller until the shutdown signal is raised.
@@ -119,7 +120,7 @@ impl Manager {
             started_flag.store(true, std::sync::atomic::Ordering::SeqCst);
             let tasks: Vec<_> = runners.into_iter().map(|r| tokio::spawn(r(stopped.clone()))).collect();
             // Dropping this future (a lost lease) aborts the controllers.
-            let _abort = AbortOnDrop(tasks.iter().map(|t| t.abort_handle()).collect());
+            let _abort = AbortOnDrop::new(&tasks);
             for task in tasks {
                 let _ = task.await;
             }
@@ -188,16 +189,6 @@ impl Manager {
 }
 
 /// Aborts tasks when dropped.
-struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        for handle in &self.0 {
-            handle.abort();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};

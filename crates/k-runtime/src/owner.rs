@@ -19,11 +19,6 @@ pub fn owner_reference<K: Resource>(owner: &K, controller: bool) -> OwnerReferen
     }
 }
 
-/// The controller reference of an object, if it has one.
-pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references.iter().find(|r| r.controller == Some(true))
-}
-
 /// Whether `child` names `owner` (by uid) among its owners.
 pub fn is_owned_by<K: Resource>(child: &ObjectMeta, owner: &K) -> bool {
     let uid = &owner.metadata().uid;
@@ -60,6 +55,6 @@ mod tests {
         set_owner_reference(&mut child, reference.clone());
         assert_eq!(child.owner_references, [reference], "one reference per owner");
         assert!(is_owned_by(&child, &deployment));
-        assert_eq!(controller_of(&child).map(|r| r.name.as_str()), Some("web"));
+        assert_eq!(child.controller().map(|r| r.name.as_str()), Some("web"));
     }
 }

@@ -195,8 +195,7 @@ impl<K: Resource> Writer<K> {
     }
 
     fn decode(&mut self, object: &DynamicObject) -> Option<Arc<K>> {
-        let decoded = serde_json::to_value(object).ok().and_then(|v| serde_json::from_value::<K>(v).ok());
-        match decoded {
+        match object.to_typed::<K>().ok() {
             Some(mut k) => {
                 if let Some(t) = &self.transform {
                     t(&mut k);
@@ -237,18 +236,24 @@ impl<K: Resource> Writer<K> {
     /// cache, returning what changed for the cache's readers. The event's
     /// object is cached as is (transformed first, if a transform is set).
     pub fn apply_typed(&mut self, event: Event<K>) -> Vec<Change<K>> {
-        let Some(transform) = self.transform.clone() else { return self.apply_cached(event) };
+        let event = self.transformed(event);
+        self.apply_cached(event)
+    }
+
+    /// The event with the transform applied to its object (if one is set).
+    fn transformed(&self, event: Event<K>) -> Event<K> {
+        let Some(transform) = &self.transform else { return event };
         let transformed = |object: Arc<K>| {
             let mut k = Arc::try_unwrap(object).unwrap_or_else(|shared| (*shared).clone());
             transform(&mut k);
             Arc::new(k)
         };
-        self.apply_cached(match event {
+        match event {
             Event::InitApply(o) => Event::InitApply(transformed(o)),
             Event::Apply(o) => Event::Apply(transformed(o)),
-            Event::Delete(o) => Event::Delete(transformed(o)),
+            // A deleted object is only looked up by key.
             other => other,
-        })
+        }
     }
 
     fn apply_cached(&mut self, event: Event<K>) -> Vec<Change<K>> {
@@ -344,16 +349,18 @@ impl<K> Clone for Change<K> {
     }
 }
 
-/// Feeds a typed watcher's events into `writer`, passing them on (errors too).
+/// Feeds a typed watcher's events into `writer`, passing them on (errors
+/// too) with the objects as cached (transformed).
 pub fn typed_reflector<K: Resource>(
     mut writer: Writer<K>,
     events: impl Stream<Item = Result<Event<K>, Error>> + Send + 'static,
 ) -> impl Stream<Item = Result<Event<K>, Error>> + Send + 'static {
     events.map(move |item| {
-        if let Ok(event) = &item {
-            writer.apply_typed(event.clone());
-        }
-        item
+        item.map(|event| {
+            let event = writer.transformed(event);
+            writer.apply_cached(event.clone());
+            event
+        })
     })
 }
 
@@ -444,6 +451,32 @@ mod tests {
         assert!(reader.in_namespace("b").is_empty());
         assert!(reader.get("a/p0").unwrap().metadata.managed_fields.is_empty(), "transformed before caching");
         task.abort();
+    }
+
+    /// A typed cache transforms objects before caching and passes on the
+    /// objects it cached.
+    #[tokio::test]
+    async fn a_typed_reflector_passes_on_its_transformed_objects() {
+        let objects = ObjectStore::in_memory();
+        Api::<Pod>::namespaced(objects.clone(), "a").create(&pod("a", "p0", "n1")).await.unwrap();
+        let (reader, mut writer) = store::<Pod>();
+        writer.transform(|p: &mut Pod| {
+            p.metadata.annotations.insert("cached".into(), "yes".into());
+        });
+        let events = crate::watcher::typed::<Pod>(Arc::new(objects.clone()), None, Config::default());
+        let mut stream = Box::pin(typed_reflector(writer, events));
+        let mut passed = Vec::new();
+        // Init, InitApply(p0), InitDone.
+        for _ in 0..3 {
+            let event = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.unwrap().unwrap().unwrap();
+            if let Event::InitApply(p) = event {
+                passed.push(p);
+            }
+        }
+        assert!(reader.is_synced());
+        let cached = reader.get("a/p0").expect("cached");
+        assert_eq!(cached.metadata.annotations.get("cached").map(String::as_str), Some("yes"));
+        assert!(Arc::ptr_eq(&cached, &passed[0]), "the stream passes on the cached object");
     }
 
     #[test]

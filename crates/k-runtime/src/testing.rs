@@ -144,13 +144,11 @@ impl TestEnv {
             let ns = if K::INFO.namespaced { Some(namespace) } else { None };
             let mut events = self.api.watch_shared(&gvr, ns, &options).await?;
             while let Some(event) = events.next().await {
-                if let WatchEvent::Added(o) | WatchEvent::Modified(o) = event?.event {
-                    let value = serde_json::to_value(&*o).map_err(|e| Error::Manifest(e.to_string()))?;
-                    if let Ok(object) = serde_json::from_value::<K>(value)
-                        && condition(&object)
-                    {
-                        return Ok(object);
-                    }
+                if let WatchEvent::Added(o) | WatchEvent::Modified(o) = event?.event
+                    && let Ok(object) = o.to_typed::<K>()
+                    && condition(&object)
+                {
+                    return Ok(object);
                 }
             }
             Err(Error::Timeout(timeout, what.clone()))

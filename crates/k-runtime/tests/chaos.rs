@@ -315,9 +315,9 @@ impl ObjectApi for Severable {
         namespace: Option<&str>,
         options: &WatchOptions,
     ) -> k_store::Result<DynamicWatchStream> {
-        self.watches.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(RESUME_DELAY).await;
-        Ok(self.inner.watch(gvr, namespace, options).await?.take_until(self.severed()).boxed())
+        // The same cuts, delay and counts as the shared watch.
+        let events = self.watch_shared(gvr, namespace, options).await?;
+        Ok(events.map(|item| item.map(|event| event.to_owned_event())).boxed())
     }
     async fn watch_shared(
         &self,

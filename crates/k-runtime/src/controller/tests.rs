@@ -181,3 +181,64 @@ async fn failures_are_retried_with_backoff_until_they_succeed() {
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(10), run).await.expect("stops").unwrap();
 }
+
+/// Panics on its first reconcile, then succeeds; counts its calls.
+struct PanicsOnce(Arc<std::sync::atomic::AtomicUsize>);
+
+#[async_trait::async_trait]
+impl Reconciler<ConfigMap> for PanicsOnce {
+    type Error = Failed;
+
+    async fn reconcile(&self, _: Arc<ConfigMap>, _: &Context) -> Result<Action, Failed> {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("the first reconcile panics on purpose");
+        }
+        Ok(Action::AwaitChange)
+    }
+}
+
+/// A panic in a reconcile is retried like an error, the worker survives,
+/// and the controller still shuts down (the key was marked done).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_reconcile_is_retried_and_shutdown_still_drains() {
+    let store = Store::in_memory();
+    let api: Arc<dyn ObjectApi> = Arc::new(store.clone());
+    Api::<ConfigMap>::namespaced(store.clone(), "ns").create(&cm("a", "1")).await.unwrap();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let factory = Arc::new(InformerFactory::new(api.clone(), Config::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(Controller::<ConfigMap>::new(factory, Some("ns")).workers(1).run(
+        PanicsOnce(calls.clone()),
+        api,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    eventually("reconciled again after the panic", async || calls.load(std::sync::atomic::Ordering::SeqCst) >= 2).await;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), run).await.expect("stops").unwrap();
+}
+
+/// Dropping a running controller (as a manager that lost its lease does)
+/// stops its workers: later changes are not reconciled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_controller_reconciles_nothing_more() {
+    let store = Store::in_memory();
+    let api: Arc<dyn ObjectApi> = Arc::new(store.clone());
+    let cms: Api<ConfigMap> = Api::namespaced(store.clone(), "ns");
+    let factory = Arc::new(InformerFactory::new(api.clone(), Config::default()));
+    let reconciler = Mirror::default();
+    let calls = reconciler.calls.clone();
+    let run = tokio::spawn(Controller::<ConfigMap>::new(factory, Some("ns")).run(
+        reconciler,
+        api,
+        futures::future::pending(),
+    ));
+    cms.create(&cm("before", "1")).await.unwrap();
+    eventually("the controller runs", async || calls.lock().unwrap().contains_key("before")).await;
+    run.abort();
+    let _ = run.await;
+    cms.create(&cm("after", "1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!calls.lock().unwrap().contains_key("after"), "a dropped controller reconciled");
+}

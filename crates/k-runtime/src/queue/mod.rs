@@ -192,8 +192,11 @@ impl<T: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static> WorkQueue<T> {
         state.held.push(Reverse((at, sequence)));
         state.held_items.insert(sequence, item.clone());
         state.held_at.insert(item, at);
-        // A waiting worker may have to wake earlier now.
-        self.shared.ready.notify_waiters();
+        // Waiting workers sleep until the earliest held item: wake them
+        // only if this one is now the earliest.
+        if state.held.peek().is_some_and(|Reverse((_, first))| *first == sequence) {
+            self.shared.ready.notify_waiters();
+        }
     }
 
     /// Adds an item after the wait its rate limiter gives it (a retry).
@@ -284,9 +287,9 @@ impl<T: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static> WorkQueue<T> {
     pub fn done(&self, item: &T) {
         let mut state = self.lock();
         let now = self.shared.clock.now();
-        if let Some(started) = state.processing.remove(item) {
-            self.shared.metrics.work_duration.observe(now.saturating_duration_since(started).as_secs_f64());
-        }
+        // Not being processed: nothing to finish (a dirty item is already queued).
+        let Some(started) = state.processing.remove(item) else { return };
+        self.shared.metrics.work_duration.observe(now.saturating_duration_since(started).as_secs_f64());
         if let Some((priority, _)) = state.dirty.get(item).copied() {
             match priority {
                 Priority::Normal => state.normal.push_back(item.clone()),
