@@ -83,9 +83,8 @@ impl Call<'_> {
 
     /// Decodes an object from the body, checking its apiVersion/kind and
     /// applying `fieldValidation` (Strict: unknown fields are a 400; Warn:
-    /// warnings; Ignore: dropped).
-    /// Decodes the body's object (and, when `fieldValidation` decoded it for
-    /// its kind, the typed object too).
+    /// warnings; Ignore: dropped). Returns the typed object too when
+    /// `fieldValidation` decoded it for its kind.
     async fn body_object(&self, warnings: &mut Warnings) -> ApiResult<(DynamicObject, Option<Object>)> {
         let value = self.body_value()?;
         if !value.is_object() {

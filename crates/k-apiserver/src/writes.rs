@@ -236,13 +236,14 @@ fn requested_managed_fields(next: &Value, current: &DynamicObject, subresource: 
     if !subresource.is_empty() {
         return stored();
     }
-    let Some(Value::Array(entries)) = next.pointer("/metadata/managedFields") else { return stored() };
+    let Some(sent @ Value::Array(entries)) = next.pointer("/metadata/managedFields") else { return stored() };
     if let [Value::Object(only)] = entries.as_slice()
         && only.is_empty()
     {
         return Requested::Reset;
     }
-    match serde_json::from_value::<Vec<ManagedFieldsEntry>>(Value::Array(entries.clone())) {
+    // Read in place: the entries are not copied to be decoded.
+    match <Vec<ManagedFieldsEntry> as serde::Deserialize>::deserialize(sent) {
         Ok(sent) if !sent.is_empty() && sent != current.metadata.managed_fields => {
             let valid = sent.iter().all(|e| {
                 !e.manager.is_empty()

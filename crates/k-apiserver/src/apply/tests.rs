@@ -230,6 +230,10 @@ fn finalizers_are_a_set() {
         fields_of(&second, "b", "Apply").unwrap(),
         &json!({"f:metadata": {"f:finalizers": {"v:\"example.com/b\"": {}}}})
     );
+    // A value applied twice is one member.
+    other["metadata"]["finalizers"] = json!(["example.com/b", "example.com/b"]);
+    let third = apply_ok(Some(&first), &other, "b", false);
+    assert_eq!(third["metadata"]["finalizers"], json!(["example.com/a", "example.com/b"]));
     let _ = cx;
 }
 

@@ -269,7 +269,7 @@ pub(crate) fn merge(live: &Value, applied: &Value, shape: Shape<'_>) -> Value {
 /// Orders a merged list: the applied items in their order (each made by
 /// `item` from its live counterpart, if any, and itself), and after each
 /// item the live-only items that followed it in the live list (those before
-/// any shared item come first).
+/// any shared item come first). An item applied twice appears once.
 fn interleave(
     live: &[(String, &Value)],
     applied: &[(String, &Value)],
@@ -293,7 +293,13 @@ fn interleave(
         }
     }
     let mut out: Vec<Value> = front.into_iter().cloned().collect();
+    let mut emitted: Vec<&str> = Vec::new();
     for (key, value) in applied {
+        // A value applied twice is one member of the set.
+        if emitted.contains(&key.as_str()) {
+            continue;
+        }
+        emitted.push(key);
         let live_item = live.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
         out.push(item(live_item, value));
         if let Some((_, rest)) = following.iter().find(|(k, _)| k == key) {

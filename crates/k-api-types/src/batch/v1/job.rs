@@ -376,7 +376,7 @@ fn validate_template_update(job: &Job, old: &Job, path: &Path, errors: &mut Erro
             }
             (None, Some(old)) => {
                 old.node_affinity = None;
-                if *old == Box::new(crate::core::v1::Affinity::default()) {
+                if **old == crate::core::v1::Affinity::default() {
                     old_spec.affinity = None;
                 }
             }

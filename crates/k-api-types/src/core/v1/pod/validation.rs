@@ -2387,9 +2387,8 @@ mod tests {
     use super::*;
     use crate::ApplyDefaults;
     use crate::core::v1::{
-        EmptyDirVolumeSource, EnvVarSource, EphemeralContainer, ExecAction, HostPathVolumeSource, ImageVolumeSource,
-        PodOS, PodSchedulingGate, ProjectedVolumeSource, SecretVolumeSource, ServiceAccountTokenProjection,
-        TCPSocketAction, VolumeProjection,
+        EnvVarSource, EphemeralContainer, ExecAction, HostPathVolumeSource, PodOS, PodSchedulingGate,
+        ProjectedVolumeSource, SecretVolumeSource, ServiceAccountTokenProjection, TCPSocketAction, VolumeProjection,
     };
     use crate::meta::ObjectMeta;
 
@@ -2420,11 +2419,7 @@ mod tests {
             claims: vec![],
         });
         pod.spec.containers = vec![c];
-        pod.spec.volumes = vec![Volume {
-            name: "data".into(),
-            empty_dir: Some(Box::new(EmptyDirVolumeSource::default())),
-            ..Default::default()
-        }];
+        pod.spec.volumes = vec![Volume { name: "data".into(), empty_dir: Some(Box::default()), ..Default::default() }];
         pod.apply_defaults();
         pod
     }
@@ -2651,7 +2646,7 @@ mod tests {
                 |p| {
                     p.spec.volumes.push(Volume {
                         name: "img".into(),
-                        image: Some(Box::new(ImageVolumeSource::default())),
+                        image: Some(Box::default()),
                         ..Default::default()
                     })
                 },
@@ -2705,13 +2700,7 @@ mod tests {
             ),
             (
                 "env no source",
-                |p| {
-                    c0(p).env.push(EnvVar {
-                        name: "X".into(),
-                        value_from: Some(Box::new(EnvVarSource::default())),
-                        ..Default::default()
-                    })
-                },
+                |p| c0(p).env.push(EnvVar { name: "X".into(), value_from: Some(Box::default()), ..Default::default() }),
                 &[("spec.containers[0].env[0].valueFrom", "FieldValueInvalid")],
             ),
             (
@@ -2738,7 +2727,7 @@ mod tests {
             ),
             (
                 "probe without handler",
-                |p| c0(p).startup_probe = Some(Box::new(Probe::default())),
+                |p| c0(p).startup_probe = Some(Box::default()),
                 &[("spec.containers[0].startupProbe", "FieldValueRequired")],
             ),
             (
@@ -2979,11 +2968,7 @@ mod tests {
             template: PodTemplateSpec {
                 metadata: ObjectMeta { labels: [("bad key!".to_owned(), "x".to_owned())].into(), ..Default::default() },
                 spec: PodSpec {
-                    volumes: vec![Volume {
-                        name: "img".into(),
-                        image: Some(Box::new(ImageVolumeSource::default())),
-                        ..Default::default()
-                    }],
+                    volumes: vec![Volume { name: "img".into(), image: Some(Box::default()), ..Default::default() }],
                     ..Default::default()
                 },
             },
