@@ -15,7 +15,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::request::{Query, ResourceRequest, Verb};
 use crate::response::{self, Accept, Body};
 use crate::watch;
-use crate::writes::Change;
 
 /// Everything a handler needs about one request.
 pub(crate) struct Call<'a> {
@@ -129,7 +128,7 @@ impl Call<'_> {
         let decoded = Object::decode(value).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let mut unknown: Vec<String> = decoded.unknown_fields.iter().map(|f| format!("unknown field {f:?}")).collect();
         if matches!(decoded.object, Object::Dynamic(_))
-            && let Some(schema) = crate::writes::custom_schema(self).await
+            && let Some(schema) = k_store::apply::custom_schema(self.api.as_ref(), &self.resource).await
         {
             let mut pruned = value.clone();
             let paths = k_api_types::structural::prune(&schema, &mut pruned);
@@ -260,7 +259,7 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
             let (mut object, _) = call.body_object(&mut warnings).await?;
             call.check_name_and_namespace(&mut object)?;
             let next = crate::writes::to_value(&object)?;
-            let updated = crate::writes::modify(&call, sub, |_, _, _| Ok(Change::Write(next.clone()))).await?;
+            let updated = crate::writes::modify(&call, sub, |_, _| Ok(next.clone())).await?;
             object_response(&call, updated).await?
         }
         ("" | "status", Verb::Patch) => {
@@ -504,7 +503,8 @@ async fn scale(call: &Call<'_>, verb: Verb, warnings: &mut Warnings) -> ApiResul
                             .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
                         json_patch::patch(&mut value, &ops).map_err(|e| ApiError::bad_request(e.to_string()))?;
                     }
-                    Patch::Merge(m) => json_patch::merge(&mut value, &m),
+                    Patch::Merge(m) | Patch::Strategic(m) => json_patch::merge(&mut value, &m),
+                    Patch::Apply { .. } => unreachable!("scale apply patches are refused above"),
                 }
                 Ok(value
                     .pointer("/spec/replicas")
@@ -523,7 +523,7 @@ async fn scale(call: &Call<'_>, verb: Verb, warnings: &mut Warnings) -> ApiResul
             if verb == Verb::Update {
                 let _ = call.check_fields(&call.body_value()?, warnings).await?;
             }
-            crate::writes::modify(call, "scale", |current, value, _| {
+            crate::writes::modify(call, "scale", |current, value| {
                 let replicas = requested(&to_scale(&call.resource, current)?)?;
                 let mut next = value.clone();
                 match next.pointer_mut(spec_path) {
@@ -533,7 +533,7 @@ async fn scale(call: &Call<'_>, verb: Verb, warnings: &mut Warnings) -> ApiResul
                         next["spec"][field] = json!(replicas);
                     }
                 }
-                Ok(Change::Write(next))
+                Ok(next)
             })
             .await?
         }

@@ -24,14 +24,12 @@
 //! The design is in `docs/apiserver/design.md`.
 
 pub mod allocator;
-pub mod apply;
 pub mod config;
 pub mod discovery;
 pub mod error;
 mod handlers;
 mod metrics;
 pub mod openapi;
-pub mod patch;
 mod patching;
 pub mod pods;
 pub mod protobuf;

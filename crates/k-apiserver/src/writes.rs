@@ -1,86 +1,24 @@
 //! Writes with field management: every create, update and patch records its
-//! field manager in `metadata.managedFields` (see [`crate::apply`]), and
+//! field manager in `metadata.managedFields` (see [`k_store::apply`]), and
 //! changes of an existing object are read-modify-write cycles retried on
 //! conflict.
 
-use k_api_types::meta::{ManagedFieldsEntry, StatusCause, StatusDetails};
-use k_api_types::structural::StructuralSchema;
-use k_api_types::{DynamicObject, GroupVersionResource};
+use k_api_types::DynamicObject;
+use k_api_types::meta::ManagedFieldsEntry;
 use serde_json::Value;
 
-use crate::apply::{self, Conflicts, Context, Scope, Shape};
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
-use crate::patch::strategic::SchemaCursor;
+use k_store::apply::{self, Context, KindSchema, stored_form};
 
 /// How many times a read-modify-write is retried on conflict.
 const RETRIES: usize = 64;
 
-/// The schema server-side apply walks: a built-in kind's, a custom
-/// resource's (compiled from its CRD), or none.
-#[derive(Debug)]
-pub(crate) enum ShapeSource {
-    Builtin(SchemaCursor),
-    Custom(Box<StructuralSchema>),
-    Unknown,
-}
-
-impl ShapeSource {
-    pub(crate) fn shape(&self) -> Shape<'_> {
-        match self {
-            ShapeSource::Builtin(c) => Shape::Builtin(*c),
-            ShapeSource::Custom(s) => Shape::CustomRoot(s.root()),
-            ShapeSource::Unknown => Shape::Unknown,
-        }
-    }
-
-    /// The schema of the call's kind. A custom resource's comes from its
-    /// CRD (the version served); without one, nothing is known.
-    pub(crate) async fn of(call: &Call<'_>) -> ShapeSource {
-        if let Some(cursor) = SchemaCursor::for_kind(&call.resource.gvk()) {
-            return ShapeSource::Builtin(cursor);
-        }
-        match custom_schema(call).await {
-            Some(schema) => ShapeSource::Custom(Box::new(schema)),
-            None => ShapeSource::Unknown,
-        }
-    }
-}
-
-impl apply::Normalize for ShapeSource {
-    /// The object as the store will keep it: unknown fields dropped,
-    /// defaults applied.
-    fn normalize(&self, object: &Value) -> Value {
-        match self {
-            ShapeSource::Builtin(_) => k_api_types::Object::from_value(object)
-                .ok()
-                .and_then(|mut typed| {
-                    stored_form(&mut typed);
-                    typed.to_value().ok()
-                })
-                .unwrap_or_else(|| object.clone()),
-            ShapeSource::Custom(schema) => {
-                let mut out = object.clone();
-                k_api_types::structural::prune(schema, &mut out);
-                k_api_types::structural::apply_defaults(schema, &mut out);
-                out
-            }
-            ShapeSource::Unknown => object.clone(),
-        }
-    }
-}
-
-/// The structural schema of a custom resource's version, from its CRD.
-pub(crate) async fn custom_schema(call: &Call<'_>) -> Option<StructuralSchema> {
-    let crds = GroupVersionResource::new("apiextensions.k8s.io", "v1", "customresourcedefinitions");
-    let name = format!("{}.{}", call.resource.plural, call.resource.group);
-    let crd = call.api.get(&crds, "", &name).await.ok()?;
-    let versions = crd.data.get("spec")?.get("versions")?.as_array()?;
-    let version = versions.iter().find(|v| v.get("name").and_then(Value::as_str) == Some(&call.resource.version))?;
-    StructuralSchema::new(version.pointer("/schema/openAPIV3Schema")?).ok()
-}
-
 impl Call<'_> {
+    /// The schema of the call's kind (see [`KindSchema::of`]).
+    pub(crate) async fn kind_schema(&self) -> KindSchema {
+        KindSchema::of(self.api.as_ref(), &self.resource).await
+    }
     /// The field manager of this write: the `fieldManager` parameter, else
     /// the program name of the User-Agent (`kubectl` of
     /// `kubectl/v1.32.0 (linux/amd64)`), as Kubernetes derives it.
@@ -102,14 +40,8 @@ impl Call<'_> {
     }
 
     /// The field-management context of a write through `subresource`.
-    pub(crate) fn managed_context<'s>(&'s self, source: &'s ShapeSource, subresource: &'s str) -> Context<'s> {
-        let shape = source.shape();
-        let scope = match subresource {
-            "" => Scope::Object { status_subresource: self.resource.subresources.iter().any(|s| s == "status") },
-            "status" => Scope::Status,
-            _ => Scope::Other,
-        };
-        Context { shape, scope, api_version: self.resource.api_version(), subresource, normalize: Some(source) }
+    pub(crate) fn managed_context<'s>(&self, source: &'s KindSchema, subresource: &'s str) -> Context<'s> {
+        source.context(&self.resource, subresource)
     }
 }
 
@@ -122,10 +54,10 @@ pub(crate) async fn track_create(
     typed: Option<k_api_types::Object>,
 ) -> ApiResult<()> {
     let manager = call.field_manager()?;
-    let source = ShapeSource::of(call).await;
+    let source = call.kind_schema().await;
     // Owned as stored: with defaults, without fields the server drops.
     let value = match (&source, typed) {
-        (ShapeSource::Builtin(_), Some(mut typed)) if !matches!(typed, k_api_types::Object::Dynamic(_)) => {
+        (KindSchema::Builtin(_), Some(mut typed)) if !matches!(typed, k_api_types::Object::Dynamic(_)) => {
             // The body's own metadata (namespace filled in) as sent.
             *typed.metadata_mut() = object.metadata.clone();
             stored_form(&mut typed);
@@ -140,25 +72,6 @@ pub(crate) async fn track_create(
     Ok(())
 }
 
-/// A typed object as the store keeps it: defaults applied, a Secret's
-/// `stringData` folded into `data`.
-fn stored_form(typed: &mut k_api_types::Object) {
-    typed.apply_defaults();
-    if let k_api_types::Object::Secret(secret) = typed {
-        secret.fold_string_data();
-    }
-}
-
-/// What a change makes of the current object.
-pub(crate) enum Change {
-    /// Write this object; its managed fields follow from what changed.
-    Write(Value),
-    /// Write this object with these managed fields (an apply).
-    WriteManaged(Value, Vec<ManagedFieldsEntry>),
-    /// Nothing to write: answer the current object.
-    Keep,
-}
-
 /// Changes an existing object: reads it, lets `change` make the next one,
 /// records the field manager and writes it with the read revision as a
 /// precondition, retrying on conflict. A next object carrying another
@@ -167,33 +80,24 @@ pub(crate) enum Change {
 pub(crate) async fn modify(
     call: &Call<'_>,
     subresource: &str,
-    mut change: impl FnMut(&DynamicObject, &Value, &ShapeSource) -> ApiResult<Change>,
+    mut change: impl FnMut(&DynamicObject, &Value) -> ApiResult<Value>,
 ) -> ApiResult<DynamicObject> {
     let gvr = call.gvr();
     let ns = call.namespace();
     let name = &call.req.name;
     let manager = call.field_manager()?;
-    let source = ShapeSource::of(call).await;
+    let source = call.kind_schema().await;
     let mut last = None;
     for _ in 0..RETRIES {
         let current = call.api.get(&gvr, ns, name).await?;
         let current_value = to_value(&current)?;
-        let (next, managed) = match change(&current, &current_value, &source)? {
-            Change::Keep => return Ok(current),
-            Change::Write(next) => {
-                // Compare as stored: fields the server completes with
-                // defaults are not the writer's changes.
-                let next = apply::Normalize::normalize(&source, &next);
-                let cx = call.managed_context(&source, subresource);
-                match requested_managed_fields(&next, &current, subresource) {
-                    Requested::Reset => (next, Vec::new()),
-                    Requested::Base(base) => {
-                        let managed = apply::update(&base, Some(&current_value), &next, &manager, &cx).unwrap_or(base);
-                        (next, managed)
-                    }
-                }
-            }
-            Change::WriteManaged(next, managed) => (next, managed),
+        // Compare as stored: fields the server completes with defaults are
+        // not the writer's changes.
+        let next = apply::Normalize::normalize(&source, &change(&current, &current_value)?);
+        let cx = call.managed_context(&source, subresource);
+        let managed = match requested_managed_fields(&next, &current, subresource) {
+            Requested::Reset => Vec::new(),
+            Requested::Base(base) => apply::update(&base, Some(&current_value), &next, &manager, &cx).unwrap_or(base),
         };
         let mut next: DynamicObject = serde_json::from_value(next)
             .map_err(|e| ApiError::bad_request(format!("the changed object does not decode: {e}")))?;
@@ -248,7 +152,7 @@ fn requested_managed_fields(next: &Value, current: &DynamicObject, subresource: 
             let valid = sent.iter().all(|e| {
                 !e.manager.is_empty()
                     && matches!(e.operation.as_str(), "Apply" | "Update")
-                    && e.fields_v1.as_ref().is_none_or(|f| crate::apply::FieldSet::from_fields_v1(f).is_ok())
+                    && e.fields_v1.as_ref().is_none_or(|f| k_store::apply::FieldSet::from_fields_v1(f).is_ok())
             });
             if valid { Requested::Base(sent) } else { stored() }
         }
@@ -258,25 +162,4 @@ fn requested_managed_fields(next: &Value, current: &DynamicObject, subresource: 
 
 pub(crate) fn to_value(object: &DynamicObject) -> ApiResult<Value> {
     serde_json::to_value(object).map_err(|e| ApiError::internal(e.to_string()))
-}
-
-/// The 409 answer to an apply's conflicts, as Kubernetes words it.
-pub(crate) fn conflict_error(call: &Call<'_>, conflicts: &Conflicts) -> ApiError {
-    let mut error = ApiError::new(409, "Conflict", conflicts.to_string());
-    error.status.details = Some(StatusDetails {
-        name: call.req.name.clone(),
-        group: call.resource.group.clone(),
-        kind: call.resource.plural.clone(),
-        causes: conflicts
-            .0
-            .iter()
-            .map(|c| StatusCause {
-                reason: "FieldManagerConflict".to_owned(),
-                message: format!("conflict with {}", c.manager_display()),
-                field: c.path.clone(),
-            })
-            .collect(),
-        ..Default::default()
-    });
-    error
 }

@@ -135,6 +135,8 @@ through_the_client!(
     list_resource_version_semantics,
     watch_semantics,
     patches,
+    strategic_merge_patches,
+    server_side_apply,
     guaranteed_update_contention,
     delete_collection,
     custom_resources,

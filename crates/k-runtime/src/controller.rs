@@ -50,12 +50,23 @@ pub enum Action {
 /// What a reconciler is given besides the object.
 #[derive(Clone, Debug)]
 pub struct Context {
+    /// The controller's name (its metrics label, and the field manager of
+    /// [`applier`](Self::applier)).
+    pub controller: Arc<str>,
     /// The object API the controller reads and writes through.
     pub api: Arc<dyn ObjectApi>,
     /// The controller's clock.
     pub clock: Arc<dyn Clock>,
     /// How many times this object's reconcile has failed in a row.
     pub retries: u32,
+}
+
+impl Context {
+    /// A server-side [`Applier`](crate::apply::Applier) through the
+    /// controller's API, with the controller's name as field manager.
+    pub fn applier(&self) -> crate::apply::Applier {
+        crate::apply::Applier::new(Arc::clone(&self.api), &*self.controller)
+    }
 }
 
 /// The logic of a controller.
@@ -270,22 +281,29 @@ impl<K: Resource> Controller<K> {
             feeders.push(source(&self.factory, queue.clone()));
         }
         let reconciler = Arc::new(reconciler);
+        let controller: Arc<str> = Arc::from(self.name.as_str());
         let mut workers = Vec::new();
         for _ in 0..self.workers {
-            let (queue, store, reconciler, api, clock, metrics) = (
+            let (queue, store, reconciler, api, clock, metrics, controller) = (
                 queue.clone(),
                 primary.store(),
                 reconciler.clone(),
                 api.clone(),
                 self.clock.clone(),
                 self.metrics.clone(),
+                controller.clone(),
             );
             workers.push(tokio::spawn(async move {
                 while let Some(key) = queue.get().await {
                     // A deleted object has nothing left to reconcile (use a
                     // finalizer to act on deletion).
                     if let Some(object) = store.get(&key) {
-                        let ctx = Context { api: api.clone(), clock: clock.clone(), retries: queue.retries(&key) };
+                        let ctx = Context {
+                            controller: controller.clone(),
+                            api: api.clone(),
+                            clock: clock.clone(),
+                            retries: queue.retries(&key),
+                        };
                         let started = Instant::now();
                         // A panic is a failure like any other: the key is
                         // retried and still marked done (or draining would wait for it).

@@ -2,7 +2,7 @@
 //!
 //! k-runtime turns the k-store object API — the in-process
 //! [`k_store::Store`] or the HTTP `RemoteApi`, both `Arc<dyn ObjectApi>` —
-//! into work for reconcile loops. It is being built (issue 6); what exists:
+//! into work for reconcile loops:
 //!
 //! - [`queue::WorkQueue`]: client-go's work queue semantics — deduplication,
 //!   never two workers on one item, delayed, low-priority and rate-limited
@@ -31,8 +31,10 @@
 //!   lost).
 //!
 //! - Helpers: [`finalizer::finalizer`] (act on deletion, safe under
-//!   conflicts), [`owner`] references, status [`conditions`], and an
-//!   [`events::Recorder`] (aggregation of repeats, a spam filter per object).
+//!   conflicts), [`owner`] references, server-side [`apply`]
+//!   ([`apply::Applier`], `Context::applier`), status [`conditions`], and
+//!   an [`events::Recorder`] (aggregation of repeats, a spam filter per
+//!   object).
 //!
 //! - [`manager::Manager`]: many controllers over one client and one set of
 //!   informers, one metrics registry, optional leader election, graceful
@@ -46,8 +48,7 @@
 //!   [`manager::Manager::serve_metrics`]); [`client_metrics::MeteredApi`]
 //!   counts and times every request of the manager's client.
 //!
-//! The server-side apply helper follows; the plan and the benchmark against
-//! kube-runtime are in `docs/runtime/`.
+//! The design and the benchmark against kube-runtime are in `docs/runtime/`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -64,6 +65,7 @@
 //! # }
 //! ```
 
+pub mod apply;
 pub mod client_metrics;
 pub mod clock;
 pub mod conditions;

@@ -1,6 +1,6 @@
 //! [`StoreError`]: every failure of the store, mapped 1:1 to a Kubernetes Status reason.
 
-use k_api_types::meta::{Status, StatusDetails};
+use k_api_types::meta::{Status, StatusCause, StatusDetails};
 use k_api_types::validation::{ErrorList, invalid_status};
 
 /// The message of a Conflict caused by a stale resourceVersion, in Kubernetes' words.
@@ -39,6 +39,18 @@ pub enum StoreError {
         name: String,
         /// Why, e.g. "the object has been modified; please apply your changes to the latest version and try again".
         message: String,
+    },
+    /// A server-side apply would change fields other managers own (409
+    /// Conflict, one `FieldManagerConflict` cause per field); apply again
+    /// with `force` to take them, or leave them out of the configuration.
+    #[error("{conflicts}")]
+    ApplyConflict {
+        /// The resource, qualified by its group (`deployments.apps`).
+        resource: String,
+        /// Object name.
+        name: String,
+        /// The conflicting fields and their managers.
+        conflicts: crate::apply::Conflicts,
     },
     /// The requested revision has been compacted (410 Expired / Gone).
     #[error("too old resource version: {requested} ({compacted})")]
@@ -118,7 +130,7 @@ impl StoreError {
 
     /// Whether this is a Conflict (retry with a fresh read).
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict { .. })
+        matches!(self, Self::Conflict { .. } | Self::ApplyConflict { .. })
     }
 
     /// Whether the revision is gone (Expired, or a watcher that fell behind): re-list.
@@ -135,7 +147,7 @@ impl StoreError {
     pub fn code(&self) -> u16 {
         match self {
             Self::NotFound { .. } | Self::UnknownResource(_) => 404,
-            Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
+            Self::AlreadyExists { .. } | Self::Conflict { .. } | Self::ApplyConflict { .. } => 409,
             Self::Expired { .. } | Self::WatcherTooSlow { .. } => 410,
             Self::Invalid { .. } => 422,
             Self::BadRequest(_) => 400,
@@ -166,6 +178,19 @@ impl StoreError {
             }
             Self::Conflict { resource, name, .. } => {
                 Status::failure(409, "Conflict", self.to_string()).with_details(details(resource, name))
+            }
+            Self::ApplyConflict { resource, name, conflicts } => {
+                let mut details = details(resource, name);
+                details.causes = conflicts
+                    .0
+                    .iter()
+                    .map(|c| StatusCause {
+                        reason: "FieldManagerConflict".to_owned(),
+                        message: format!("conflict with {}", c.manager_display()),
+                        field: c.path.clone(),
+                    })
+                    .collect();
+                Status::failure(409, "Conflict", self.to_string()).with_details(details)
             }
             Self::Expired { .. } | Self::WatcherTooSlow { .. } => Status::failure(410, "Expired", self.to_string()),
             Self::Invalid { kind, group, name, errors } => invalid_status(kind, group, name, errors),

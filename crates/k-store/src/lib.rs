@@ -20,12 +20,14 @@
 
 pub mod admission;
 pub mod api;
+pub mod apply;
 pub mod backend;
 mod crd;
 pub mod error;
 #[cfg(feature = "etcd")]
 pub mod etcd_harness;
 pub mod key;
+pub mod patch;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod store;

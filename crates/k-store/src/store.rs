@@ -885,6 +885,30 @@ impl ObjectApi for Store {
         status: bool,
         user: &UserInfo,
     ) -> Result<DynamicObject> {
+        if let Patch::Apply { configuration, field_manager, force } = patch {
+            let resource = self.resource(gvr)?;
+            let request = crate::apply::ApplyRequest {
+                resource: &resource,
+                namespace,
+                name,
+                field_manager,
+                force: *force,
+                subresource: if status { "status" } else { "" },
+                user,
+            };
+            return Ok(crate::apply::server_side_apply(self, &request, configuration.clone()).await?.object);
+        }
+        let strategic = match patch {
+            Patch::Strategic(_) => {
+                let gvk = self.resource(gvr)?.gvk();
+                Some(crate::patch::strategic::PatchMeta::for_kind(&gvk).ok_or_else(|| {
+                    StoreError::BadRequest(format!(
+                        "strategic merge patch is not supported for {gvk}; use a JSON merge patch or JSON patch"
+                    ))
+                })?)
+            }
+            _ => None,
+        };
         let mut last = None;
         for _ in 0..MAX_RETRIES {
             let current = self.get(gvr, namespace, name).await?;
@@ -898,6 +922,15 @@ impl ObjectApi for Store {
                         .map_err(|e| StoreError::BadRequest(format!("the JSON patch could not be applied: {e}")))?;
                 }
                 Patch::Merge(m) => json_patch::merge(&mut value, m),
+                Patch::Strategic(p) => {
+                    if !p.is_object() {
+                        return Err(StoreError::BadRequest("a strategic merge patch must be a JSON object".into()));
+                    }
+                    let meta = strategic.as_ref().expect("checked above");
+                    value = crate::patch::strategic::strategic_merge(&value, p, meta)
+                        .map_err(|e| StoreError::BadRequest(e.to_string()))?;
+                }
+                Patch::Apply { .. } => unreachable!("served above"),
             }
             let mut next: DynamicObject = serde_json::from_value(value)
                 .map_err(|e| StoreError::BadRequest(format!("patched object does not decode: {e}")))?;

@@ -162,6 +162,84 @@ async fn mirror_scenario(store: Store, api: Arc<dyn ObjectApi>) {
     assert!(text.contains("controller_reconcile_total{controller=\"configmaps\"}"), "{text}");
 }
 
+/// Declares a Secret `<name>-applied` with the ConfigMap's data by
+/// server-side apply, as the controller's field manager.
+struct ApplyMirror;
+
+#[async_trait::async_trait]
+impl Reconciler<ConfigMap> for ApplyMirror {
+    type Error = StoreError;
+
+    async fn reconcile(&self, cm: Arc<ConfigMap>, ctx: &Context) -> Result<Action, StoreError> {
+        let mut secret = Secret::default();
+        secret.metadata.name = format!("{}-applied", cm.metadata.name);
+        secret.metadata.namespace = cm.metadata.namespace.clone();
+        secret.metadata.owner_references = vec![crate::owner::owner_reference(&*cm, true)];
+        secret.data = cm.data.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec().into())).collect();
+        ctx.applier().apply(&secret).await?;
+        Ok(Action::AwaitChange)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applying_controller_keeps_other_managers_fields() {
+    let store = Store::in_memory();
+    let api: Arc<dyn ObjectApi> = Arc::new(store.clone());
+    apply_scenario(store, api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applying_controller_runs_over_http() {
+    let store = Store::in_memory();
+    let remote = crate::test_support::over_http(&store, 1).await;
+    apply_scenario(store, remote).await;
+}
+
+/// The apply controller owns the data it applies and nothing else: a label
+/// another manager applies survives its next apply, and a key removed from
+/// the ConfigMap leaves the Secret.
+async fn apply_scenario(store: Store, api: Arc<dyn ObjectApi>) {
+    let cms: Api<ConfigMap> = Api::namespaced(store.clone(), "ns");
+    let secrets: Api<Secret> = Api::namespaced(store.clone(), "ns");
+    let mut source = cm("src", "1");
+    source.data.insert("extra".into(), "x".into());
+    cms.create(&source).await.unwrap();
+    let factory = Arc::new(InformerFactory::new(api.clone(), Config::default()));
+    let controller = Controller::<ConfigMap>::new(factory, Some("ns")).named("mirror").owns::<Secret>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(controller.run(ApplyMirror, api.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    eventually("the secret is applied", async || secrets.get_opt("src-applied").await.unwrap().is_some()).await;
+    let applied = secrets.get("src-applied").await.unwrap();
+    let managers: Vec<_> = applied.metadata.managed_fields.iter().map(|e| (&*e.manager, &*e.operation)).collect();
+    assert_eq!(managers, [("mirror", "Apply")]);
+    assert_eq!(applied.metadata.owner_references[0].uid, cms.get("src").await.unwrap().metadata.uid);
+
+    // Someone else labels the Secret by their own apply.
+    let mut label = Secret::default();
+    label.metadata.name = "src-applied".into();
+    label.metadata.namespace = "ns".into();
+    label.metadata.labels.insert("team".into(), "blue".into());
+    crate::apply::Applier::new(api.clone(), "human").without_force().apply(&label).await.unwrap();
+
+    // The ConfigMap changes: the data follows, the label stays, the removed key goes.
+    let mut changed = cms.get("src").await.unwrap();
+    changed.data.insert("k".into(), "2".into());
+    changed.data.remove("extra");
+    cms.update(&changed).await.unwrap();
+    eventually("the change is applied", async || {
+        secrets.get("src-applied").await.is_ok_and(|s| decoded(&s, "k") == "2" && !s.data.contains_key("extra"))
+    })
+    .await;
+    let secret = secrets.get("src-applied").await.unwrap();
+    assert_eq!(secret.metadata.labels.get("team").map(String::as_str), Some("blue"), "another manager's label kept");
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), run).await.expect("stops").unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_retried_with_backoff_until_they_succeed() {
     let store = Store::in_memory();

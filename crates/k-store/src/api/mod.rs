@@ -10,7 +10,7 @@ mod shared;
 mod typed;
 
 pub use options::{
-    DeleteOutcome, ListOptions, ObjectPage, Operation, Patch, ResourceVersionMatch, UserInfo, WatchOptions,
+    ApplyParams, DeleteOutcome, ListOptions, ObjectPage, Operation, Patch, ResourceVersionMatch, UserInfo, WatchOptions,
 };
 pub use raw::{RawMeta, RawPage, RawWatchStream};
 pub use shared::{SharedEvent, SharedWatchStream};

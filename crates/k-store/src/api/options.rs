@@ -78,6 +78,62 @@ pub enum Patch {
     Json(serde_json::Value),
     /// RFC 7386 JSON merge patch (`application/merge-patch+json`).
     Merge(serde_json::Value),
+    /// Strategic merge patch (`application/strategic-merge-patch+json`):
+    /// lists merge by their keys; built-in kinds only.
+    Strategic(serde_json::Value),
+    /// Server-side apply (`application/apply-patch+yaml`): the value is the
+    /// manager's whole configuration of the object (with apiVersion and
+    /// kind); the object is created when it does not exist. See
+    /// [`crate::apply`].
+    Apply {
+        /// The configuration.
+        configuration: serde_json::Value,
+        /// Who applies it (required).
+        field_manager: String,
+        /// Take fields other managers own instead of failing with
+        /// [`StoreError::ApplyConflict`](crate::StoreError::ApplyConflict).
+        force: bool,
+    },
+}
+
+impl Patch {
+    /// A server-side apply of `configuration` by `field_manager`, without force.
+    pub fn apply(configuration: serde_json::Value, field_manager: impl Into<String>) -> Self {
+        Patch::Apply { configuration, field_manager: field_manager.into(), force: false }
+    }
+
+    /// This patch with `force` set (an apply; other patches are unchanged).
+    #[must_use]
+    pub fn force(mut self) -> Self {
+        if let Patch::Apply { force, .. } = &mut self {
+            *force = true;
+        }
+        self
+    }
+}
+
+/// Who applies, for [`Api::apply`](crate::Api::apply).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyParams {
+    /// The field manager (required), such as the controller's name.
+    pub field_manager: String,
+    /// Take fields other managers own instead of failing with a conflict
+    /// (controllers usually do: they are the authority on their fields).
+    pub force: bool,
+}
+
+impl ApplyParams {
+    /// Applies as `field_manager`, without force.
+    pub fn new(field_manager: impl Into<String>) -> Self {
+        ApplyParams { field_manager: field_manager.into(), force: false }
+    }
+
+    /// With `force` set.
+    #[must_use]
+    pub fn force(mut self) -> Self {
+        self.force = true;
+        self
+    }
 }
 
 /// What a delete did.

@@ -8,7 +8,7 @@ use futures::stream::BoxStream;
 use k_api_types::meta::{DeleteOptions, ObjectList, WatchEvent};
 use k_api_types::{DynamicObject, GroupVersionResource, Resource};
 
-use super::{DeleteOutcome, ListOptions, ObjectApi, Patch, UserInfo, WatchOptions};
+use super::{ApplyParams, DeleteOutcome, ListOptions, ObjectApi, Patch, UserInfo, WatchOptions};
 use crate::error::{Result, StoreError};
 
 /// Typed access to the objects of kind `K` in one namespace (or all
@@ -151,6 +151,58 @@ impl<K: Resource> Api<K> {
     /// Patches an object's status.
     pub async fn patch_status(&self, name: &str, patch: &Patch) -> Result<K> {
         to_typed(self.client.patch(&self.gvr, self.ns(), name, patch, true, &self.user).await?)
+    }
+
+    /// Server-side apply: `obj` is `params.field_manager`'s whole
+    /// configuration of the object (set only the fields you manage; a
+    /// field you applied before and leave out now is removed). The object
+    /// is created when it does not exist. Fields other managers own are a
+    /// [`StoreError::ApplyConflict`] unless `params.force` is set. A set
+    /// `metadata.resourceVersion` is a precondition.
+    ///
+    /// ```
+    /// # async fn demo() -> k_store::Result<()> {
+    /// use k_api_types::core::v1::ConfigMap;
+    /// use k_api_types::Resource;
+    /// use k_store::api::ApplyParams;
+    /// use k_store::{Api, Store};
+    ///
+    /// let api: Api<ConfigMap> = Api::namespaced(Store::in_memory(), "default");
+    /// let mut wanted = ConfigMap::named("settings");
+    /// wanted.data.insert("mode".into(), "fast".into());
+    /// let applied = api.apply(&wanted, &ApplyParams::new("my-operator")).await?;
+    /// assert_eq!(applied.data["mode"], "fast");
+    /// assert_eq!(applied.metadata.managed_fields[0].manager, "my-operator");
+    ///
+    /// // Another manager may not change the field without force.
+    /// wanted.data.insert("mode".into(), "safe".into());
+    /// let refused = api.apply(&wanted, &ApplyParams::new("someone-else")).await;
+    /// assert!(refused.unwrap_err().is_conflict());
+    /// let taken = api.apply(&wanted, &ApplyParams::new("someone-else").force()).await?;
+    /// assert_eq!(taken.data["mode"], "safe");
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub async fn apply(&self, obj: &K, params: &ApplyParams) -> Result<K> {
+        self.apply_to(obj, params, false).await
+    }
+
+    /// Server-side apply of `obj`'s status (the `status` subresource), as
+    /// [`apply`](Self::apply): only `status` is taken from `obj`.
+    pub async fn apply_status(&self, obj: &K, params: &ApplyParams) -> Result<K> {
+        self.apply_to(obj, params, true).await
+    }
+
+    async fn apply_to(&self, obj: &K, params: &ApplyParams, status: bool) -> Result<K> {
+        let mut configuration =
+            serde_json::to_value(to_dynamic(obj)?).map_err(|e| StoreError::BadRequest(e.to_string()))?;
+        if let Some(serde_json::Value::Object(meta)) = configuration.get_mut("metadata") {
+            // Managed fields are the server's to keep.
+            meta.remove("managedFields");
+        }
+        let patch = Patch::Apply { configuration, field_manager: params.field_manager.clone(), force: params.force };
+        let name = &obj.metadata().name;
+        to_typed(self.client.patch(&self.gvr, self.ns_of(obj), name, &patch, status, &self.user).await?)
     }
 
     /// Read-modify-write with retry on conflict.

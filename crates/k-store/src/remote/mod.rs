@@ -544,10 +544,21 @@ impl ObjectApi for RemoteApi {
         user: &UserInfo,
     ) -> Result<DynamicObject> {
         let resource = self.resolve(gvr).await?;
-        let path = object_path(&resource, namespace, name, if status { "status" } else { "" })?;
+        let mut path = object_path(&resource, namespace, name, if status { "status" } else { "" })?;
         let (content_type, value) = match patch {
             Patch::Json(v) => ("application/json-patch+json", v),
             Patch::Merge(v) => ("application/merge-patch+json", v),
+            Patch::Strategic(v) => ("application/strategic-merge-patch+json", v),
+            Patch::Apply { configuration, field_manager, force } => {
+                // JSON is YAML: the configuration is sent as it is.
+                let mut query = Query::default();
+                query.push("fieldManager", field_manager);
+                if *force {
+                    query.push("force", "true");
+                }
+                path.push_str(&query.finish());
+                ("application/apply-patch+yaml", configuration)
+            }
         };
         let body = Body { content_type, ..Body::json(value)? };
         Ok(self.object(&resource, Method::PATCH, &path, Some(&body), Some(user)).await?.1)

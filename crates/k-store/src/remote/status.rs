@@ -4,6 +4,7 @@
 use k_api_types::meta::{Status, StatusCause};
 use k_api_types::validation::{ErrorType, FieldError};
 
+use crate::apply::{Conflict, Conflicts};
 use crate::error::StoreError;
 
 const CONFLICT_PREFIX: &str = "Operation cannot be fulfilled on ";
@@ -29,6 +30,11 @@ pub(crate) fn to_store_error(status: &Status, code: u16) -> StoreError {
                 StoreError::NotFound { resource, name: details.name }
             }
         }
+        (409, _) if details.causes.iter().any(|c| c.reason == "FieldManagerConflict") => StoreError::ApplyConflict {
+            resource,
+            name: details.name,
+            conflicts: Conflicts(details.causes.iter().map(field_conflict).collect()),
+        },
         (409, "AlreadyExists") => StoreError::AlreadyExists { resource, name: details.name },
         (409, _) | (_, "Conflict") => conflict(&message, resource, details.name),
         (410, _) | (_, "Expired" | "Gone") => expired(&message),
@@ -61,6 +67,44 @@ fn conflict(message: &str, resource: String, name: String) -> StoreError {
         return StoreError::Conflict { resource: res.to_owned(), name: n.to_owned(), message: why.to_owned() };
     }
     StoreError::Conflict { resource, name, message: message.to_owned() }
+}
+
+/// A `FieldManagerConflict` cause: the field, and the manager as
+/// `conflict with "kubectl-scale" with subresource "scale" using apps/v1`.
+fn field_conflict(cause: &StatusCause) -> Conflict {
+    let mut rest = cause.message.strip_prefix("conflict with ").unwrap_or(&cause.message);
+    let manager = take_quoted(&mut rest);
+    let subresource = match rest.strip_prefix(" with subresource ") {
+        Some(mut tail) => {
+            let sub = take_quoted(&mut tail);
+            rest = tail;
+            sub
+        }
+        None => String::new(),
+    };
+    let api_version = rest.strip_prefix(" using ").unwrap_or_default().to_owned();
+    Conflict { manager, subresource, api_version, path: cause.field.clone() }
+}
+
+/// Takes a leading quoted string (or word) off `rest`.
+fn take_quoted(rest: &mut &str) -> String {
+    let text = *rest;
+    if text.starts_with('"') {
+        let mut escaped = false;
+        for (i, c) in text.char_indices().skip(1) {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    *rest = &text[i + 1..];
+                    return serde_json::from_str(&text[..=i]).unwrap_or_else(|_| text[1..i].to_owned());
+                }
+                _ => escaped = false,
+            }
+        }
+    }
+    let (word, tail) = text.split_once(' ').unwrap_or((text, ""));
+    *rest = tail;
+    word.to_owned()
 }
 
 /// `too old resource version: <requested> (<compacted>)`, or a watcher that fell behind.

@@ -59,7 +59,8 @@ macro_rules! store_conformance_tests {
             optimistic_concurrency, finalizers_and_graceful_deletion, propagation_policy_finalizers,
             pod_graceful_deletion, validation_and_defaulting, admission_hooks, selectors,
             pagination_is_consistent, list_resource_version_semantics, watch_semantics,
-            patches, guaranteed_update_contention, delete_collection, custom_resources);
+            patches, strategic_merge_patches, server_side_apply, guaranteed_update_contention,
+            delete_collection, custom_resources);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(
@@ -520,4 +521,121 @@ pub async fn custom_resources(h: Harness) {
     status.data.insert("status".into(), serde_json::json!({"ready": true}));
     let updated = h.api.update_status(&gvr, "ns1", status, &user).await.expect("status");
     assert_eq!(updated.data["status"]["ready"], true);
+}
+
+/// Strategic merge patch merges keyed lists by their keys (containers by
+/// name); kinds without patch metadata refuse it with a BadRequest.
+pub async fn strategic_merge_patches(h: Harness) {
+    let api: Api<Pod> = h.ns("ns1");
+    let mut p = pod("smp", &[]);
+    p.spec.containers.push(Container { name: "side".into(), image: Some("busybox:1".into()), ..Default::default() });
+    api.create(&p).await.expect("create");
+    let patch = serde_json::json!({"spec": {"containers": [{"name": "side", "image": "busybox:2"}]}});
+    let patched = api.patch("smp", &Patch::Strategic(patch)).await.expect("strategic patch");
+    let images: Vec<_> = patched.spec.containers.iter().map(|c| (c.name.as_str(), c.image.as_deref())).collect();
+    assert_eq!(images, [("c", Some("busybox:1.36")), ("side", Some("busybox:2"))], "merged by name, order kept");
+    let not_object = api.patch("smp", &Patch::Strategic(serde_json::json!([1]))).await;
+    assert!(matches!(not_object, Err(StoreError::BadRequest(_))), "{not_object:?}");
+}
+
+fn apply(configuration: serde_json::Value, manager: &str) -> Patch {
+    Patch::apply(configuration, manager)
+}
+
+/// Server-side apply through the object API: create on first apply, no
+/// write when nothing changes, conflicts with other managers (taken with
+/// force), removal of fields a manager stops applying, keyed lists merged
+/// by key, the status subresource, preconditions and bad configurations.
+pub async fn server_side_apply(h: Harness) {
+    let gvr = ConfigMap::INFO.gvr();
+    let user = UserInfo::default();
+    let cm = |data: serde_json::Value| serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "data": data});
+    let patch = |p: Patch| {
+        let api = Arc::clone(&h.api);
+        let (gvr, user) = (gvr.clone(), user.clone());
+        async move { api.patch(&gvr, "ns1", "cfg", &p, false, &user).await }
+    };
+
+    // Created by the first apply, owned by its manager.
+    let created = patch(apply(cm(serde_json::json!({"x": "1", "y": "2"})), "a")).await.expect("create by apply");
+    assert_eq!(created.data["data"], serde_json::json!({"x": "1", "y": "2"}));
+    assert_eq!(created.metadata.namespace, "ns1");
+    let entries = &created.metadata.managed_fields;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!((entries[0].manager.as_str(), entries[0].operation.as_str()), ("a", "Apply"));
+    let owned = entries[0].fields_v1.as_ref().expect("fieldsV1");
+    assert!(owned["f:data"].get("f:x").is_some() && owned["f:data"].get("f:y").is_some(), "{owned}");
+
+    // The same configuration again changes nothing.
+    let again = patch(apply(cm(serde_json::json!({"x": "1", "y": "2"})), "a")).await.expect("re-apply");
+    assert_eq!(again.metadata.resource_version, created.metadata.resource_version, "an unchanged apply writes nothing");
+
+    // Another manager changing a's field conflicts, naming field and owner.
+    let err = patch(apply(cm(serde_json::json!({"x": "9"})), "b")).await.expect_err("conflict");
+    assert!(err.is_conflict(), "{err:?}");
+    let StoreError::ApplyConflict { conflicts, .. } = &err else { panic!("not an apply conflict: {err:?}") };
+    assert_eq!(conflicts.0.len(), 1, "{conflicts:?}");
+    assert_eq!((conflicts.0[0].manager.as_str(), conflicts.0[0].path.as_str()), ("a", ".data.x"));
+    assert_eq!(err.status().details.expect("details").causes[0].reason, "FieldManagerConflict");
+    // Agreeing on the value is no conflict; force takes the field.
+    patch(apply(cm(serde_json::json!({"x": "1"})), "c")).await.expect("shared value");
+    let forced = patch(apply(cm(serde_json::json!({"x": "9"})), "b").force()).await.expect("forced");
+    assert_eq!(forced.data["data"]["x"], "9");
+
+    // a stops applying x (now b's) and y: x stays, y goes.
+    let dropped = patch(apply(cm(serde_json::json!({})), "a")).await.expect("drop fields");
+    assert_eq!(dropped.data["data"], serde_json::json!({"x": "9"}), "a's y removed, b's x kept");
+
+    // A stale resourceVersion is a precondition failure, not a field conflict.
+    let mut stale = cm(serde_json::json!({"x": "9"}));
+    stale["metadata"] = serde_json::json!({"resourceVersion": created.metadata.resource_version});
+    let err = patch(apply(stale, "b")).await.expect_err("stale");
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+
+    // Bad configurations are BadRequests and write nothing.
+    for (bad, why) in [
+        (apply(cm(serde_json::json!({})), ""), "no field manager"),
+        (apply(serde_json::json!({"apiVersion": "v1", "kind": "Secret"}), "a"), "another kind"),
+        (apply(serde_json::json!({"kind": "ConfigMap"}), "a"), "no apiVersion"),
+        (
+            apply(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other"}}), "a"),
+            "name",
+        ),
+        (apply(serde_json::json!([]), "a"), "not an object"),
+    ] {
+        let err = patch(bad).await.expect_err(why);
+        assert!(matches!(err, StoreError::BadRequest(_)), "{why}: {err:?}");
+    }
+    let after = h.api.get(&gvr, "ns1", "cfg").await.expect("get");
+    assert_eq!(after.data["data"], serde_json::json!({"x": "9"}));
+
+    // Typed: a Deployment whose containers merge by name across managers.
+    let api: Api<Deployment> = h.ns("ns1");
+    let mut d = Deployment::named("web");
+    d.spec.selector = Some(LabelSelector::from_labels([("app", "web")]));
+    d.spec.template.metadata.labels = BTreeMap::from([("app".into(), "web".into())]);
+    d.spec.template.spec.containers = pod("x", &[]).spec.containers;
+    let params = crate::api::ApplyParams::new("owner");
+    let web = api.apply(&d, &params).await.expect("typed apply");
+    assert_eq!(web.spec.replicas, Some(1), "defaulted");
+    let mut sidecar = Deployment::named("web");
+    sidecar.spec.template.spec.containers =
+        vec![Container { name: "proxy".into(), image: Some("envoy:1".into()), ..Default::default() }];
+    let both = api.apply(&sidecar, &crate::api::ApplyParams::new("mesh")).await.expect("sidecar apply");
+    let names: Vec<_> = both.spec.template.spec.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["c", "proxy"], "keyed list merged");
+    let unmeshed = api.apply(&Deployment::named("web"), &crate::api::ApplyParams::new("mesh")).await.expect("unmesh");
+    let names: Vec<_> = unmeshed.spec.template.spec.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["c"], "the sidecar goes with its manager");
+
+    // Status through the status subresource, owned separately.
+    let mut status = Deployment::named("web");
+    status.status.get_or_insert_default().observed_generation = Some(7);
+    let reported = api.apply_status(&status, &crate::api::ApplyParams::new("ctrl")).await.expect("status apply");
+    assert_eq!(reported.status.as_ref().and_then(|s| s.observed_generation), Some(7));
+    assert_eq!(reported.spec.template.spec.containers.len(), 1, "spec untouched");
+    let entry = reported.metadata.managed_fields.iter().find(|e| e.manager == "ctrl").expect("ctrl entry");
+    assert_eq!(entry.subresource, "status");
+    let missing = api.apply_status(&Deployment::named("nope"), &params).await;
+    assert!(missing.expect_err("no object").is_not_found());
 }

@@ -1,7 +1,7 @@
 //! Server-side apply and field management (`metadata.managedFields`), with
 //! kube-apiserver's semantics.
 //!
-//! Every write through the server records who set which field:
+//! Every write through k-apiserver records who set which field:
 //!
 //! - a create, update or patch is an `Update` by its field manager (the
 //!   `fieldManager` parameter, else the client's User-Agent program name):
@@ -16,6 +16,12 @@
 //!   manager applied before and leaves out now is removed, unless another
 //!   manager owns it.
 //!
+//! [`server_side_apply`] runs an apply as a request over any object API;
+//! the [`Store`](crate::Store) serves [`Patch::Apply`](crate::api::Patch::Apply)
+//! with it. Plain creates and updates through a `Store` (not through
+//! k-apiserver) are not recorded as `Update` entries: they carry no field
+//! manager, so a field they change stays with its previous owner.
+//!
 //! Sets are [`FieldSet`]s, stored as `FieldsV1` tries. How lists merge comes
 //! from the kind's schema ([`Shape`]): built-in lists follow their patch
 //! strategy and merge key (container ports and service ports are keyed by
@@ -23,7 +29,7 @@
 //! `x-kubernetes-list-type`/`x-kubernetes-list-map-keys` (atomic when not
 //! declared).
 //!
-//! Differences from Kubernetes (see `docs/apiserver/apply.md`): every object
+//! Differences from Kubernetes (see `docs/store/apply.md`): every object
 //! that is added gets its own `.` member (Kubernetes leaves it out for Go
 //! struct fields that are never nil); `Update` entries are not split by
 //! apiVersion nor merged into `ancient-changes` past ten managers; the
@@ -35,6 +41,7 @@
 mod fieldset;
 mod managers;
 mod schema;
+mod server;
 mod walk;
 
 #[cfg(test)]
@@ -43,3 +50,6 @@ mod tests;
 pub use fieldset::FieldSet;
 pub use managers::{Applied, Conflict, Conflicts, Context, Normalize, Scope, apply, update};
 pub use schema::{ListKind, Shape};
+pub use server::{
+    ApplyOutcome, ApplyRequest, KindSchema, check_configuration, custom_schema, server_side_apply, stored_form,
+};
