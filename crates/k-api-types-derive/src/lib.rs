@@ -23,7 +23,7 @@ mod wire;
 /// and for each field:
 ///
 /// - `Option<_>` is omitted when `None`;
-/// - `Vec<_>`, `BTreeMap<_, _>` (and `ResourceList`) are omitted when empty (Go's `omitempty`);
+/// - `Vec<_>`, `BTreeMap<_, _>`, `SortedMap<_, _>` (and `ResourceList`) are omitted when empty (Go's `omitempty`);
 /// - anything else is always written.
 ///
 /// Field markers (removed from the output):

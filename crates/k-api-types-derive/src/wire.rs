@@ -41,8 +41,8 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
             }
             None => match last_segment(&field.ty).as_deref() {
                 Some("Option") => Omit::IfNone,
-                // `ResourceList` is the crate's alias of a BTreeMap.
-                Some("Vec") | Some("BTreeMap") | Some("ResourceList") => Omit::IfEmptyCollection,
+                // `ResourceList` is the crate's alias of a SortedMap.
+                Some("Vec") | Some("BTreeMap") | Some("SortedMap") | Some("ResourceList") => Omit::IfEmptyCollection,
                 _ => Omit::Never,
             },
         };

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod resource;
 pub mod schema;
 pub mod selector;
+pub mod sorted_map;
 pub mod structural;
 pub mod validation;
 
@@ -40,4 +41,5 @@ pub use dynamic::DynamicObject;
 pub use object::Object;
 pub use registry::Registry;
 pub use resource::{ApiResource, GroupVersionKind, GroupVersionResource, Resource, ResourceInfo};
+pub use sorted_map::SortedMap;
 pub use validation::Validate;

@@ -19,9 +19,9 @@
 //! beyond what Kubernetes itself serves: it documents quantities as capped at
 //! 2⁶³−1, and caps larger parsed values instead of rejecting them.
 
+use crate::SortedMap;
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
@@ -37,7 +37,7 @@ use serde::ser::{Serialize, Serializer};
 /// quota `hard`/`used` and similar fields. Keys are resource names such as
 /// `cpu`, `memory`, `ephemeral-storage`, `pods` or extended resources like
 /// `nvidia.com/gpu`.
-pub type ResourceList = BTreeMap<String, Quantity>;
+pub type ResourceList = SortedMap<String, Quantity>;
 
 /// Nano-units per unit.
 const NANOS_PER_UNIT: i128 = 1_000_000_000;

@@ -98,13 +98,13 @@ async fn write_randomly(store: Store, seed: u64, stop: Arc<std::sync::atomic::At
 }
 
 /// The store's ConfigMaps: name → (resourceVersion, data).
-async fn truth(store: &Store) -> BTreeMap<String, (String, BTreeMap<String, String>)> {
+async fn truth(store: &Store) -> BTreeMap<String, (String, k_api_types::SortedMap<String, String>)> {
     let api: Api<ConfigMap> = Api::namespaced(store.clone(), NAMESPACE);
     let list = api.list(&ListOptions::default()).await.unwrap();
     list.items.into_iter().map(|c| (c.metadata.name.clone(), (c.metadata.resource_version.clone(), c.data))).collect()
 }
 
-fn cached(informer: &Informer<ConfigMap>) -> BTreeMap<String, (String, BTreeMap<String, String>)> {
+fn cached(informer: &Informer<ConfigMap>) -> BTreeMap<String, (String, k_api_types::SortedMap<String, String>)> {
     informer
         .store()
         .state()

@@ -1,6 +1,7 @@
 //! `discovery.k8s.io/v1`: [`EndpointSlice`].
 
-use std::collections::{BTreeMap, HashSet};
+use crate::SortedMap;
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::core::v1::ObjectReference;
@@ -76,7 +77,7 @@ pub struct Endpoint {
     /// The object backing the endpoint, usually a pod.
     pub target_ref: Option<ObjectReference>,
     /// Deprecated topology labels; use `nodeName` and `zone`.
-    pub deprecated_topology: BTreeMap<String, String>,
+    pub deprecated_topology: SortedMap<String, String>,
     /// The node hosting the endpoint.
     pub node_name: Option<String>,
     /// The zone of the endpoint.

@@ -1,6 +1,6 @@
 //! Tests of the manifest reader: YAML 1.1 scalars, streams, errors and typed decoding.
 
-use std::collections::BTreeMap;
+use crate::SortedMap;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -491,7 +491,7 @@ struct TestPod {
 struct TestMeta {
     name: String,
     #[serde(default)]
-    labels: BTreeMap<String, String>,
+    labels: SortedMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -546,7 +546,7 @@ fn decode_collects_unknown_fields() {
         TestPod {
             api_version: "v1".into(),
             kind: "Pod".into(),
-            metadata: TestMeta { name: "web".into(), labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]) },
+            metadata: TestMeta { name: "web".into(), labels: SortedMap::from([("app".to_owned(), "web".to_owned())]) },
             spec: Some(TestSpec {
                 containers: vec![TestContainer {
                     name: "nginx".into(),

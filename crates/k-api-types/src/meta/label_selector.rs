@@ -2,7 +2,7 @@
 //!
 //! Parsing, matching and printing live in [`crate::selector`].
 
-use std::collections::BTreeMap;
+use crate::SortedMap;
 
 use crate::wire;
 
@@ -11,7 +11,7 @@ use crate::wire;
 #[wire(eq)]
 pub struct LabelSelector {
     /// Each pair is an `In` requirement with one value.
-    pub match_labels: BTreeMap<String, String>,
+    pub match_labels: SortedMap<String, String>,
     /// Set-based requirements.
     pub match_expressions: Vec<LabelSelectorRequirement>,
 }

@@ -1,6 +1,6 @@
 //! `ObjectMeta`, `TypeMeta`, `ListMeta`, owner references and managed fields.
 
-use std::collections::BTreeMap;
+use crate::SortedMap;
 
 use super::Time;
 use crate::wire;
@@ -50,9 +50,9 @@ pub struct ObjectMeta {
     /// Grace period the deletion was requested with.
     pub deletion_grace_period_seconds: Option<i64>,
     /// Key/value labels used by selectors.
-    pub labels: BTreeMap<String, String>,
+    pub labels: SortedMap<String, String>,
     /// Arbitrary non-identifying metadata.
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: SortedMap<String, String>,
     /// Objects this object depends on (for garbage collection).
     pub owner_references: Vec<OwnerReference>,
     /// Keys that must be removed before the object is deleted.

@@ -34,7 +34,8 @@
 //! joined by `,` without spaces (`k in (a,b)`). Parsing the printed form
 //! gives a selector that prints identically.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::SortedMap;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -339,7 +340,7 @@ impl Requirement {
     /// `NotIn` and `NotEquals` match when the key is absent; `GreaterThan`
     /// and `LessThan` never match when the label is absent or its value does
     /// not parse as an `i64`.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &SortedMap<String, String>) -> bool {
         let value = labels.get(&self.key);
         match self.operator {
             Operator::Equals | Operator::DoubleEquals | Operator::In => value.is_some_and(|v| self.values.contains(v)),
@@ -434,7 +435,7 @@ impl Selector {
     /// ReplicationController or Service `.spec.selector`): one `k=v`
     /// requirement per entry. Like Kubernetes' `SelectorFromSet`, keys and
     /// values are not validated; an empty map gives the empty selector.
-    pub fn from_map(labels: &BTreeMap<String, String>) -> Self {
+    pub fn from_map(labels: &SortedMap<String, String>) -> Self {
         let requirements = labels
             .iter()
             .map(|(k, v)| Requirement {
@@ -448,7 +449,7 @@ impl Selector {
 
     /// Like [`Selector::from_map`], but validates every key and value
     /// (Kubernetes' `ValidatedSelectorFromSet`).
-    pub fn validated_from_map(labels: &BTreeMap<String, String>) -> Result<Self, SelectorParseError> {
+    pub fn validated_from_map(labels: &SortedMap<String, String>) -> Result<Self, SelectorParseError> {
         let requirements = labels
             .iter()
             .map(|(k, v)| Requirement::new(k.as_str(), Operator::Equals, [v.as_str()]))
@@ -491,7 +492,7 @@ impl Selector {
 
     /// Whether `labels` satisfy every requirement (always `false` for
     /// [`Selector::nothing`], always `true` for the empty selector).
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &SortedMap<String, String>) -> bool {
         !self.nothing && self.requirements.iter().all(|r| r.matches(labels))
     }
 
@@ -556,7 +557,7 @@ impl TryFrom<&LabelSelector> for Selector {
 /// apimachinery semantics: `None` (a nil selector) matches nothing, an empty
 /// selector matches everything, and a selector that fails to convert (see
 /// [`Selector::try_from`]) matches nothing.
-pub fn selector_matches(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
+pub fn selector_matches(selector: Option<&LabelSelector>, labels: &SortedMap<String, String>) -> bool {
     selector.and_then(|s| Selector::try_from(s).ok()).is_some_and(|s| s.matches(labels))
 }
 
@@ -835,7 +836,7 @@ mod tests {
     use super::*;
     use crate::meta::LabelSelectorRequirement;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn labels(pairs: &[(&str, &str)]) -> SortedMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
@@ -985,10 +986,10 @@ mod tests {
     fn everything_and_nothing() {
         let l = labels(&[("a", "b")]);
         assert!(Selector::everything().matches(&l));
-        assert!(Selector::everything().matches(&BTreeMap::new()));
+        assert!(Selector::everything().matches(&SortedMap::new()));
         assert!(Selector::everything().is_empty());
         assert!(!Selector::nothing().matches(&l));
-        assert!(!Selector::nothing().matches(&BTreeMap::new()));
+        assert!(!Selector::nothing().matches(&SortedMap::new()));
         assert!(!Selector::nothing().is_empty());
         assert!(Selector::nothing().is_nothing());
         assert_eq!(Selector::nothing().to_string(), "");
@@ -1047,7 +1048,7 @@ mod tests {
         assert_eq!(s.to_string(), "a=1,b=2");
         assert!(s.matches(&labels(&[("a", "1"), ("b", "2"), ("c", "3")])));
         assert!(!s.matches(&labels(&[("a", "1")])));
-        assert!(Selector::from_map(&BTreeMap::new()).is_empty());
+        assert!(Selector::from_map(&SortedMap::new()).is_empty());
         assert_eq!(Selector::validated_from_map(&map).ok(), Some(s));
         let bad = labels(&[("a", "-x")]);
         assert!(Selector::validated_from_map(&bad).is_err());
@@ -1138,9 +1139,9 @@ mod tests {
         let bad = LabelSelector { match_expressions: vec![expr("a", "Foo", &[])], ..Default::default() };
         let exists = LabelSelector { match_expressions: vec![expr("env", "Exists", &[])], ..Default::default() };
         assert!(!selector_matches(None, &l));
-        assert!(!selector_matches(None, &BTreeMap::new()));
+        assert!(!selector_matches(None, &SortedMap::new()));
         assert!(selector_matches(Some(&empty), &l));
-        assert!(selector_matches(Some(&empty), &BTreeMap::new()));
+        assert!(selector_matches(Some(&empty), &SortedMap::new()));
         assert!(selector_matches(Some(&app), &l));
         assert!(!selector_matches(Some(&other), &l));
         assert!(!selector_matches(Some(&bad), &l));

@@ -1,5 +1,6 @@
 //! `storage.k8s.io/v1`: [`StorageClass`].
 
+use crate::SortedMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::defaults::default_str;
@@ -25,7 +26,7 @@ pub struct StorageClass {
     /// The volume plugin or CSI driver that provisions volumes, such as `ebs.csi.aws.com`; immutable.
     pub provisioner: String,
     /// Provisioner-specific parameters; immutable.
-    pub parameters: BTreeMap<String, String>,
+    pub parameters: SortedMap<String, String>,
     /// `Delete` (default) or `Retain`: what happens to volumes when their claim goes; immutable.
     pub reclaim_policy: Option<String>,
     /// Mount options of the provisioned volumes, such as `ro` or `soft`.

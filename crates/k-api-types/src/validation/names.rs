@@ -1,6 +1,6 @@
 //! Name, label and annotation syntax (apimachinery's validation rules).
 
-use std::collections::BTreeMap;
+use crate::SortedMap;
 
 use super::{ErrorList, FieldError, Path};
 use crate::meta::LabelSelector;
@@ -109,7 +109,7 @@ pub fn is_port_name(s: &str) -> bool {
 }
 
 /// Validates label keys and values.
-pub fn validate_labels(labels: &BTreeMap<String, String>, path: &Path, errors: &mut ErrorList) {
+pub fn validate_labels(labels: &SortedMap<String, String>, path: &Path, errors: &mut ErrorList) {
     for (k, v) in labels {
         for msg in qualified_name_errors(k) {
             errors.push(FieldError::invalid(path, k, msg));
@@ -122,7 +122,7 @@ pub fn validate_labels(labels: &BTreeMap<String, String>, path: &Path, errors: &
 }
 
 /// Validates annotation keys and the total size (256 KiB).
-pub fn validate_annotations(annotations: &BTreeMap<String, String>, path: &Path, errors: &mut ErrorList) {
+pub fn validate_annotations(annotations: &SortedMap<String, String>, path: &Path, errors: &mut ErrorList) {
     let mut total = 0;
     for (k, v) in annotations {
         for msg in qualified_name_errors(&k.to_lowercase()) {
@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn label_errors_have_paths() {
         let labels =
-            BTreeMap::from([("bad key!".to_owned(), "ok".to_owned()), ("k".to_owned(), "bad value!".to_owned())]);
+            SortedMap::from([("bad key!".to_owned(), "ok".to_owned()), ("k".to_owned(), "bad value!".to_owned())]);
         let mut errs = Vec::new();
         validate_labels(&labels, &Path::new("metadata").child("labels"), &mut errs);
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();

@@ -2,7 +2,7 @@
 //! backend: run with [`store_conformance_tests!`](crate::store_conformance_tests).
 //! Test support: every function panics on the first violation.
 
-use std::collections::BTreeMap;
+use k_api_types::SortedMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,7 +116,7 @@ pub async fn generation_tracks_spec_only(h: Harness) {
     let api: Api<Deployment> = h.ns("ns1");
     let mut d = Deployment::named("web");
     d.spec.selector = Some(LabelSelector::from_labels([("app", "web")]));
-    d.spec.template.metadata.labels = BTreeMap::from([("app".into(), "web".into())]);
+    d.spec.template.metadata.labels = SortedMap::from([("app".into(), "web".into())]);
     d.spec.template.spec.containers = pod("x", &[]).spec.containers;
     let d = api.create(&d).await.expect("create");
     assert_eq!(d.metadata.generation, Some(1));
@@ -438,7 +438,7 @@ pub async fn patches(h: Harness) {
     api.create(&config_map("p")).await.expect("create");
     let merged =
         api.patch("p", &Patch::Merge(serde_json::json!({"data": {"k": null, "new": "1"}}))).await.expect("merge");
-    assert_eq!(merged.data, BTreeMap::from([("new".into(), "1".into())]));
+    assert_eq!(merged.data, SortedMap::from([("new".into(), "1".into())]));
     let ops = serde_json::json!([{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}]);
     let patched = api.patch("p", &Patch::Json(ops)).await.expect("json patch");
     assert_eq!(patched.metadata.labels["x"], "y");
@@ -613,7 +613,7 @@ pub async fn server_side_apply(h: Harness) {
     let api: Api<Deployment> = h.ns("ns1");
     let mut d = Deployment::named("web");
     d.spec.selector = Some(LabelSelector::from_labels([("app", "web")]));
-    d.spec.template.metadata.labels = BTreeMap::from([("app".into(), "web".into())]);
+    d.spec.template.metadata.labels = SortedMap::from([("app".into(), "web".into())]);
     d.spec.template.spec.containers = pod("x", &[]).spec.containers;
     let params = crate::api::ApplyParams::new("owner");
     let web = api.apply(&d, &params).await.expect("typed apply");

@@ -160,14 +160,12 @@ pub(crate) fn path_segment_name_errors(name: &str) -> Vec<String> {
 pub(crate) mod test_support {
     //! Builders shared by the workload tests.
 
-    use std::collections::BTreeMap;
-
     use crate::core::v1::PodTemplateSpec;
     use crate::validation::ErrorList;
 
     /// `{app: <app>}`.
-    pub(crate) fn labels(app: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([("app".to_owned(), app.to_owned())])
+    pub(crate) fn labels(app: &str) -> crate::SortedMap<String, String> {
+        crate::SortedMap::from([("app".to_owned(), app.to_owned())])
     }
 
     /// A valid pod template labelled `app: web` with the given restart policy.

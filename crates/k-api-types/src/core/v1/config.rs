@@ -1,6 +1,6 @@
 //! ConfigMap, Secret and ServiceAccount.
 
-use std::collections::BTreeMap;
+use crate::SortedMap;
 
 use super::{LocalObjectReference, ObjectReference};
 use crate::ByteString;
@@ -65,9 +65,9 @@ pub struct ConfigMap {
     #[wire(omitempty)]
     pub metadata: ObjectMeta,
     /// UTF-8 configuration data; keys must not also be in `binaryData`.
-    pub data: BTreeMap<String, String>,
+    pub data: SortedMap<String, String>,
     /// Binary configuration data (base64 on the wire).
-    pub binary_data: BTreeMap<String, ByteString>,
+    pub binary_data: SortedMap<String, ByteString>,
     /// When true, `data` and `binaryData` can no longer change.
     pub immutable: Option<bool>,
 }
@@ -153,10 +153,10 @@ pub struct Secret {
     #[wire(omitempty)]
     pub metadata: ObjectMeta,
     /// The secret data.
-    pub data: BTreeMap<String, ByteString>,
+    pub data: SortedMap<String, ByteString>,
     /// Write-only convenience field: plain strings merged into `data` on write
     /// (overriding keys of `data`); never returned by the server.
-    pub string_data: BTreeMap<String, String>,
+    pub string_data: SortedMap<String, String>,
     /// Type of the secret: `Opaque` (default), `kubernetes.io/tls`, `kubernetes.io/dockerconfigjson`, …
     #[serde(rename = "type")]
     pub type_: Option<String>,
@@ -189,7 +189,7 @@ fn secret_field_value(s: &Secret, field: &str) -> Option<String> {
 
 impl Secret {
     /// `data` with `stringData` merged in, as the server stores it.
-    pub fn effective_data(&self) -> BTreeMap<String, ByteString> {
+    pub fn effective_data(&self) -> SortedMap<String, ByteString> {
         let mut data = self.data.clone();
         for (k, v) in &self.string_data {
             data.insert(k.clone(), ByteString::from(v.as_str()));
@@ -519,7 +519,7 @@ mod tests {
                 "tls without key",
                 |s| {
                     s.type_ = Some("kubernetes.io/tls".into());
-                    s.data = BTreeMap::from([("tls.crt".into(), ByteString::from("c"))]);
+                    s.data = SortedMap::from([("tls.crt".into(), ByteString::from("c"))]);
                 },
                 &[("data[tls.key]", "FieldValueRequired")],
             ),

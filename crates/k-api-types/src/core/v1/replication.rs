@@ -1,6 +1,6 @@
 //! ReplicationController.
 
-use std::collections::BTreeMap;
+use crate::SortedMap;
 
 use super::{PodTemplateSpec, validate_pod_template_spec};
 use crate::defaults::default_to;
@@ -61,7 +61,7 @@ pub struct ReplicationControllerSpec {
     /// Seconds a new pod must be ready, without crashing, to count as available.
     pub min_ready_seconds: Option<i32>,
     /// Labels the managed pods carry (defaults to the template's labels).
-    pub selector: BTreeMap<String, String>,
+    pub selector: SortedMap<String, String>,
     /// Template of the pods to create.
     pub template: Option<PodTemplateSpec>,
 }
@@ -253,16 +253,16 @@ mod tests {
         .unwrap();
         r.apply_defaults();
         assert_eq!(r.spec.replicas, Some(1));
-        assert_eq!(r.spec.selector, BTreeMap::from([("app".to_owned(), "web".to_owned())]));
-        assert_eq!(r.metadata.labels, BTreeMap::from([("app".to_owned(), "web".to_owned())]));
+        assert_eq!(r.spec.selector, SortedMap::from([("app".to_owned(), "web".to_owned())]));
+        assert_eq!(r.metadata.labels, SortedMap::from([("app".to_owned(), "web".to_owned())]));
         // Present values are kept.
         let mut kept = rc();
         kept.metadata.labels.insert("team".into(), "a".into());
         kept.spec.replicas = Some(0);
         kept.apply_defaults();
         assert_eq!(kept.spec.replicas, Some(0));
-        assert_eq!(kept.spec.selector, BTreeMap::from([("app".to_owned(), "web".to_owned())]));
-        assert_eq!(kept.metadata.labels, BTreeMap::from([("team".to_owned(), "a".to_owned())]));
+        assert_eq!(kept.spec.selector, SortedMap::from([("app".to_owned(), "web".to_owned())]));
+        assert_eq!(kept.metadata.labels, SortedMap::from([("team".to_owned(), "a".to_owned())]));
         // No template: only replicas.
         let mut empty = ReplicationController::default();
         empty.apply_defaults();

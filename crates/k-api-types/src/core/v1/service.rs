@@ -1,6 +1,7 @@
 //! Service and Endpoints.
 
-use std::collections::{BTreeMap, HashSet};
+use crate::SortedMap;
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::ObjectReference;
@@ -79,7 +80,7 @@ pub struct ServiceSpec {
     /// Ports the service exposes.
     pub ports: Vec<ServicePort>,
     /// Labels of the pods traffic is routed to; empty means endpoints are managed externally.
-    pub selector: BTreeMap<String, String>,
+    pub selector: SortedMap<String, String>,
     /// Primary virtual IP: an address, `None` for a headless service, or empty to allocate one.
     #[serde(rename = "clusterIP")]
     pub cluster_ip: Option<String>,

@@ -1,7 +1,7 @@
 //! PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimTemplate and
 //! the persistent volume sources.
 
-use std::collections::BTreeMap;
+use crate::SortedMap;
 
 use super::common::validate_positive_quantity;
 use super::{NodeSelector, ObjectReference, TypedLocalObjectReference};
@@ -205,7 +205,7 @@ pub struct CSIPersistentVolumeSource {
     /// Filesystem type to mount.
     pub fs_type: Option<String>,
     /// Driver-specific attributes.
-    pub volume_attributes: BTreeMap<String, String>,
+    pub volume_attributes: SortedMap<String, String>,
     /// Secret passed to ControllerPublishVolume and ControllerUnpublishVolume.
     pub controller_publish_secret_ref: Option<SecretReference>,
     /// Secret passed to NodeStageVolume and NodeUnstageVolume.
@@ -376,7 +376,7 @@ pub struct FlexPersistentVolumeSource {
     /// Mount read-only.
     pub read_only: Option<bool>,
     /// Driver options.
-    pub options: BTreeMap<String, String>,
+    pub options: SortedMap<String, String>,
 }
 
 /// An Azure File share (deprecated in-tree driver).
@@ -653,7 +653,7 @@ pub struct PersistentVolumeClaimStatus {
     #[wire(omitempty)]
     pub allocated_resources: ResourceList,
     /// State of resize operations per resource.
-    pub allocated_resource_statuses: BTreeMap<String, String>,
+    pub allocated_resource_statuses: SortedMap<String, String>,
     /// VolumeAttributesClass the claim currently uses.
     pub current_volume_attributes_class_name: Option<String>,
     /// State of an ongoing ModifyVolume operation.

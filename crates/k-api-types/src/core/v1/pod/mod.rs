@@ -8,7 +8,7 @@
 //! `defaults` (the Kubernetes defaults) and `validation` (create and update
 //! rules).
 
-use std::collections::BTreeMap;
+use crate::SortedMap;
 
 use crate::meta::{ObjectMeta, Time};
 use crate::quantity::ResourceList;
@@ -193,7 +193,7 @@ pub struct PodSpec {
     /// DNS policy: `ClusterFirst` (default), `ClusterFirstWithHostNet`, `Default` or `None`.
     pub dns_policy: Option<String>,
     /// Labels a node must have for the pod to be scheduled onto it.
-    pub node_selector: BTreeMap<String, String>,
+    pub node_selector: SortedMap<String, String>,
     /// Name of the service account the pod runs as.
     pub service_account_name: Option<String>,
     /// Deprecated alias of `serviceAccountName`.

@@ -295,7 +295,7 @@ pub struct CSIVolumeSource {
     /// Filesystem type, such as `ext4`.
     pub fs_type: Option<String>,
     /// Driver-specific attributes.
-    pub volume_attributes: std::collections::BTreeMap<String, String>,
+    pub volume_attributes: crate::SortedMap<String, String>,
     /// Secret passed to the driver's NodePublishVolume call.
     pub node_publish_secret_ref: Option<LocalObjectReference>,
 }
