@@ -2,6 +2,9 @@
 
 pub use k_api_types_derive::{CustomResource, wire};
 
+// The derives name this crate by its path, here as in users' crates.
+extern crate self as k_api_types;
+
 pub mod bytestring;
 pub mod custom_resource;
 pub mod defaults;
@@ -18,6 +21,8 @@ pub mod selector;
 pub mod sorted_map;
 pub mod structural;
 pub mod validation;
+#[doc(hidden)]
+pub mod wire_support;
 
 pub mod apiextensions;
 pub mod apps;
@@ -40,6 +45,6 @@ pub use defaults::ApplyDefaults;
 pub use dynamic::DynamicObject;
 pub use object::Object;
 pub use registry::Registry;
-pub use resource::{ApiResource, GroupVersionKind, GroupVersionResource, Resource, ResourceInfo};
+pub use resource::{ApiResource, GroupVersionKind, GroupVersionResource, ObjectLike, Resource, ResourceInfo};
 pub use sorted_map::SortedMap;
 pub use validation::Validate;

@@ -200,6 +200,50 @@ pub fn join_api_version(group: &str, version: &str) -> String {
     if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") }
 }
 
+/// An object a cache or helper can hold without knowing its kind at compile
+/// time: every typed kind (through [`Resource`]) and
+/// [`DynamicObject`](crate::DynamicObject) (a kind known only at run time).
+/// Its methods are named apart from [`Resource::metadata`] so that both
+/// traits can be in scope.
+pub trait ObjectLike: Clone + fmt::Debug + Send + Sync + 'static {
+    /// The object's metadata.
+    fn object_meta(&self) -> &ObjectMeta;
+
+    /// The object's metadata, mutably.
+    fn object_meta_mut(&mut self) -> &mut ObjectMeta;
+
+    /// The object decoded from a dynamic one (a clone for `DynamicObject`).
+    fn from_dynamic(object: &crate::DynamicObject) -> Result<Self, serde_json::Error>;
+}
+
+impl<K: Resource> ObjectLike for K {
+    fn object_meta(&self) -> &ObjectMeta {
+        self.metadata()
+    }
+
+    fn object_meta_mut(&mut self) -> &mut ObjectMeta {
+        self.metadata_mut()
+    }
+
+    fn from_dynamic(object: &crate::DynamicObject) -> Result<Self, serde_json::Error> {
+        object.to_typed()
+    }
+}
+
+impl ObjectLike for crate::DynamicObject {
+    fn object_meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn object_meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+
+    fn from_dynamic(object: &crate::DynamicObject) -> Result<Self, serde_json::Error> {
+        Ok(object.clone())
+    }
+}
+
 /// An owned description of a kind: what the [`Registry`](crate::registry::Registry)
 /// holds for built-in kinds and for custom resources registered at run time.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

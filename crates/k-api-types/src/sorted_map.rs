@@ -37,6 +37,7 @@ use litemap::LiteMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use smallvec::SmallVec;
 
 /// A map kept as one vector of entries sorted by key; see the
 /// [module docs](self).
@@ -213,7 +214,9 @@ where
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(0).min(4096));
+                // Small maps are gathered on the stack, then moved into one
+                // allocation of exactly their size (no growth, no shrink).
+                let mut entries: SmallVec<[(K, V); 8]> = SmallVec::new();
                 let mut sorted = true;
                 while let Some((k, v)) = access.next_entry::<K, V>()? {
                     if let Some((last, _)) = entries.last() {
@@ -221,9 +224,11 @@ where
                     }
                     entries.push((k, v));
                 }
+                let mut exact: Vec<(K, V)> = Vec::with_capacity(entries.len());
+                exact.extend(entries);
+                let entries = exact;
                 if sorted {
                     // The usual case (k and Kubernetes write keys in order).
-                    entries.shrink_to_fit();
                     return Ok(SortedMap(LiteMap::from_sorted_store_unchecked(entries)));
                 }
                 Ok(SortedMap::from_vec(entries))
@@ -261,6 +266,13 @@ mod tests {
         let m: SortedMap<String, u32> = serde_json::from_str(r#"{"b":1,"a":2,"c":3,"a":4}"#).unwrap();
         assert_eq!(m.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), [("a", 4), ("b", 1), ("c", 3)]);
         assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"a":4,"b":1,"c":3}"#);
+        // Past the eight entries gathered on the stack, in and out of order.
+        for keys in [(0..20).collect::<Vec<u32>>(), (0..20).rev().collect()] {
+            let json = format!("{{{}}}", keys.iter().map(|k| format!("\"k{k:02}\":{k}")).collect::<Vec<_>>().join(","));
+            let m: SortedMap<String, u32> = serde_json::from_str(&json).unwrap();
+            assert_eq!(m.len(), 20);
+            assert_eq!(m.values().copied().collect::<Vec<_>>(), (0..20).collect::<Vec<u32>>());
+        }
     }
 
     #[test]

@@ -10,21 +10,25 @@
 //! node, objects by owner uid…). [`Store::wait_until_synced`] waits for the
 //! first complete list. A transform ([`Writer::transform`]) can trim objects
 //! before they are cached (dropping managed fields saves a third of a pod).
+//!
+//! A cache holds any [`ObjectLike`]: a typed kind, or
+//! [`DynamicObject`]s for a kind known only at run time (feed it a dynamic
+//! [`watcher`](crate::watcher::watcher) of the kind's resource).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use futures::{Stream, StreamExt};
-use k_api_types::{DynamicObject, Resource};
+use k_api_types::{DynamicObject, ObjectLike, Resource};
 use tokio::sync::watch;
 
 use crate::watcher::{Error, Event};
 
 /// An object's key in a cache: `namespace/name`, or `name` for
 /// cluster-scoped objects (client-go's `MetaNamespaceKeyFunc`).
-pub fn key_of<K: Resource>(object: &K) -> String {
-    let meta = object.metadata();
+pub fn key_of<K: ObjectLike>(object: &K) -> String {
+    let meta = object.object_meta();
     if meta.namespace.is_empty() { meta.name.clone() } else { format!("{}/{}", meta.namespace, meta.name) }
 }
 
@@ -41,7 +45,7 @@ struct Inner<K> {
     index_fns: HashMap<String, IndexFn<K>>,
 }
 
-impl<K: Resource> Inner<K> {
+impl<K: ObjectLike> Inner<K> {
     fn index_object(&mut self, key: &str, object: &K) {
         for (name, f) in &self.index_fns {
             let index = self.indexes.entry(name.clone()).or_default();
@@ -93,7 +97,7 @@ impl<K> fmt::Debug for Store<K> {
     }
 }
 
-impl<K: Resource> Store<K> {
+impl<K: ObjectLike> Store<K> {
     /// The object with this key (`namespace/name`, or `name`).
     pub fn get(&self, key: &str) -> Option<Arc<K>> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner).objects.get(key).cloned()
@@ -157,9 +161,9 @@ impl<K> fmt::Debug for Writer<K> {
 }
 
 /// A new, empty cache: its writer and a reader (clone the reader freely).
-pub fn store<K: Resource>() -> (Store<K>, Writer<K>) {
+pub fn store<K: ObjectLike>() -> (Store<K>, Writer<K>) {
     let (synced, synced_rx) = watch::channel(false);
-    let namespace: IndexFn<K> = Arc::new(|o: &K| vec![o.metadata().namespace.clone()]);
+    let namespace: IndexFn<K> = Arc::new(|o: &K| vec![o.object_meta().namespace.clone()]);
     let inner = Inner {
         objects: HashMap::new(),
         indexes: HashMap::new(),
@@ -169,7 +173,7 @@ pub fn store<K: Resource>() -> (Store<K>, Writer<K>) {
     (store.clone(), Writer { store, synced, building: None, transform: None, decode_errors: 0 })
 }
 
-impl<K: Resource> Writer<K> {
+impl<K: ObjectLike> Writer<K> {
     /// A reader of this cache.
     pub fn reader(&self) -> Store<K> {
         self.store.clone()
@@ -195,7 +199,7 @@ impl<K: Resource> Writer<K> {
     }
 
     fn decode(&mut self, object: &DynamicObject) -> Option<Arc<K>> {
-        match object.to_typed::<K>().ok() {
+        match K::from_dynamic(object).ok() {
             Some(mut k) => {
                 if let Some(t) = &self.transform {
                     t(&mut k);
@@ -266,8 +270,8 @@ impl<K: Resource> Writer<K> {
                 let key = key_of(&*k);
                 // Reuse the cached copy of an unchanged object.
                 let cached = self.store.get(&key).filter(|c| {
-                    c.metadata().resource_version == k.metadata().resource_version
-                        && !k.metadata().resource_version.is_empty()
+                    c.object_meta().resource_version == k.object_meta().resource_version
+                        && !k.object_meta().resource_version.is_empty()
                 });
                 let object = cached.unwrap_or(k);
                 self.building.get_or_insert_with(HashMap::new).insert(key, object);
@@ -365,7 +369,7 @@ pub fn typed_reflector<K: Resource>(
 }
 
 /// Feeds a watcher's events into `writer`, passing them on (errors too).
-pub fn reflector<K: Resource>(
+pub fn reflector<K: ObjectLike>(
     mut writer: Writer<K>,
     events: impl Stream<Item = Result<Event, Error>> + Send + 'static,
 ) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
@@ -450,6 +454,53 @@ mod tests {
         assert_eq!(reader.by_index("node", "n1").len(), 3, "q left n1");
         assert!(reader.in_namespace("b").is_empty());
         assert!(reader.get("a/p0").unwrap().metadata.managed_fields.is_empty(), "transformed before caching");
+        task.abort();
+    }
+
+    /// A cache of `DynamicObject`s, for a kind the program learns only at
+    /// run time (here a custom kind registered after start), with an index
+    /// over a field of its spec.
+    #[tokio::test]
+    async fn a_dynamic_cache_holds_kinds_known_only_at_run_time() {
+        let objects = ObjectStore::in_memory();
+        let resource = k_api_types::ApiResource {
+            group: "example.org".into(),
+            version: "v1".into(),
+            kind: "Cache".into(),
+            plural: "caches".into(),
+            singular: "cache".into(),
+            namespaced: true,
+            verbs: k_api_types::resource::ALL_VERBS.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        };
+        objects.register(resource.clone()).unwrap();
+        let api: Arc<dyn k_store::ObjectApi> = Arc::new(objects.clone());
+        let user = k_store::api::UserInfo::default();
+        let cache = |name: &str, engine: &str| {
+            let mut o = DynamicObject::new(&resource.gvk(), name);
+            o.data.insert("spec".into(), serde_json::json!({"engine": engine}));
+            o
+        };
+        api.create(&resource.gvr(), "ns", cache("a", "valkey"), &user).await.unwrap();
+
+        let (reader, mut writer) = store::<DynamicObject>();
+        writer.index("engine", |o: &DynamicObject| {
+            o.data.get("spec").and_then(|s| s["engine"].as_str()).map(str::to_owned).into_iter().collect()
+        });
+        let events = watcher(api.clone(), resource.gvr(), None, Config::default());
+        let task = tokio::spawn(reflector(writer, events).for_each(|_| async {}));
+        tokio::time::timeout(Duration::from_secs(10), reader.wait_until_synced()).await.expect("synced");
+        assert_eq!(reader.get("ns/a").expect("cached").data["spec"]["engine"], "valkey");
+
+        api.create(&resource.gvr(), "ns", cache("b", "redis"), &user).await.unwrap();
+        api.delete(&resource.gvr(), "ns", "a", &Default::default(), &user).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while reader.get("ns/a").is_some() || reader.by_index("engine", "redis").len() != 1 {
+            assert!(tokio::time::Instant::now() < deadline, "the dynamic cache never caught up");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(reader.by_index("engine", "valkey").is_empty());
+        assert_eq!(reader.len(), 1);
         task.abort();
     }
 
