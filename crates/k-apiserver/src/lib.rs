@@ -15,8 +15,9 @@
 //! - [`error::ApiError`]: failures, answered as Kubernetes `Status` objects.
 //! - [`table`]: server-side printing (the columns `kubectl get` shows).
 //! - [`openapi`]: the OpenAPI documents.
-//! - [`patch::strategic`]: strategic merge patch for built-in kinds.
-//! - [`apply`]: server-side apply and field management (`managedFields`).
+//! - Strategic merge patch and server-side apply are k-store's
+//!   ([`k_store::patch::strategic`], [`k_store::apply`]): the server records
+//!   every write's field manager and runs applies through them.
 //! - [`protobuf`]: decoding the protobuf request bodies kubectl's typed commands send.
 //! - [`allocator`]: Service cluster IPs and node ports.
 //! - [`pods`]: eviction and logs (the [`pods::LogSource`] trait).

@@ -7,7 +7,9 @@
 //!   a controller stuck in a loop cannot flood the store. Dropped events
 //!   are counted ([`Recorder::dropped`]).
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -51,6 +53,11 @@ pub fn reference_to<K: Resource>(object: &K) -> ObjectReference {
     }
 }
 
+/// How many events and objects a [`Recorder`] remembers (for aggregation and
+/// its spam filter), as client-go's recorder: a long-running component that
+/// reports on ever new objects keeps a bounded memory.
+pub const CACHE_ENTRIES: NonZeroUsize = NonZeroUsize::new(4096).expect("non-zero");
+
 /// Records Events on behalf of one component (a controller, a node agent).
 pub struct Recorder {
     api: Arc<dyn ObjectApi>,
@@ -59,9 +66,10 @@ pub struct Recorder {
     clock: Arc<dyn Clock>,
     /// Event already written, by (object uid, kind, name, type, reason,
     /// message): its name, namespace and count.
-    written: Mutex<HashMap<String, (String, String, i32)>>,
+    /// At most [`CACHE_ENTRIES`], the least recently used forgotten first.
+    written: Mutex<LruCache<String, (String, String, i32)>>,
     /// A spam filter per object.
-    buckets: Mutex<HashMap<String, Arc<TokenBucket>>>,
+    buckets: Mutex<LruCache<String, Arc<TokenBucket>>>,
     dropped: AtomicU64,
     sequence: AtomicU64,
 }
@@ -91,8 +99,8 @@ impl Recorder {
             component: component.into(),
             host: host.into(),
             clock,
-            written: Mutex::default(),
-            buckets: Mutex::default(),
+            written: Mutex::new(LruCache::new(CACHE_ENTRIES)),
+            buckets: Mutex::new(LruCache::new(CACHE_ENTRIES)),
             dropped: AtomicU64::new(0),
             sequence: AtomicU64::new(0),
         }
@@ -118,8 +126,7 @@ impl Recorder {
         let bucket = {
             let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
             buckets
-                .entry(object_key.clone())
-                .or_insert_with(|| Arc::new(TokenBucket::new(1.0 / 300.0, 25, self.clock.clone())))
+                .get_or_insert(object_key.clone(), || Arc::new(TokenBucket::new(1.0 / 300.0, 25, self.clock.clone())))
                 .clone()
         };
         if !bucket.try_take() {
@@ -141,7 +148,7 @@ impl Recorder {
             match updated {
                 Ok(e) => {
                     let count = e.count.unwrap_or(1);
-                    self.written.lock().unwrap_or_else(PoisonError::into_inner).insert(key, (name, namespace, count));
+                    self.written.lock().unwrap_or_else(PoisonError::into_inner).put(key, (name, namespace, count));
                     return Ok(());
                 }
                 // Gone (expired or deleted): write a new one.
@@ -170,7 +177,7 @@ impl Recorder {
         event.reporting_component = self.component.clone();
         event.reporting_instance = self.host.clone();
         let created = events.create(&event).await?;
-        self.written.lock().unwrap_or_else(PoisonError::into_inner).insert(key, (created.metadata.name, namespace, 1));
+        self.written.lock().unwrap_or_else(PoisonError::into_inner).put(key, (created.metadata.name, namespace, 1));
         Ok(())
     }
 }

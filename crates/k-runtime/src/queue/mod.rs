@@ -75,6 +75,8 @@ struct State<T> {
     dirty: HashMap<T, (Priority, Instant)>,
     /// Items handed out and not yet done, with when they were handed out.
     processing: HashMap<T, Instant>,
+    /// How many dirty items are not being processed (the queue's length).
+    queued: usize,
     /// Items held until a time: a heap of (time, sequence), the item per
     /// sequence, and each item's earliest time.
     held: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -102,6 +104,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static> WorkQueue<T> {
                     low: VecDeque::new(),
                     dirty: HashMap::new(),
                     processing: HashMap::new(),
+                    queued: 0,
                     held: BinaryHeap::new(),
                     held_items: HashMap::new(),
                     held_at: HashMap::new(),
@@ -165,6 +168,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static> WorkQueue<T> {
                         Priority::Normal => state.normal.push_back(item),
                         Priority::Low => state.low.push_back(item),
                     }
+                    state.queued += 1;
                     self.shared.metrics.depth.inc();
                     self.shared.ready.notify_one();
                 }
@@ -275,6 +279,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static> WorkQueue<T> {
                 continue;
             }
             let Some((_, added)) = state.dirty.remove(&item) else { continue };
+            state.queued -= 1;
             self.shared.metrics.depth.dec();
             self.shared.metrics.latency.observe(now.saturating_duration_since(added).as_secs_f64());
             state.processing.insert(item.clone(), now);
@@ -295,6 +300,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static> WorkQueue<T> {
                 Priority::Normal => state.normal.push_back(item.clone()),
                 Priority::Low => state.low.push_back(item.clone()),
             }
+            state.queued += 1;
             self.shared.metrics.depth.inc();
             self.shared.ready.notify_one();
         }
@@ -340,8 +346,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static> WorkQueue<T> {
     /// How many items are queued (as client-go counts them: not held items,
     /// nor items added again while in flight, which queue when done).
     pub fn len(&self) -> usize {
-        let state = self.lock();
-        state.dirty.keys().filter(|k| !state.processing.contains_key(*k)).count()
+        self.lock().queued
     }
 
     /// Whether no item waits to be processed.
