@@ -96,7 +96,8 @@ pub(crate) async fn modify(
         let next = apply::Normalize::normalize(&source, &change(&current, &current_value)?);
         let cx = call.managed_context(&source, subresource);
         let managed = match requested_managed_fields(&next, &current, subresource) {
-            Requested::Reset => Vec::new(),
+            // The store reads `[{}]` as "clear them" (nothing would keep them).
+            Requested::Reset => vec![ManagedFieldsEntry::default()],
             Requested::Base(base) => apply::update(&base, Some(&current_value), &next, &manager, &cx).unwrap_or(base),
         };
         let mut next: DynamicObject = serde_json::from_value(next)

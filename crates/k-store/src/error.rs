@@ -128,9 +128,18 @@ impl StoreError {
         matches!(self, Self::AlreadyExists { .. })
     }
 
-    /// Whether this is a Conflict (retry with a fresh read).
+    /// Whether this is a Conflict: a stale revision or failed precondition
+    /// (retry with a fresh read), or an apply's field conflict
+    /// ([`ApplyConflict`](Self::ApplyConflict), which a retry does not
+    /// resolve: see [`is_apply_conflict`](Self::is_apply_conflict)).
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict { .. } | Self::ApplyConflict { .. })
+    }
+
+    /// Whether this is a server-side apply's conflict with other managers'
+    /// fields (apply with force, or leave the fields out).
+    pub fn is_apply_conflict(&self) -> bool {
+        matches!(self, Self::ApplyConflict { .. })
     }
 
     /// Whether the revision is gone (Expired, or a watcher that fell behind): re-list.

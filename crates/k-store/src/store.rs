@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use futures::StreamExt;
-use k_api_types::meta::{DeleteOptions, Time, WatchEvent};
+use k_api_types::meta::{DeleteOptions, ManagedFieldsEntry, Time, WatchEvent};
 use k_api_types::registry::Registry;
 use k_api_types::selector::{FieldSelector, Selector};
 use k_api_types::structural::StructuralSchema;
@@ -323,6 +323,14 @@ impl Store {
             meta.deletion_timestamp = old.metadata.deletion_timestamp;
             meta.deletion_grace_period_seconds = old.metadata.deletion_grace_period_seconds;
             meta.generation = old.metadata.generation;
+            // Managed fields are the server's record, as in Kubernetes: an
+            // update that sends none (an object built afresh, or from a cache
+            // that dropped them) keeps the stored ones; `[{}]` clears them.
+            match meta.managed_fields.as_slice() {
+                [] => meta.managed_fields.clone_from(&old.metadata.managed_fields),
+                [only] if *only == ManagedFieldsEntry::default() => meta.managed_fields.clear(),
+                _ => {}
+            }
             if has_status {
                 match old.data.get("status") {
                     Some(s) => new.data.insert("status".into(), s.clone()),

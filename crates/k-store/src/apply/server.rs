@@ -141,6 +141,15 @@ pub fn check_configuration(request: &ApplyRequest<'_>, configuration: &mut Value
     if request.field_manager.is_empty() {
         return Err(bad("PATCH, application/apply-patch+yaml requires fieldManager to be set"));
     }
+    if request.field_manager.chars().count() > 128 {
+        return Err(bad("fieldManager: Too long: may not be more than 128 bytes"));
+    }
+    if request.field_manager.chars().any(char::is_control) {
+        return Err(StoreError::BadRequest(format!(
+            "fieldManager: Invalid value: {:?}: must only contain printable characters",
+            request.field_manager
+        )));
+    }
     let Value::Object(map) = configuration else {
         return Err(bad("an apply patch must be a YAML or JSON object"));
     };
@@ -196,6 +205,9 @@ pub async fn server_side_apply(
 ) -> Result<ApplyOutcome> {
     check_configuration(request, &mut configuration)?;
     let resource = request.resource;
+    if !request.subresource.is_empty() && !resource.has_subresource(request.subresource) {
+        return Err(StoreError::UnknownResource(format!("{}/{}", resource.gvr(), request.subresource)));
+    }
     let gvr = resource.gvr();
     let schema = KindSchema::of(api, resource).await;
     let cx = schema.context(resource, request.subresource);
@@ -219,7 +231,10 @@ pub async fn server_side_apply(
                 match api.create(&gvr, ns, object, request.user).await {
                     Ok(object) => return Ok(ApplyOutcome { object, created: true }),
                     // Created meanwhile: apply to it as to any live object.
-                    Err(e) if e.is_already_exists() => continue,
+                    Err(e) if e.is_already_exists() => {
+                        last = Some(e);
+                        continue;
+                    }
                     Err(e) => return Err(e),
                 }
             }

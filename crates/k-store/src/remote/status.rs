@@ -33,7 +33,9 @@ pub(crate) fn to_store_error(status: &Status, code: u16) -> StoreError {
         (409, _) if details.causes.iter().any(|c| c.reason == "FieldManagerConflict") => StoreError::ApplyConflict {
             resource,
             name: details.name,
-            conflicts: Conflicts(details.causes.iter().map(field_conflict).collect()),
+            conflicts: Conflicts(
+                details.causes.iter().filter(|c| c.reason == "FieldManagerConflict").map(field_conflict).collect(),
+            ),
         },
         (409, "AlreadyExists") => StoreError::AlreadyExists { resource, name: details.name },
         (409, _) | (_, "Conflict") => conflict(&message, resource, details.name),

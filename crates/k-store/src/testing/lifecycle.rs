@@ -638,4 +638,15 @@ pub async fn server_side_apply(h: Harness) {
     assert_eq!(entry.subresource, "status");
     let missing = api.apply_status(&Deployment::named("nope"), &params).await;
     assert!(missing.expect_err("no object").is_not_found());
+
+    // An update that sends no managed fields keeps them; `[{}]` clears them.
+    let mut stripped = api.get("web").await.expect("get");
+    stripped.metadata.managed_fields.clear();
+    stripped.metadata.labels.insert("edited".into(), "yes".into());
+    let kept = api.update(&stripped).await.expect("update without managed fields");
+    assert!(kept.metadata.managed_fields.iter().any(|e| e.manager == "owner"), "{:?}", kept.metadata.managed_fields);
+    let mut reset = kept.clone();
+    reset.metadata.managed_fields = vec![Default::default()];
+    let cleared = api.update(&reset).await.expect("reset");
+    assert!(cleared.metadata.managed_fields.is_empty(), "{:?}", cleared.metadata.managed_fields);
 }
