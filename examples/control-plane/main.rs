@@ -1,9 +1,13 @@
 //! The k control plane: a store and the Kubernetes API server.
 //!
 //! `cargo run --release --example control-plane` keeps its data in
-//! `./k-data`, serves on 127.0.0.1:6443 and writes `./kubeconfig`; then
-//! `kubectl --kubeconfig ./kubeconfig get namespaces` works. `--help` lists
-//! the options (in-memory store, etcd, addresses).
+//! `./k-data`, serves HTTPS on 127.0.0.1:6443 and writes `./kubeconfig`;
+//! then `kubectl --kubeconfig ./kubeconfig get namespaces` works. On first
+//! start it creates a CA, the server's certificate and an admin client
+//! certificate in `./k-data/pki` (or serves with `--tls-cert-file` and
+//! `--tls-private-key-file`); the kubeconfig carries the CA and the admin
+//! certificate. `--help` lists the options (in-memory store, etcd,
+//! addresses, the insecure port).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,9 +46,29 @@ struct Options {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     bind_address: std::net::IpAddr,
-    /// Port to listen on.
+    /// Port to serve HTTPS on.
     #[arg(long, default_value_t = 6443)]
     secure_port: u16,
+    /// Where the generated certificates live (default: `<data-dir>/pki`).
+    #[arg(long)]
+    cert_dir: Option<PathBuf>,
+    /// Serving certificate (PEM, chain allowed) instead of a generated one.
+    #[arg(long, requires = "tls_private_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// Private key of `--tls-cert-file` (PEM).
+    #[arg(long, requires = "tls_cert_file")]
+    tls_private_key_file: Option<PathBuf>,
+    /// CA that signs client certificates (with `--tls-cert-file`; the
+    /// generated PKI uses its own CA).
+    #[arg(long)]
+    client_ca_file: Option<PathBuf>,
+    /// Also serve plain HTTP on this port (0: off). Unauthenticated and
+    /// unencrypted: for local debugging only, never in production.
+    #[arg(long, default_value_t = 0)]
+    insecure_port: u16,
+    /// Address of the insecure port.
+    #[arg(long, default_value = "127.0.0.1")]
+    insecure_bind_address: std::net::IpAddr,
     /// Where to write the admin kubeconfig.
     #[arg(long, default_value = "./kubeconfig")]
     write_kubeconfig: PathBuf,
@@ -99,18 +123,48 @@ async fn run(options: Options) -> Result<(), String> {
         ..ServerConfig::default()
     };
     let server = ApiServer::new(Arc::new(store), config);
-    let server_url = format!("http://{addr}");
-    write_kubeconfig(&options.write_kubeconfig, &server_url)?;
+    let (tls, credentials) = tls(&options)?;
+    let host = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+    let server_url = format!("https://{host}");
+    write_kubeconfig(&options.write_kubeconfig, &server_url, &credentials)?;
 
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let insecure = if options.insecure_port == 0 {
+        None
+    } else {
+        let addr = SocketAddr::new(options.insecure_bind_address, options.insecure_port);
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("listening on {addr} (insecure): {e}"))?;
+        tracing::warn!(
+            "the insecure port serves plain HTTP on {addr} without authentication or encryption: \
+             for local debugging only, disable it in production (--insecure-port 0)"
+        );
+        let server = server.clone();
+        let mut stopped = stopped.clone();
+        Some(tokio::spawn(async move {
+            server
+                .serve(listener, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        }))
+    };
     let serving = tokio::spawn({
         let server = server.clone();
-        async move { server.serve(listener, shutdown_signal()).await }
+        async move {
+            let result = server.serve_tls(listener, tls, shutdown_signal()).await;
+            let _ = stop.send(true);
+            result
+        }
     });
-    wait_ready(&server_url).await;
+    wait_ready(&options.write_kubeconfig).await?;
     println!(
         "k control plane ready: API server at {server_url}, store {described} ({crds} custom resource definitions)"
     );
     println!("try: kubectl --kubeconfig {} get namespaces", options.write_kubeconfig.display());
+    if let Some(insecure) = insecure {
+        let _ = insecure.await;
+    }
     match serving.await {
         Ok(Ok(())) => {
             println!("k control plane stopped");
@@ -134,37 +188,85 @@ async fn ensure_namespaces(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
-fn write_kubeconfig(path: &PathBuf, server: &str) -> Result<(), String> {
+/// What the kubeconfig carries for TLS: the CA that signed the server's
+/// certificate, and a client certificate and key (base64 PEM, as kubeconfig
+/// `*-data` fields hold them).
+#[derive(Default)]
+struct Credentials {
+    ca: Option<String>,
+    client: Option<(String, String)>,
+}
+
+/// The secure port's TLS configuration: the given files, or the PKI in
+/// `--cert-dir` (created on first start).
+fn tls(options: &Options) -> Result<(Arc<k_apiserver::tls::rustls::ServerConfig>, Credentials), String> {
+    use base64::Engine;
+    let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+    let read = |path: &PathBuf| std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()));
+    if let (Some(cert), Some(key)) = (&options.tls_cert_file, &options.tls_private_key_file) {
+        let client_ca = options.client_ca_file.as_ref().map(read).transpose()?;
+        let config = k_apiserver::tls::server_config(&read(cert)?, &read(key)?, client_ca.as_deref())
+            .map_err(|e| format!("TLS: {e}"))?;
+        // The kubeconfig trusts the client CA, assumed to sign the server's
+        // certificate too; clients bring their own credentials.
+        return Ok((config, Credentials { ca: client_ca.as_deref().map(b64), client: None }));
+    }
+    let dir = options.cert_dir.clone().unwrap_or_else(|| options.data_dir.join("pki"));
+    let pki = k_apiserver::tls::Pki::load_or_create(&dir, &[], &[options.bind_address])
+        .map_err(|e| format!("certificates in {}: {e}", dir.display()))?;
+    let config = pki.server_config().map_err(|e| format!("TLS: {e}"))?;
+    let credentials = Credentials {
+        ca: Some(b64(&pki.ca.cert_pem)),
+        client: Some((b64(&pki.admin.cert_pem), b64(&pki.admin.key_pem))),
+    };
+    Ok((config, credentials))
+}
+
+fn write_kubeconfig(path: &PathBuf, server: &str, credentials: &Credentials) -> Result<(), String> {
+    let mut cluster = serde_json::json!({ "server": server });
+    if let Some(ca) = &credentials.ca {
+        cluster["certificate-authority-data"] = ca.clone().into();
+    }
+    let mut user = serde_json::json!({});
+    if let Some((cert, key)) = &credentials.client {
+        user["client-certificate-data"] = cert.clone().into();
+        user["client-key-data"] = key.clone().into();
+    }
     // JSON is YAML: kubectl reads it as is.
     let config = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{ "name": "k", "cluster": { "server": server } }],
-        "users": [{ "name": "admin", "user": {} }],
+        "clusters": [{ "name": "k", "cluster": cluster }],
+        "users": [{ "name": "admin", "user": user }],
         "contexts": [{ "name": "k", "context": { "cluster": "k", "user": "admin", "namespace": "default" } }],
         "current-context": "k",
         "preferences": {},
     });
     let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
-    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+    write_private(path, &text).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
-/// Polls `/readyz` until it answers ok.
-async fn wait_ready(url: &str) {
-    let addr = url.trim_start_matches("http://").to_owned();
+/// Writes a file only its owner can read (the kubeconfig holds a key).
+fn write_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// Connects as the kubeconfig says (TLS and all) until the server answers.
+async fn wait_ready(kubeconfig: &PathBuf) -> Result<(), String> {
+    let mut last = String::new();
     for _ in 0..100 {
-        if let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let req = format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-            if s.write_all(req.as_bytes()).await.is_ok() {
-                let mut out = String::new();
-                if s.read_to_string(&mut out).await.is_ok() && out.starts_with("HTTP/1.1 200") {
-                    return;
-                }
-            }
+        match k_store::remote::RemoteApi::from_kubeconfig(kubeconfig).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    Err(format!("the server did not answer through {}: {last}", kubeconfig.display()))
 }
 
 async fn shutdown_signal() {

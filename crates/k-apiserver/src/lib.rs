@@ -19,6 +19,8 @@
 //!   ([`k_store::patch::strategic`], [`k_store::apply`]): the server records
 //!   every write's field manager and runs applies through them.
 //! - [`protobuf`]: decoding the protobuf request bodies kubectl's typed commands send.
+//! - [`tls`]: the secure port's certificates (a generated PKI or given
+//!   files) and rustls configuration, served by [`ApiServer::serve_tls`].
 //! - [`allocator`]: Service cluster IPs and node ports.
 //! - [`pods`]: eviction and logs (the [`pods::LogSource`] trait).
 //!
@@ -38,6 +40,7 @@ pub mod request;
 pub mod response;
 pub mod table;
 mod tables;
+pub mod tls;
 mod watch;
 mod writes;
 
@@ -122,16 +125,40 @@ impl ApiServer {
         &self.inner.api
     }
 
-    /// Serves connections from `listener` (HTTP/1.1 and HTTP/2) until
-    /// `shutdown` completes, then lets open requests finish (watches end).
+    /// Serves plain HTTP connections from `listener` (HTTP/1.1 and HTTP/2)
+    /// until `shutdown` completes, then lets open requests finish (watches
+    /// end).
     pub async fn serve(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        self.serve_connections(listener, None, shutdown).await
+    }
+
+    /// Serves HTTPS connections from `listener` with `tls` (see
+    /// [`tls::Pki::server_config`]), as [`serve`](Self::serve) does HTTP.
+    /// A client's verified certificate chain reaches every request as the
+    /// extension [`tls::PeerCertificates`]; a failed handshake closes only
+    /// its connection.
+    pub async fn serve_tls(
+        &self,
+        listener: TcpListener,
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        self.serve_connections(listener, Some(tokio_rustls::TlsAcceptor::from(tls)), shutdown).await
+    }
+
+    async fn serve_connections(
+        &self,
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let (stream, _) = match accepted {
+                    let (stream, peer) = match accepted {
                         Ok(s) => s,
                         Err(e) => {
                             tracing::warn!("accept failed: {e}");
@@ -139,15 +166,31 @@ impl ApiServer {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let server = self.clone();
-                    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let server = server.clone();
-                        async move { Ok::<_, Infallible>(server.handle(req).await) }
-                    });
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                    let conn = graceful.watch(conn);
+                    let (server, builder, watcher, tls) = (self.clone(), builder.clone(), graceful.watcher(), tls.clone());
                     tokio::spawn(async move {
-                        if let Err(e) = conn.await {
+                        let result = match tls {
+                            None => {
+                                let service = Self::service(server, None);
+                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                                watcher.watch(conn.into_owned()).await
+                            }
+                            Some(acceptor) => {
+                                let stream = match acceptor.accept(stream).await {
+                                    Ok(s) => s,
+                                    Err(e) => {
+                                        tracing::debug!("TLS handshake with {peer} failed: {e}");
+                                        return;
+                                    }
+                                };
+                                let certs = stream.get_ref().1.peer_certificates().map(|c| {
+                                    tls::PeerCertificates(Arc::new(c.iter().map(|d| d.clone().into_owned()).collect()))
+                                });
+                                let service = Self::service(server, certs);
+                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                                watcher.watch(conn.into_owned()).await
+                            }
+                        };
+                        if let Err(e) = result {
                             tracing::debug!("connection ended: {e}");
                         }
                     });
@@ -158,6 +201,27 @@ impl ApiServer {
         // Watches would keep connections open forever: give requests a moment.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
         Ok(())
+    }
+
+    /// The hyper service of one connection.
+    fn service(
+        server: ApiServer,
+        certs: Option<tls::PeerCertificates>,
+    ) -> impl hyper::service::Service<
+        Request<hyper::body::Incoming>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future = impl Future<Output = Result<Response<Body>, Infallible>> + Send,
+    > + Clone
+    + Send
+    + 'static {
+        hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            let server = server.clone();
+            if let Some(certs) = &certs {
+                req.extensions_mut().insert(certs.clone());
+            }
+            async move { Ok::<_, Infallible>(server.handle(req).await) }
+        })
     }
 
     /// Answers one request.

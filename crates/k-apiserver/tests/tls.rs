@@ -1,0 +1,115 @@
+//! The secure port: the PKI the control plane creates in its data directory
+//! and `ApiServer::serve_tls`, driven by the remote client over real HTTPS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use k_api_types::Resource;
+use k_api_types::core::v1::ConfigMap;
+use k_apiserver::tls::Pki;
+use k_apiserver::{ApiServer, ServerConfig};
+use k_store::ObjectApi;
+use k_store::remote::{RemoteApi, RemoteConfig};
+use k_store::{Api, Store, StoreError};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("k-tls-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Serves a memory store over HTTPS with `pki`; returns the address.
+async fn serve(pki: &Pki) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = ApiServer::new(Arc::new(Store::in_memory()), ServerConfig::default());
+    let tls = pki.server_config().expect("server config");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        server
+            .serve_tls(listener, tls, async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    (addr, tx)
+}
+
+#[test]
+fn the_pki_is_created_once_and_kept() {
+    let dir = temp_dir("pki");
+    let pki = Pki::load_or_create(&dir, &["k.example.org".into()], &["10.0.0.7".parse().unwrap()]).expect("create");
+    for name in ["ca", "apiserver", "admin"] {
+        for ext in ["crt", "key"] {
+            let path = dir.join(format!("{name}.{ext}"));
+            let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).expect("file").permissions());
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+    }
+    let again = Pki::load_or_create(&dir, &[], &[]).expect("load");
+    assert_eq!(again.ca.cert_pem, pki.ca.cert_pem, "the CA is kept");
+    assert_eq!(again.serving.cert_pem, pki.serving.cert_pem, "the serving certificate is kept");
+    assert_eq!(again.admin.key_pem, pki.admin.key_pem);
+
+    // A missing serving certificate is made again, signed by the same CA.
+    std::fs::remove_file(dir.join("apiserver.crt")).unwrap();
+    let renewed = Pki::load_or_create(&dir, &[], &[]).expect("renew");
+    assert_eq!(renewed.ca.cert_pem, pki.ca.cert_pem);
+    assert_ne!(renewed.serving.cert_pem, pki.serving.cert_pem);
+
+    // A broken file is an error naming what is wrong, not a silent new CA.
+    std::fs::write(dir.join("ca.key"), "not a key").unwrap();
+    let err = Pki::load_or_create(&dir, &[], &[]).expect_err("broken CA key");
+    assert!(err.to_string().contains("the CA key"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_the_created_ca_and_admin_certificate() {
+    let dir = temp_dir("serve");
+    let pki = Pki::load_or_create(&dir, &["k.example.org".into()], &[]).expect("pki");
+    let (addr, _stop) = serve(&pki).await;
+
+    // The serving certificate names what it was asked to, and nothing else.
+    let named =
+        |name: &str| RemoteConfig::new(format!("https://{addr}")).ca_pem(pki.ca.cert_pem.clone()).tls_server_name(name);
+    RemoteApi::connect(named("k.example.org")).await.expect("an extra name is in the certificate");
+    RemoteApi::connect(named("kubernetes.default.svc")).await.expect("the in-cluster name is in the certificate");
+    assert!(RemoteApi::connect(named("elsewhere.example.org")).await.is_err(), "a name not in the certificate");
+
+    // By address and by name (both in the serving certificate's SANs),
+    // with the admin's client certificate.
+    for (i, url) in [format!("https://{addr}"), format!("https://localhost:{}", addr.port())].into_iter().enumerate() {
+        let config = RemoteConfig::new(&url)
+            .ca_pem(pki.ca.cert_pem.clone())
+            .client_cert_pem(pki.admin.cert_pem.clone(), pki.admin.key_pem.clone());
+        let remote = RemoteApi::connect(config).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let api: Api<ConfigMap> = Api::with_client(Arc::new(remote), Some("default".into()));
+        let created = api.create(&ConfigMap::named(format!("over-tls-{i}"))).await.expect("create");
+        assert_eq!(created.metadata.namespace, "default");
+    }
+
+    // Without a client certificate the handshake still succeeds (tokens
+    // and anonymous requests carry none).
+    let remote = RemoteApi::connect(RemoteConfig::new(format!("https://{addr}")).ca_pem(pki.ca.cert_pem.clone()))
+        .await
+        .expect("no client certificate");
+    assert!(remote.resources().iter().any(|r| r.kind == ConfigMap::INFO.kind));
+
+    // A client that trusts another CA refuses the server, naming it.
+    let other = Pki::load_or_create(&temp_dir("other"), &[], &[]).expect("other pki");
+    let url = format!("https://{addr}");
+    let err =
+        RemoteApi::connect(RemoteConfig::new(&url).ca_pem(other.ca.cert_pem.clone())).await.expect_err("untrusted");
+    assert!(matches!(&err, StoreError::Internal(m) if m.contains(&url) && m.contains("certificate")), "{err:?}");
+
+    // A client certificate from another CA is refused by the server.
+    let config = RemoteConfig::new(&url)
+        .ca_pem(pki.ca.cert_pem.clone())
+        .client_cert_pem(other.admin.cert_pem.clone(), other.admin.key_pem.clone());
+    assert!(RemoteApi::connect(config).await.is_err(), "a foreign client certificate is refused");
+
+    // Plain HTTP to the secure port gets no API.
+    let err = RemoteApi::connect(RemoteConfig::new(format!("http://{addr}"))).await.expect_err("plain http");
+    assert!(matches!(&err, StoreError::Internal(m) if m.contains(&addr.to_string())), "{err:?}");
+}
