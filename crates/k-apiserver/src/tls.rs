@@ -7,7 +7,9 @@
 //! the server's names and addresses) and an administrator's client
 //! certificate (`admin.crt`, `admin.key`: CN `admin`, O `system:masters`).
 //! What exists is kept; what is missing is created (keys are ECDSA P-256,
-//! files mode 0600). [`server_config`] turns a certificate, its key and the
+//! files mode 0600). The CA is valid for ten years, the other certificates
+//! for one, as kubeadm makes them; a serving or admin certificate with less
+//! than 30 days left is made again at start. [`server_config`] turns a certificate, its key and the
 //! CA that signs client certificates into a rustls `ServerConfig` that asks
 //! clients for a certificate without requiring one (tokens and anonymous
 //! requests come without), and [`ApiServer::serve_tls`](crate::ApiServer::serve_tls)
@@ -90,11 +92,11 @@ impl Pki {
         };
         let ca_key = KeyPair::from_pem(&ca.key_pem).map_err(cert_error("the CA key"))?;
         let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key).map_err(cert_error("the CA certificate"))?;
-        let serving = match read_pair(dir, "apiserver")? {
+        let serving = match read_pair(dir, "apiserver")?.filter(lasts) {
             Some(pair) => pair,
             None => write_pair(dir, "apiserver", &new_serving(&issuer, names, addresses)?)?,
         };
-        let admin = match read_pair(dir, "admin")? {
+        let admin = match read_pair(dir, "admin")?.filter(lasts) {
             Some(pair) => pair,
             None => write_pair(dir, "admin", &new_client(&issuer, "admin", &["system:masters"])?)?,
         };
@@ -155,6 +157,28 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// How long certificates are valid, in days.
+const CA_DAYS: i64 = 3650;
+const LEAF_DAYS: i64 = 365;
+/// A leaf with less than this left is renewed at start.
+const RENEW_DAYS: i64 = 30;
+
+/// Sets a validity from an hour ago (clocks differ) to `days` from now.
+fn valid_for(params: &mut CertificateParams, days: i64) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + time::Duration::days(days);
+}
+
+/// Whether a certificate read from disk has more than [`RENEW_DAYS`] left
+/// (an unreadable one does not: it is made again).
+fn lasts(pair: &CertifiedKey) -> bool {
+    let Ok((_, pem)) = x509_parser::pem::parse_x509_pem(pair.cert_pem.as_bytes()) else { return false };
+    let Ok(cert) = pem.parse_x509() else { return false };
+    let left = cert.validity().not_after.timestamp() - time::OffsetDateTime::now_utc().unix_timestamp();
+    left > RENEW_DAYS * 86_400
+}
+
 fn cert_error(what: &'static str) -> impl Fn(rcgen::Error) -> TlsError {
     move |e| TlsError::Certificate(format!("{what}: {e}"))
 }
@@ -165,6 +189,7 @@ fn new_ca() -> Result<CertifiedKey, TlsError> {
     params.distinguished_name.push(DnType::CommonName, "k-ca");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    valid_for(&mut params, CA_DAYS);
     let cert = params.self_signed(&key).map_err(cert_error("the CA certificate"))?;
     Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
 }
@@ -188,6 +213,7 @@ fn new_serving(issuer: &Issuer<'_, KeyPair>, names: &[String], addresses: &[IpAd
     params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    valid_for(&mut params, LEAF_DAYS);
     let key = KeyPair::generate().map_err(cert_error("a serving key"))?;
     let cert = params.signed_by(&key, issuer).map_err(cert_error("the serving certificate"))?;
     Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
@@ -201,6 +227,7 @@ fn new_client(issuer: &Issuer<'_, KeyPair>, user: &str, groups: &[&str]) -> Resu
     }
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    valid_for(&mut params, LEAF_DAYS);
     let key = KeyPair::generate().map_err(cert_error("a client key"))?;
     let cert = params.signed_by(&key, issuer).map_err(cert_error("a client certificate"))?;
     Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })

@@ -47,6 +47,18 @@ fn the_pki_is_created_once_and_kept() {
             assert_eq!(mode & 0o777, 0o600, "{}", path.display());
         }
     }
+    // Ten years for the CA, one for the others (as kubeadm), from about now.
+    let days_left = |pem: &str| {
+        let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("pem");
+        let cert = pem.parse_x509().expect("certificate");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        assert!(cert.validity().not_before.timestamp() <= now, "valid from now");
+        (cert.validity().not_after.timestamp() - now) / 86_400
+    };
+    assert!((3649..=3650).contains(&days_left(&pki.ca.cert_pem)));
+    assert!((364..=365).contains(&days_left(&pki.serving.cert_pem)));
+    assert!((364..=365).contains(&days_left(&pki.admin.cert_pem)));
+
     let again = Pki::load_or_create(&dir, &[], &[]).expect("load");
     assert_eq!(again.ca.cert_pem, pki.ca.cert_pem, "the CA is kept");
     assert_eq!(again.serving.cert_pem, pki.serving.cert_pem, "the serving certificate is kept");
@@ -58,7 +70,12 @@ fn the_pki_is_created_once_and_kept() {
     assert_eq!(renewed.ca.cert_pem, pki.ca.cert_pem);
     assert_ne!(renewed.serving.cert_pem, pki.serving.cert_pem);
 
-    // A broken file is an error naming what is wrong, not a silent new CA.
+    // A client certificate that cannot be read (or is about to expire) is
+    // made again; a broken CA is an error naming what is wrong, not a
+    // silent new CA.
+    std::fs::write(dir.join("admin.crt"), "garbage").unwrap();
+    let remade = Pki::load_or_create(&dir, &[], &[]).expect("remade admin");
+    assert!((364..=365).contains(&days_left(&remade.admin.cert_pem)));
     std::fs::write(dir.join("ca.key"), "not a key").unwrap();
     let err = Pki::load_or_create(&dir, &[], &[]).expect_err("broken CA key");
     assert!(err.to_string().contains("the CA key"), "{err}");
