@@ -17,6 +17,8 @@ use clap::Parser;
 use k_api_types::Resource;
 use k_api_types::core::v1::Namespace;
 use k_apiserver::allocator::{ServiceAllocator, ServiceRanges};
+use k_apiserver::authn::Authentication;
+use k_apiserver::authn::x509::ClientCertificates;
 use k_apiserver::{ApiServer, ServerConfig};
 use k_store::backend::Backend;
 use k_store::backend::durable::DurableBackend;
@@ -62,6 +64,10 @@ struct Options {
     /// generated PKI uses its own CA).
     #[arg(long)]
     client_ca_file: Option<PathBuf>,
+    /// Let requests without credentials in, as `system:anonymous`. Until
+    /// RBAC lands they are not restricted: leave this off.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    anonymous_auth: bool,
     /// Also serve plain HTTP on this port (0: off). Unauthenticated and
     /// unencrypted: for local debugging only, never in production.
     #[arg(long, default_value_t = 0)]
@@ -120,9 +126,10 @@ async fn run(options: Options) -> Result<(), String> {
     let config = ServerConfig {
         max_requests_inflight: options.max_requests_inflight,
         external_address: addr.to_string(),
+        authentication: Some(Authentication::new().with(ClientCertificates).anonymous(options.anonymous_auth)),
         ..ServerConfig::default()
     };
-    let server = ApiServer::new(Arc::new(store), config);
+    let server = ApiServer::new(Arc::new(store.clone()), config.clone());
     let (tls, credentials) = tls(&options)?;
     let host = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
     let server_url = format!("https://{host}");
@@ -139,7 +146,8 @@ async fn run(options: Options) -> Result<(), String> {
             "the insecure port serves plain HTTP on {addr} without authentication or encryption: \
              for local debugging only, disable it in production (--insecure-port 0)"
         );
-        let server = server.clone();
+        // The insecure port authenticates nobody (kube-apiserver's did the same).
+        let server = ApiServer::new(Arc::new(store), ServerConfig { authentication: None, ..config });
         let mut stopped = stopped.clone();
         Some(tokio::spawn(async move {
             server

@@ -18,6 +18,11 @@ pub struct ServerConfig {
     /// Where `pods/log` reads container logs (the node agent plugs in
     /// here); without one, logs are answered 503 ServiceUnavailable.
     pub log_source: Option<std::sync::Arc<dyn crate::pods::LogSource>>,
+    /// Who requests come from. `None` (the default, for in-process and
+    /// test servers) runs every request as `system:admin` in
+    /// `system:masters`; with authentication, a request it refuses is
+    /// answered 401.
+    pub authentication: Option<crate::authn::Authentication>,
 }
 
 impl Default for ServerConfig {
@@ -29,6 +34,7 @@ impl Default for ServerConfig {
             kubernetes_minor: 32,
             external_address: "127.0.0.1:6443".into(),
             log_source: None,
+            authentication: None,
         }
     }
 }

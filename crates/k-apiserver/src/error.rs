@@ -65,6 +65,11 @@ impl ApiError {
         )
     }
 
+    /// 401 Unauthorized: missing or invalid credentials (the reason is not told).
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
     /// 429 TooManyRequests with Retry-After.
     pub fn too_many_requests() -> Self {
         let mut e = Self::new(429, "TooManyRequests", "Too many requests, please try again later.");

@@ -19,6 +19,7 @@
 //!   ([`k_store::patch::strategic`], [`k_store::apply`]): the server records
 //!   every write's field manager and runs applies through them.
 //! - [`protobuf`]: decoding the protobuf request bodies kubectl's typed commands send.
+//! - [`authn`]: who a request comes from (client certificates, anonymous).
 //! - [`tls`]: the secure port's certificates (a generated PKI or given
 //!   files) and rustls configuration, served by [`ApiServer::serve_tls`].
 //! - [`allocator`]: Service cluster IPs and node ports.
@@ -27,6 +28,7 @@
 //! The design is in `docs/apiserver/design.md`.
 
 pub mod allocator;
+pub mod authn;
 pub mod config;
 pub mod discovery;
 pub mod error;
@@ -310,6 +312,10 @@ impl ApiServer {
         let accept = Accept::parse(parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()));
         let path = parts.uri.path();
         let read_only = parts.method == Method::GET || parts.method == Method::HEAD;
+        let user = match &self.inner.config.authentication {
+            None => default_user(),
+            Some(authentication) => authentication.authenticate(parts).await?,
+        };
         match target? {
             Target::Resource(req) => {
                 let gvr = GroupVersionResource::new(&req.group, &req.version, &req.resource);
@@ -323,7 +329,7 @@ impl ApiServer {
                     headers: &parts.headers,
                     accept,
                     body,
-                    user: default_user(),
+                    user,
                     watch_timeout: self.inner.config.watch_timeout_seconds,
                     log_source: self.inner.config.log_source.clone(),
                 };

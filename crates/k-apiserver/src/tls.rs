@@ -98,17 +98,20 @@ impl Pki {
         };
         let admin = match read_pair(dir, "admin")?.filter(lasts) {
             Some(pair) => pair,
-            None => write_pair(dir, "admin", &new_client(&issuer, "admin", &["system:masters"])?)?,
+            None => write_pair(dir, "admin", &new_client(&issuer, "admin", Some("system:masters"))?)?,
         };
         Ok(Pki { dir: dir.to_owned(), ca, serving, admin })
     }
 
-    /// A new client certificate for `user` in `groups`, signed by the CA
-    /// (for tests and for handing out credentials); nothing is written.
-    pub fn client_certificate(&self, user: &str, groups: &[&str]) -> Result<CertifiedKey, TlsError> {
+    /// A new client certificate for `user` (CN), in `group` (O) if given,
+    /// signed by the CA (for tests and for handing out credentials); nothing
+    /// is written. One group at most: rcgen writes one value per name
+    /// attribute (certificates from other tools may carry several O, and
+    /// authentication reads them all).
+    pub fn client_certificate(&self, user: &str, group: Option<&str>) -> Result<CertifiedKey, TlsError> {
         let ca_key = KeyPair::from_pem(&self.ca.key_pem).map_err(cert_error("the CA key"))?;
         let issuer = Issuer::from_ca_cert_pem(&self.ca.cert_pem, ca_key).map_err(cert_error("the CA certificate"))?;
-        new_client(&issuer, user, groups)
+        new_client(&issuer, user, group)
     }
 
     /// The rustls configuration serving with this PKI's serving
@@ -219,11 +222,11 @@ fn new_serving(issuer: &Issuer<'_, KeyPair>, names: &[String], addresses: &[IpAd
     Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
 }
 
-fn new_client(issuer: &Issuer<'_, KeyPair>, user: &str, groups: &[&str]) -> Result<CertifiedKey, TlsError> {
+fn new_client(issuer: &Issuer<'_, KeyPair>, user: &str, group: Option<&str>) -> Result<CertifiedKey, TlsError> {
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, user);
-    for group in groups {
-        params.distinguished_name.push(DnType::OrganizationName, *group);
+    if let Some(group) = group {
+        params.distinguished_name.push(DnType::OrganizationName, group);
     }
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use k_api_types::Resource;
 use k_api_types::core::v1::ConfigMap;
+use k_apiserver::authn::Authentication;
+use k_apiserver::authn::x509::ClientCertificates;
 use k_apiserver::tls::Pki;
 use k_apiserver::{ApiServer, ServerConfig};
 use k_store::ObjectApi;
@@ -129,4 +131,108 @@ async fn https_with_the_created_ca_and_admin_certificate() {
     // Plain HTTP to the secure port gets no API.
     let err = RemoteApi::connect(RemoteConfig::new(format!("http://{addr}"))).await.expect_err("plain http");
     assert!(matches!(&err, StoreError::Internal(m) if m.contains(&addr.to_string())), "{err:?}");
+}
+
+/// The HTTP status of a GET of `path` over TLS, trusting `ca`, without a
+/// client certificate.
+async fn status_without_certificate(addr: SocketAddr, ca: &str, path: &str) -> u16 {
+    use k_apiserver::tls::rustls;
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.as_bytes()) {
+        roots.add(cert.expect("ca")).expect("root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("handshake");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("{text}"))
+}
+
+/// Records who writes, as admission sees it.
+#[derive(Debug, Default)]
+struct Writers(std::sync::Mutex<Vec<(String, Vec<String>)>>);
+
+#[async_trait::async_trait]
+impl k_store::admission::AdmissionHook for Writers {
+    async fn admit(&self, request: &mut k_store::admission::AdmissionRequest<'_>) -> k_store::Result<()> {
+        let user = request.user;
+        self.0.lock().unwrap().push((user.username.clone(), user.groups.clone()));
+        Ok(())
+    }
+}
+
+/// A server over `store` with client-certificate authentication.
+async fn serve_authenticated(pki: &Pki, store: Store, anonymous: bool) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let authentication = Authentication::new().with(ClientCertificates).anonymous(anonymous);
+    let config = ServerConfig { authentication: Some(authentication), ..ServerConfig::default() };
+    let server = ApiServer::new(Arc::new(store), config);
+    let tls = pki.server_config().expect("server config");
+    tokio::spawn(async move { server.serve_tls(listener, tls, std::future::pending()).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_name_the_user_and_nothing_else_gets_in() {
+    let pki = Pki::load_or_create(&temp_dir("authn"), &[], &[]).expect("pki");
+    let store = Store::in_memory();
+    let writers = Arc::new(Writers::default());
+    store.add_admission(writers.clone());
+    let addr = serve_authenticated(&pki, store.clone(), false).await;
+    let url = format!("https://{addr}");
+    let as_cert = |cert: &k_apiserver::tls::CertifiedKey| {
+        RemoteConfig::new(&url)
+            .ca_pem(pki.ca.cert_pem.clone())
+            .client_cert_pem(cert.cert_pem.clone(), cert.key_pem.clone())
+    };
+
+    // CN is the user, O the groups, plus system:authenticated.
+    let jane = pki.client_certificate("jane", Some("dev")).expect("jane's certificate");
+    for (i, cert) in [&pki.admin, &jane].into_iter().enumerate() {
+        let remote = RemoteApi::connect(as_cert(cert)).await.expect("connect");
+        let api: Api<ConfigMap> = Api::with_client(Arc::new(remote), Some("default".into()));
+        api.create(&ConfigMap::named(format!("by-{i}"))).await.expect("create");
+    }
+    let seen = writers.0.lock().unwrap().clone();
+    let expected = |user: &str, groups: &[&str]| (user.to_owned(), groups.iter().map(|g| (*g).to_owned()).collect());
+    assert_eq!(
+        seen,
+        [
+            expected("admin", &["system:masters", "system:authenticated"]),
+            expected("jane", &["dev", "system:authenticated"])
+        ]
+    );
+
+    // No certificate and anonymous off: 401 for resources and health alike.
+    let err = RemoteApi::connect(RemoteConfig::new(&url).ca_pem(pki.ca.cert_pem.clone())).await.expect_err("401");
+    assert!(matches!(&err, StoreError::Forbidden(m) if m.contains("Unauthorized")), "{err:?}");
+    for path in ["/readyz", "/api/v1/namespaces/default/configmaps"] {
+        assert_eq!(status_without_certificate(addr, &pki.ca.cert_pem, path).await, 401, "{path}");
+    }
+
+    // Anonymous on: no certificate is system:anonymous.
+    let writers2 = Arc::new(Writers::default());
+    let store2 = Store::in_memory();
+    store2.add_admission(writers2.clone());
+    let addr = serve_authenticated(&pki, store2, true).await;
+    let remote = RemoteApi::connect(RemoteConfig::new(format!("https://{addr}")).ca_pem(pki.ca.cert_pem.clone()))
+        .await
+        .expect("anonymous allowed");
+    let api: Api<ConfigMap> = Api::with_client(Arc::new(remote), Some("default".into()));
+    api.create(&ConfigMap::named("anon")).await.expect("anonymous create");
+    assert_eq!(writers2.0.lock().unwrap().clone(), [expected("system:anonymous", &["system:unauthenticated"])]);
 }
