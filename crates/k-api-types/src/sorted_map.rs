@@ -135,10 +135,12 @@ impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
 }
 
 impl<K: Ord, V> Extend<(K, V)> for SortedMap<K, V> {
+    /// Appends, then sorts once (new values win), rather than inserting key
+    /// by key into the vector.
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.0.insert(k, v);
-        }
+        let mut entries = std::mem::take(self).into_vec();
+        entries.extend(iter);
+        *self = Self::from_vec(entries);
     }
 }
 

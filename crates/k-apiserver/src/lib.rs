@@ -185,7 +185,7 @@ impl ApiServer {
                                     }
                                 };
                                 let certs = stream.get_ref().1.peer_certificates().map(|c| {
-                                    tls::PeerCertificates(Arc::new(c.iter().map(|d| d.clone().into_owned()).collect()))
+                                    tls::PeerCertificates::new(c.iter().map(|d| d.clone().into_owned()).collect())
                                 });
                                 let service = Self::service(server, certs);
                                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);

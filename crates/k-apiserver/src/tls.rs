@@ -53,8 +53,33 @@ pub enum TlsError {
 
 /// The verified certificate chain a client presented (leaf first), put in
 /// every request's extensions by [`ApiServer::serve_tls`](crate::ApiServer::serve_tls).
+/// One value per connection: what is read from the chain is kept with it,
+/// so the connection's requests do not parse the certificate again.
 #[derive(Clone, Debug, Default)]
-pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);
+pub struct PeerCertificates {
+    chain: Arc<Vec<CertificateDer<'static>>>,
+    user: Arc<std::sync::OnceLock<Result<k_store::api::UserInfo, String>>>,
+}
+
+impl PeerCertificates {
+    /// The chain of one connection.
+    pub fn new(chain: Vec<CertificateDer<'static>>) -> Self {
+        PeerCertificates { chain: Arc::new(chain), user: Arc::default() }
+    }
+
+    /// The chain, leaf first.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// The user the leaf names, read once per connection by `read`.
+    pub(crate) fn user(
+        &self,
+        read: impl FnOnce(&[CertificateDer<'static>]) -> Result<k_store::api::UserInfo, String>,
+    ) -> &Result<k_store::api::UserInfo, String> {
+        self.user.get_or_init(|| read(&self.chain))
+    }
+}
 
 /// A PEM certificate and its PEM private key.
 #[derive(Clone, Debug)]

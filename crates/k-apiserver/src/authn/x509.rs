@@ -15,13 +15,14 @@ pub struct ClientCertificates;
 #[async_trait::async_trait]
 impl Authenticator for ClientCertificates {
     async fn authenticate(&self, request: &http::request::Parts) -> Outcome {
-        let Some(PeerCertificates(chain)) = request.extensions.get::<PeerCertificates>() else {
+        let Some(certs) = request.extensions.get::<PeerCertificates>() else { return Outcome::NotMine };
+        if certs.chain().is_empty() {
             return Outcome::NotMine;
-        };
-        let Some(leaf) = chain.first() else { return Outcome::NotMine };
-        match user_of(leaf) {
-            Ok(user) => Outcome::Authenticated(user),
-            Err(reason) => Outcome::Invalid(reason),
+        }
+        // Parsed once per connection, not per request.
+        match certs.user(|chain| user_of(&chain[0])) {
+            Ok(user) => Outcome::Authenticated(user.clone()),
+            Err(reason) => Outcome::Invalid(reason.clone()),
         }
     }
 }
