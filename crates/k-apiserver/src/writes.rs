@@ -11,9 +11,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
 use k_store::apply::{self, Context, KindSchema, stored_form};
 
-/// How many times a read-modify-write is retried on conflict.
-const RETRIES: usize = 64;
-
 impl Call<'_> {
     /// The schema of the call's kind (see [`KindSchema::of`]).
     pub(crate) async fn kind_schema(&self) -> KindSchema {
@@ -82,46 +79,36 @@ pub(crate) async fn modify(
     subresource: &str,
     mut change: impl FnMut(&DynamicObject, &Value) -> ApiResult<Value>,
 ) -> ApiResult<DynamicObject> {
-    let gvr = call.gvr();
-    let ns = call.namespace();
-    let name = &call.req.name;
     let manager = call.field_manager()?;
     let source = call.kind_schema().await;
-    let mut last = None;
-    for _ in 0..RETRIES {
-        let current = call.api.get(&gvr, ns, name).await?;
-        let current_value = to_value(&current)?;
-        // Compare as stored: fields the server completes with defaults are
-        // not the writer's changes.
-        let next = apply::Normalize::normalize(&source, &change(&current, &current_value)?);
-        let cx = call.managed_context(&source, subresource);
-        let managed = match requested_managed_fields(&next, &current, subresource) {
-            // The store reads `[{}]` as "clear them" (nothing would keep them).
-            Requested::Reset => vec![ManagedFieldsEntry::default()],
-            Requested::Base(base) => apply::update(&base, Some(&current_value), &next, &manager, &cx).unwrap_or(base),
-        };
-        let mut next: DynamicObject = serde_json::from_value(next)
-            .map_err(|e| ApiError::bad_request(format!("the changed object does not decode: {e}")))?;
-        next.metadata.managed_fields = managed;
-        let rv = &current.metadata.resource_version;
-        let precondition = !next.metadata.resource_version.is_empty() && next.metadata.resource_version != *rv;
-        if next.metadata.resource_version.is_empty() {
-            next.metadata.resource_version = rv.clone();
-        }
-        let written = if subresource == "status" {
-            call.api.update_status(&gvr, ns, next, &call.user).await
-        } else {
-            call.api.update(&gvr, ns, next, &call.user).await
-        };
-        match written {
-            Err(e) if e.is_conflict() && !precondition => {
-                last = Some(e);
-                tokio::task::yield_now().await;
-            }
-            other => return Ok(other?),
-        }
-    }
-    Err(last.map(ApiError::from).unwrap_or_else(|| ApiError::internal("the write gave up after repeated conflicts")))
+    let status = subresource == "status";
+    k_store::api::modify(
+        call.api.as_ref(),
+        &call.gvr(),
+        call.namespace(),
+        &call.req.name,
+        status,
+        &call.user,
+        |current| {
+            let current_value = to_value(current)?;
+            // Compare as stored: fields the server completes with defaults are
+            // not the writer's changes.
+            let next = apply::Normalize::normalize(&source, &change(current, &current_value)?);
+            let cx = call.managed_context(&source, subresource);
+            let managed = match requested_managed_fields(&next, current, subresource) {
+                // The store reads `[{}]` as "clear them" (nothing would keep them).
+                Requested::Reset => vec![ManagedFieldsEntry::default()],
+                Requested::Base(base) => {
+                    apply::update(&base, Some(&current_value), &next, &manager, &cx).unwrap_or(base)
+                }
+            };
+            let mut next: DynamicObject = serde_json::from_value(next)
+                .map_err(|e| ApiError::bad_request(format!("the changed object does not decode: {e}")))?;
+            next.metadata.managed_fields = managed;
+            Ok(Some(next))
+        },
+    )
+    .await
 }
 
 /// What a write asks of the managed fields.

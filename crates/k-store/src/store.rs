@@ -917,11 +917,8 @@ impl ObjectApi for Store {
             }
             _ => None,
         };
-        let mut last = None;
-        for _ in 0..MAX_RETRIES {
-            let current = self.get(gvr, namespace, name).await?;
-            let rv = current.metadata.resource_version.clone();
-            let mut value = serde_json::to_value(&current).map_err(|e| StoreError::Internal(e.to_string()))?;
+        crate::api::modify::<StoreError>(self, gvr, namespace, name, status, user, |current| {
+            let mut value = serde_json::to_value(current).map_err(|e| StoreError::Internal(e.to_string()))?;
             match patch {
                 Patch::Json(ops) => {
                     let ops: json_patch::Patch = serde_json::from_value(ops.clone())
@@ -940,26 +937,12 @@ impl ObjectApi for Store {
                 }
                 Patch::Apply { .. } => unreachable!("served above"),
             }
-            let mut next: DynamicObject = serde_json::from_value(value)
+            // A patch that sets resourceVersion is a precondition (see `modify`).
+            let next: DynamicObject = serde_json::from_value(value)
                 .map_err(|e| StoreError::BadRequest(format!("patched object does not decode: {e}")))?;
-            // A patch that sets resourceVersion is a precondition; otherwise retry on conflict.
-            let precondition = next.metadata.resource_version != rv;
-            if !precondition {
-                next.metadata.resource_version = rv;
-            }
-            match self.update_impl(gvr, namespace, next, user, status).await {
-                Err(e) if e.is_conflict() && !precondition => {
-                    last = Some(e);
-                    tokio::task::yield_now().await;
-                }
-                Ok(out) if is_crd(gvr) && !status => {
-                    self.sync_crd(name, None).await?;
-                    return Ok(out);
-                }
-                other => return other,
-            }
-        }
-        Err(last.unwrap_or_else(|| StoreError::Internal("patch gave up".into())))
+            Ok(Some(next))
+        })
+        .await
     }
 
     async fn delete(

@@ -4,11 +4,13 @@
 //! [`ObjectApi`] is the dynamic contract (any kind, as [`DynamicObject`]);
 //! [`Api`] is the typed view of one kind on top of it.
 
+mod modify;
 mod options;
 mod raw;
 mod shared;
 mod typed;
 
+pub use modify::modify;
 pub use options::{
     ApplyParams, DeleteOutcome, ListOptions, ObjectPage, Operation, Patch, ResourceVersionMatch, UserInfo, WatchOptions,
 };

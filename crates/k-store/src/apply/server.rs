@@ -13,9 +13,6 @@ use crate::api::{ObjectApi, UserInfo};
 use crate::error::{Result, StoreError};
 use crate::patch::strategic::SchemaCursor;
 
-/// How many times a read-apply-write is retried on conflict.
-const RETRIES: usize = 64;
-
 /// The schema field management walks for a kind: a built-in kind's, a
 /// custom resource's (compiled from its CRD), or none.
 #[derive(Debug)]
@@ -217,10 +214,9 @@ pub async fn server_side_apply(
         conflicts,
     };
     let (ns, name) = (request.namespace, request.name);
-    let mut last = None;
-    for _ in 0..RETRIES {
-        let current = match api.get(&gvr, ns, name).await {
-            Err(e) if e.is_not_found() && request.subresource.is_empty() => {
+    if request.subresource.is_empty() {
+        match api.get(&gvr, ns, name).await {
+            Err(e) if e.is_not_found() => {
                 let out =
                     apply(&[], None, &configuration, request.field_manager, request.force, &cx).map_err(conflict)?;
                 let mut object = decode(out.object)?;
@@ -231,16 +227,17 @@ pub async fn server_side_apply(
                 match api.create(&gvr, ns, object, request.user).await {
                     Ok(object) => return Ok(ApplyOutcome { object, created: true }),
                     // Created meanwhile: apply to it as to any live object.
-                    Err(e) if e.is_already_exists() => {
-                        last = Some(e);
-                        continue;
-                    }
+                    Err(e) if e.is_already_exists() => {}
                     Err(e) => return Err(e),
                 }
             }
-            other => other?,
-        };
-        let live = serde_json::to_value(&current).map_err(|e| StoreError::Internal(e.to_string()))?;
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+    }
+    let status = request.subresource == "status";
+    let object = crate::api::modify::<StoreError>(api, &gvr, ns, name, status, request.user, |current| {
+        let live = serde_json::to_value(current).map_err(|e| StoreError::Internal(e.to_string()))?;
         let out = apply(
             &current.metadata.managed_fields,
             Some(&live),
@@ -251,31 +248,16 @@ pub async fn server_side_apply(
         )
         .map_err(conflict)?;
         if !out.changed {
-            return Ok(ApplyOutcome { object: current, created: false });
+            return Ok(None);
         }
+        // A resourceVersion in the configuration is the client's
+        // precondition (see `modify`).
         let mut next = decode(out.object)?;
         next.metadata.managed_fields = out.managed_fields;
-        // A resourceVersion in the configuration is the client's
-        // precondition; otherwise the read revision is ours, retried.
-        let rv = &current.metadata.resource_version;
-        let precondition = !next.metadata.resource_version.is_empty() && next.metadata.resource_version != *rv;
-        if next.metadata.resource_version.is_empty() {
-            next.metadata.resource_version = rv.clone();
-        }
-        let written = if request.subresource == "status" {
-            api.update_status(&gvr, ns, next, request.user).await
-        } else {
-            api.update(&gvr, ns, next, request.user).await
-        };
-        match written {
-            Err(e) if e.is_conflict() && !precondition => {
-                last = Some(e);
-                tokio::task::yield_now().await;
-            }
-            other => return other.map(|object| ApplyOutcome { object, created: false }),
-        }
-    }
-    Err(last.unwrap_or_else(|| StoreError::Internal("the apply gave up after repeated conflicts".into())))
+        Ok(Some(next))
+    })
+    .await?;
+    Ok(ApplyOutcome { object, created: false })
 }
 
 fn decode(value: Value) -> Result<DynamicObject> {
