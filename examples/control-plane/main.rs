@@ -6,8 +6,10 @@
 //! start it creates a CA, the server's certificate and an admin client
 //! certificate in `./k-data/pki` (or serves with `--tls-cert-file` and
 //! `--tls-private-key-file`); the kubeconfig carries the CA and the admin
-//! certificate. `--help` lists the options (in-memory store, etcd,
-//! addresses, the insecure port).
+//! certificate. Requests are authenticated (client certificates,
+//! `--token-auth-file`, service-account tokens) and authorized by RBAC with
+//! Kubernetes' bootstrap roles. `--help` lists the options (in-memory store,
+//! etcd, addresses, security, the insecure port).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,8 +19,8 @@ use clap::Parser;
 use k_api_types::Resource;
 use k_api_types::core::v1::Namespace;
 use k_apiserver::allocator::{ServiceAllocator, ServiceRanges};
-use k_apiserver::authn::Authentication;
-use k_apiserver::authn::x509::ClientCertificates;
+use k_apiserver::authz::Mode;
+use k_apiserver::security::SecurityOptions;
 use k_apiserver::{ApiServer, ServerConfig};
 use k_store::backend::Backend;
 use k_store::backend::durable::DurableBackend;
@@ -64,10 +66,32 @@ struct Options {
     /// generated PKI uses its own CA).
     #[arg(long)]
     client_ca_file: Option<PathBuf>,
-    /// Let requests without credentials in, as `system:anonymous`. Until
-    /// RBAC lands they are not restricted: leave this off.
+    /// Let requests without credentials in, as `system:anonymous` (RBAC's
+    /// bootstrap policy lets them read only health and version).
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     anonymous_auth: bool,
+    /// Static bearer tokens: CSV lines `token,user,uid,"group1,group2"`.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// Authorizers, in order (comma-separated): RBAC, AlwaysAllow, AlwaysDeny.
+    #[arg(long, default_value = "RBAC")]
+    authorization_mode: String,
+    /// Issuer of service-account tokens (repeat to accept more; the first issues).
+    #[arg(long, default_value = k_apiserver::authn::service_account::DEFAULT_ISSUER)]
+    service_account_issuer: Vec<String>,
+    /// Key that signs service-account tokens (PKCS#8 PEM, EC or RSA;
+    /// default: `<cert-dir>/sa.key`, created on first start).
+    #[arg(long)]
+    service_account_signing_key_file: Option<PathBuf>,
+    /// More keys that verify service-account tokens (PEM; repeatable).
+    #[arg(long)]
+    service_account_key_file: Vec<PathBuf>,
+    /// Audiences of the API (default: the issuer), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    api_audiences: Vec<String>,
+    /// Longest lifetime of a requested service-account token, in seconds.
+    #[arg(long)]
+    service_account_max_token_expiration: Option<i64>,
     /// Also serve plain HTTP on this port (0: off). Unauthenticated and
     /// unencrypted: for local debugging only, never in production.
     #[arg(long, default_value_t = 0)]
@@ -123,14 +147,17 @@ async fn run(options: Options) -> Result<(), String> {
     let addr = SocketAddr::new(options.bind_address, options.secure_port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("listening on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (tls, credentials) = tls(&options)?;
+    let api: Arc<dyn k_store::ObjectApi> = Arc::new(store.clone());
+    let security = security(&options, api.clone()).await?;
     let config = ServerConfig {
         max_requests_inflight: options.max_requests_inflight,
         external_address: addr.to_string(),
-        authentication: Some(Authentication::new().with(ClientCertificates).anonymous(options.anonymous_auth)),
         ..ServerConfig::default()
     };
-    let server = ApiServer::new(Arc::new(store.clone()), config.clone());
-    let (tls, credentials) = tls(&options)?;
+    let mut secure = config.clone();
+    security.configure(&mut secure);
+    let server = ApiServer::new(api, secure);
     let host = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
     let server_url = format!("https://{host}");
     write_kubeconfig(&options.write_kubeconfig, &server_url, &credentials)?;
@@ -146,8 +173,12 @@ async fn run(options: Options) -> Result<(), String> {
             "the insecure port serves plain HTTP on {addr} without authentication or encryption: \
              for local debugging only, disable it in production (--insecure-port 0)"
         );
-        // The insecure port authenticates nobody (kube-apiserver's did the same).
-        let server = ApiServer::new(Arc::new(store), ServerConfig { authentication: None, ..config });
+        // The insecure port authenticates and authorizes nobody
+        // (kube-apiserver's did the same); it can still issue tokens.
+        let server = ApiServer::new(
+            Arc::new(store),
+            ServerConfig { service_accounts: Some(security.service_accounts.clone()), ..config },
+        );
         let mut stopped = stopped.clone();
         Some(tokio::spawn(async move {
             server
@@ -181,6 +212,32 @@ async fn run(options: Options) -> Result<(), String> {
         Ok(Err(e)) => Err(format!("serving: {e}")),
         Err(e) => Err(format!("serving: {e}")),
     }
+}
+
+/// Authentication (certificates, token file, service-account tokens,
+/// anonymous) and authorization from the options.
+async fn security(
+    options: &Options,
+    api: Arc<dyn k_store::ObjectApi>,
+) -> Result<k_apiserver::security::Security, String> {
+    let read = |path: &PathBuf| std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()));
+    let signing_key = match &options.service_account_signing_key_file {
+        Some(path) => read(path)?,
+        None => {
+            let dir = options.cert_dir.clone().unwrap_or_else(|| options.data_dir.join("pki"));
+            k_apiserver::tls::service_account_key(&dir).map_err(|e| format!("the service-account key: {e}"))?
+        }
+    };
+    let mut security = SecurityOptions::new(&signing_key);
+    security.token_auth_file = options.token_auth_file.clone();
+    security.anonymous = options.anonymous_auth;
+    security.authorization_modes =
+        Mode::parse_list(&options.authorization_mode).map_err(|e| format!("--authorization-mode: {e}"))?;
+    security.service_account_issuers = options.service_account_issuer.clone();
+    security.api_audiences = options.api_audiences.clone();
+    security.service_account_key_pems = options.service_account_key_file.iter().map(read).collect::<Result<_, _>>()?;
+    security.max_token_expiration_seconds = options.service_account_max_token_expiration;
+    security.build(api).await
 }
 
 /// The namespaces every cluster has.

@@ -213,7 +213,9 @@ builtin_kinds! {
     SubjectAccessReview(authorization::v1::SubjectAccessReview),
     SelfSubjectAccessReview(authorization::v1::SelfSubjectAccessReview),
     LocalSubjectAccessReview(authorization::v1::LocalSubjectAccessReview),
+    SelfSubjectRulesReview(authorization::v1::SelfSubjectRulesReview),
     TokenReview(authentication::v1::TokenReview),
+    SelfSubjectReview(authentication::v1::SelfSubjectReview),
     TokenRequest(authentication::v1::TokenRequest),
 }
 

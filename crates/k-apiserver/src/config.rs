@@ -23,6 +23,16 @@ pub struct ServerConfig {
     /// `system:masters`; with authentication, a request it refuses is
     /// answered 401.
     pub authentication: Option<crate::authn::Authentication>,
+    /// Who may do what. `None` (the default) allows every request; with a
+    /// chain, a request it does not allow is answered 403 in
+    /// kube-apiserver's words. Impersonation headers are honoured either way,
+    /// checked by this chain when there is one.
+    pub authorization: Option<crate::authz::Authorization>,
+    /// Signs the tokens of the TokenRequest subresource
+    /// (`serviceaccounts/<name>/token`); without it those requests are
+    /// answered 503. Add the same value to `authentication` to accept the
+    /// tokens it issues.
+    pub service_accounts: Option<std::sync::Arc<crate::authn::service_account::ServiceAccountTokens>>,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +45,8 @@ impl Default for ServerConfig {
             external_address: "127.0.0.1:6443".into(),
             log_source: None,
             authentication: None,
+            authorization: None,
+            service_accounts: None,
         }
     }
 }

@@ -28,6 +28,7 @@ pub(crate) struct Call<'a> {
     pub(crate) user: UserInfo,
     pub(crate) watch_timeout: u64,
     pub(crate) log_source: Option<Arc<dyn crate::pods::LogSource>>,
+    pub(crate) config: &'a crate::ServerConfig,
 }
 
 /// Warnings for the `Warning` response header.
@@ -221,24 +222,7 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
                 let pods = call.api.resource(&GroupVersionResource::new("", "v1", "pods"))?;
                 return binding(&Call { resource: pods, ..call }, &name).await;
             }
-            (
-                _,
-                "tokenreviews"
-                | "subjectaccessreviews"
-                | "selfsubjectaccessreviews"
-                | "localsubjectaccessreviews"
-                | "selfsubjectrulesreviews"
-                | "selfsubjectreviews",
-            ) => {
-                return Err(ApiError::new(
-                    405,
-                    "MethodNotAllowed",
-                    format!(
-                        "{} are answered by the authentication and authorization layers, which this server does not run yet",
-                        call.resource.plural
-                    ),
-                ));
-            }
+            (group, plural) if crate::reviews::is_review(group, plural) => return crate::reviews::serve(&call).await,
             _ => {}
         }
     }
@@ -289,6 +273,9 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
         }
         ("scale", verb) => scale(&call, verb, &mut warnings).await?,
         ("binding", Verb::Create) => binding(&call, &call.req.name).await?,
+        ("token", Verb::Create) if call.resource.group.is_empty() && call.resource.plural == "serviceaccounts" => {
+            return crate::token_request::create(&call).await;
+        }
         ("eviction", Verb::Create) => crate::pods::evict(&call, &call.req.name).await?,
         ("log", Verb::Get) => return crate::pods::logs(&call).await,
         (sub, verb) if !sub.is_empty() => {

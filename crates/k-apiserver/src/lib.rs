@@ -29,6 +29,7 @@
 
 pub mod allocator;
 pub mod authn;
+pub mod authz;
 pub mod config;
 pub mod discovery;
 pub mod error;
@@ -40,9 +41,12 @@ pub mod pods;
 pub mod protobuf;
 pub mod request;
 pub mod response;
+mod reviews;
+pub mod security;
 pub mod table;
 mod tables;
 pub mod tls;
+mod token_request;
 mod watch;
 mod writes;
 
@@ -205,7 +209,8 @@ impl ApiServer {
         Ok(())
     }
 
-    /// The hyper service of one connection.
+    /// The hyper service of one connection: the server, behind the
+    /// [`authn::layer::AuthenticationLayer`] when authentication is set.
     fn service(
         server: ApiServer,
         certs: Option<tls::PeerCertificates>,
@@ -217,12 +222,20 @@ impl ApiServer {
     > + Clone
     + Send
     + 'static {
+        use tower::{Layer, ServiceExt};
+        let layer = server.inner.config.authentication.clone().map(authn::layer::AuthenticationLayer::new);
+        let stack = tower::util::option_layer(layer).layer(server);
         hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-            let server = server.clone();
             if let Some(certs) = &certs {
                 req.extensions_mut().insert(certs.clone());
             }
-            async move { Ok::<_, Infallible>(server.handle(req).await) }
+            let stack = stack.clone();
+            async move {
+                match stack.oneshot(req).await {
+                    Ok(response) => Ok::<_, Infallible>(response),
+                    Err(error) => Ok(response::error(&ApiError::internal(error.to_string()))),
+                }
+            }
         })
     }
 
@@ -312,11 +325,32 @@ impl ApiServer {
         let accept = Accept::parse(parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()));
         let path = parts.uri.path();
         let read_only = parts.method == Method::GET || parts.method == Method::HEAD;
-        let user = match &self.inner.config.authentication {
-            None => default_user(),
-            Some(authentication) => authentication.authenticate(parts).await?,
+        let config = &self.inner.config;
+        let authenticated = match parts.extensions.get::<authn::layer::Authenticated>() {
+            Some(authn::layer::Authenticated(user)) => user.clone(),
+            None => match &config.authentication {
+                None => default_user(),
+                Some(authentication) => authentication.authenticate(parts).await?,
+            },
         };
-        match target? {
+        let user = authn::impersonation::impersonate(&parts.headers, authenticated, config.authorization.as_ref())?;
+        let target = target?;
+        if let Some(authorization) = &config.authorization {
+            let attributes = match &target {
+                Target::Resource(r) => authz::Attributes::resource(
+                    user.clone(),
+                    r.verb.as_str(),
+                    &r.group,
+                    &r.resource,
+                    &r.subresource,
+                    &r.namespace,
+                    &r.name,
+                ),
+                _ => authz::Attributes::non_resource(user.clone(), &parts.method.as_str().to_ascii_lowercase(), path),
+            };
+            authorization.check(&attributes)?;
+        }
+        match target {
             Target::Resource(req) => {
                 let gvr = GroupVersionResource::new(&req.group, &req.version, &req.resource);
                 let resource =
@@ -332,6 +366,7 @@ impl ApiServer {
                     user,
                     watch_timeout: self.inner.config.watch_timeout_seconds,
                     log_source: self.inner.config.log_source.clone(),
+                    config,
                 };
                 handlers::serve(call).await
             }

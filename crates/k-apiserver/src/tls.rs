@@ -5,7 +5,8 @@
 //! start securely: a CA (`ca.crt`, `ca.key`), the API server's serving
 //! certificate signed by it (`apiserver.crt`, `apiserver.key`, with SANs for
 //! the server's names and addresses) and an administrator's client
-//! certificate (`admin.crt`, `admin.key`: CN `admin`, O `system:masters`).
+//! certificate (`admin.crt`, `admin.key`: CN `admin`, O `system:masters`),
+//! and the key that signs service-account tokens (`sa.key`, `sa.pub`).
 //! What exists is kept; what is missing is created (keys are ECDSA P-256,
 //! files mode 0600). The CA is valid for ten years, the other certificates
 //! for one, as kubeadm makes them; a serving or admin certificate with less
@@ -101,6 +102,10 @@ pub struct Pki {
     pub serving: CertifiedKey,
     /// The administrator's client certificate (CN `admin`, O `system:masters`).
     pub admin: CertifiedKey,
+    /// The key that signs service-account tokens (`sa.key`, PKCS#8 PEM;
+    /// its public half is `sa.pub`), as kube-apiserver's
+    /// `--service-account-signing-key-file`.
+    pub service_account_key_pem: String,
 }
 
 impl Pki {
@@ -125,7 +130,8 @@ impl Pki {
             Some(pair) => pair,
             None => write_pair(dir, "admin", &new_client(&issuer, "admin", Some("system:masters"))?)?,
         };
-        Ok(Pki { dir: dir.to_owned(), ca, serving, admin })
+        let service_account_key_pem = service_account_key(dir)?;
+        Ok(Pki { dir: dir.to_owned(), ca, serving, admin, service_account_key_pem })
     }
 
     /// A new client certificate for `user` (CN), in `group` (O) if given,
@@ -259,6 +265,22 @@ fn new_client(issuer: &Issuer<'_, KeyPair>, user: &str, group: Option<&str>) -> 
     let key = KeyPair::generate().map_err(cert_error("a client key"))?;
     let cert = params.signed_by(&key, issuer).map_err(cert_error("a client certificate"))?;
     Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+}
+
+/// The service-account signing key `<dir>/sa.key` (PKCS#8 PEM), made
+/// (with its public half `sa.pub`) when missing.
+pub fn service_account_key(dir: &Path) -> Result<String, TlsError> {
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Io { path: dir.to_owned(), source })?;
+    let path = dir.join("sa.key");
+    if path.exists() {
+        return std::fs::read_to_string(&path).map_err(|source| TlsError::Io { path, source });
+    }
+    let key = KeyPair::generate().map_err(cert_error("the service-account key"))?;
+    let public = dir.join("sa.pub");
+    write_private(&public, &key.public_key_pem()).map_err(|source| TlsError::Io { path: public, source })?;
+    let pem = key.serialize_pem();
+    write_private(&path, &pem).map_err(|source| TlsError::Io { path, source })?;
+    Ok(pem)
 }
 
 /// `<dir>/<name>.crt` and `.key`, if both exist.

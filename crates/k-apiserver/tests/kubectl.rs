@@ -481,6 +481,8 @@ fn manifest_files(dir: &Path) -> Vec<PathBuf> {
         "SubjectAccessReview",
         "SelfSubjectAccessReview",
         "LocalSubjectAccessReview",
+        "SelfSubjectRulesReview",
+        "SelfSubjectReview",
         "TokenRequest",
     ];
     let mut files = Vec::new();

@@ -109,10 +109,8 @@ macro_rules! through_the_client {
             )*
 
             /// Admission sees the request's user: over HTTP that is the
-            /// authenticated (or impersonated) identity, which this server
-            /// does not read yet (every request runs as `system:admin`).
+            /// authenticated identity, or the one the client impersonates.
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "k-apiserver runs every request as system:admin and ignores Impersonate-* headers (until its authentication issue lands)"]
             async fn admission_hooks() {
                 let cluster = super::Cluster::start_with(Default::default(), |c| c.impersonate_users(true)).await;
                 k_store::testing::lifecycle::admission_hooks(super::harness(&cluster)).await;

@@ -50,3 +50,12 @@ msg!(BOUND_OBJECT_REFERENCE, "BoundObjectReference" {
     3 "name" Str O,
     4 "uid" Str O,
 });
+
+msg!(SELF_SUBJECT_REVIEW, "SelfSubjectReview" {
+    1 "metadata" (M OBJECT_META) O,
+    2 "status" (M SELF_SUBJECT_REVIEW_STATUS) O,
+});
+
+msg!(SELF_SUBJECT_REVIEW_STATUS, "SelfSubjectReviewStatus" {
+    1 "userInfo" (M USER_INFO) O,
+});

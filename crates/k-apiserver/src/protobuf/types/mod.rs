@@ -43,6 +43,7 @@ macro_rules! kind {
 
 pub(crate) mod apps;
 pub(crate) mod authentication;
+pub(crate) mod authorization;
 pub(crate) mod autoscaling;
 pub(crate) mod batch;
 pub(crate) mod coordination;
@@ -211,6 +212,11 @@ pub(crate) static ROOTS: &[(&str, &str, &Msg)] = &[
     ("networking.k8s.io/v1", "IngressClass", &networking::INGRESS_CLASS),
     ("authentication.k8s.io/v1", "TokenRequest", &authentication::TOKEN_REQUEST),
     ("authentication.k8s.io/v1", "TokenReview", &authentication::TOKEN_REVIEW),
+    ("authentication.k8s.io/v1", "SelfSubjectReview", &authentication::SELF_SUBJECT_REVIEW),
+    ("authorization.k8s.io/v1", "SubjectAccessReview", &authorization::SUBJECT_ACCESS_REVIEW),
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview", &authorization::LOCAL_SUBJECT_ACCESS_REVIEW),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", &authorization::SELF_SUBJECT_ACCESS_REVIEW),
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", &authorization::SELF_SUBJECT_RULES_REVIEW),
     ("autoscaling/v1", "Scale", &autoscaling::SCALE),
     ("coordination.k8s.io/v1", "Lease", &coordination::LEASE),
     ("autoscaling/v1", "HorizontalPodAutoscaler", &autoscaling::HORIZONTAL_POD_AUTOSCALER),

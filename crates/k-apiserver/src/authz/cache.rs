@@ -1,0 +1,349 @@
+//! The RBAC objects, kept from watches, and the index requests are decided
+//! from.
+//!
+//! [`RbacCache::start`] lists Roles, ClusterRoles, RoleBindings and
+//! ClusterRoleBindings once, then follows each kind's watch (listing again
+//! when a watch ends). Requests never read the store: they read an
+//! [`Index`], built from the cached objects when they last changed, which
+//! maps each subject (a user or a group; service accounts are users) to the
+//! rules its bindings grant, cluster-wide and per namespace. A request
+//! looks at its own user's and groups' entries only, so the number of
+//! bindings in the cluster does not slow it down.
+//!
+//! k-apiserver depends on k-store alone (DESIGN.md), so this is a small
+//! watch-fed cache of its own rather than k-runtime's informers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k_api_types::meta::WatchEvent;
+use k_api_types::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k_api_types::{DynamicObject, GroupVersionResource};
+use k_store::api::{ListOptions, ObjectApi, WatchOptions};
+
+use crate::authn::service_account;
+
+/// The four kinds, in the order of [`Objects`]' maps.
+const KINDS: [&str; 4] = ["roles", "clusterroles", "rolebindings", "clusterrolebindings"];
+
+/// The cached objects of each kind, by `namespace/name` (`name` for
+/// cluster-scoped kinds).
+#[derive(Debug, Default)]
+struct Objects {
+    kinds: [HashMap<String, DynamicObject>; 4],
+}
+
+/// Rules granted to a subject by one binding.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// How kube-apiserver words it: `RoleBinding "ns/name" of Role "r" to User "jane"`.
+    pub source: Arc<str>,
+    /// The role's rules (aggregated ClusterRoles resolved).
+    pub rules: Arc<[PolicyRule]>,
+}
+
+/// Subjects → what their bindings grant; see the [module docs](self).
+#[derive(Debug, Default)]
+pub struct Index {
+    generation: u64,
+    /// Through ClusterRoleBindings, by subject key (`u:<user>`, `g:<group>`).
+    cluster: HashMap<String, Vec<Grant>>,
+    /// Through RoleBindings, by namespace and subject key.
+    namespaced: HashMap<(String, String), Vec<Grant>>,
+}
+
+/// The subject keys of a user: itself and each group.
+pub fn subject_keys(username: &str, groups: &[String]) -> Vec<String> {
+    let mut keys = Vec::with_capacity(groups.len() + 1);
+    keys.push(format!("u:{username}"));
+    keys.extend(groups.iter().map(|g| format!("g:{g}")));
+    keys
+}
+
+impl Index {
+    /// The grants that apply to these subject keys in `namespace` ("" for
+    /// cluster-wide only): cluster-wide ones first.
+    pub fn grants<'a>(&'a self, keys: &'a [String], namespace: &'a str) -> impl Iterator<Item = &'a Grant> + 'a {
+        let cluster = keys.iter().filter_map(|k| self.cluster.get(k)).flatten();
+        let local = keys
+            .iter()
+            .filter(move |_| !namespace.is_empty())
+            .filter_map(move |k| self.namespaced.get(&(namespace.to_owned(), k.clone())))
+            .flatten();
+        cluster.chain(local)
+    }
+
+    fn build(objects: &Objects, generation: u64) -> Index {
+        fn decode<T: serde::de::DeserializeOwned>(object: &DynamicObject) -> Result<T, serde_json::Error> {
+            object.to_typed()
+        }
+        let roles: HashMap<String, Arc<[PolicyRule]>> = objects.kinds[0]
+            .iter()
+            .filter_map(|(k, o)| decode(o).ok().map(|r: Role| (k.clone(), Arc::from(r.rules))))
+            .collect();
+        let cluster_roles: HashMap<String, ClusterRole> =
+            objects.kinds[1].iter().filter_map(|(k, o)| decode(o).ok().map(|r| (k.clone(), r))).collect();
+        let mut resolved: HashMap<String, Arc<[PolicyRule]>> = HashMap::new();
+        for name in cluster_roles.keys() {
+            let mut seen = HashSet::new();
+            let rules = aggregate(name, &cluster_roles, &mut seen);
+            resolved.insert(name.clone(), Arc::from(rules));
+        }
+        let mut index = Index { generation, ..Index::default() };
+        for object in objects.kinds[3].values() {
+            let Ok(binding) = decode(object) else { continue };
+            let binding: ClusterRoleBinding = binding;
+            if binding.role_ref.kind != "ClusterRole" {
+                continue;
+            }
+            let Some(rules) = resolved.get(&binding.role_ref.name) else { continue };
+            for subject in &binding.subjects {
+                let Some(key) = subject_key(subject, "") else { continue };
+                let source = format!(
+                    "ClusterRoleBinding {:?} of ClusterRole {:?} to {}",
+                    binding.metadata.name,
+                    binding.role_ref.name,
+                    describe(subject)
+                );
+                index.cluster.entry(key).or_default().push(Grant { source: source.into(), rules: rules.clone() });
+            }
+        }
+        for object in objects.kinds[2].values() {
+            let Ok(binding) = decode(object) else { continue };
+            let binding: RoleBinding = binding;
+            let namespace = &binding.metadata.namespace;
+            let rules = match binding.role_ref.kind.as_str() {
+                "ClusterRole" => resolved.get(&binding.role_ref.name),
+                "Role" => roles.get(&format!("{namespace}/{}", binding.role_ref.name)),
+                _ => None,
+            };
+            let Some(rules) = rules else { continue };
+            for subject in &binding.subjects {
+                let Some(key) = subject_key(subject, namespace) else { continue };
+                let source = format!(
+                    "RoleBinding {:?} of {} {:?} to {}",
+                    format!("{namespace}/{}", binding.metadata.name),
+                    binding.role_ref.kind,
+                    binding.role_ref.name,
+                    describe(subject)
+                );
+                index
+                    .namespaced
+                    .entry((namespace.clone(), key))
+                    .or_default()
+                    .push(Grant { source: source.into(), rules: rules.clone() });
+            }
+        }
+        index
+    }
+}
+
+/// A ClusterRole's rules with those it aggregates (see [`Index`]).
+pub fn aggregate_rules(name: &str, roles: &HashMap<String, ClusterRole>) -> Vec<PolicyRule> {
+    aggregate(name, roles, &mut HashSet::new())
+}
+
+/// A ClusterRole's rules and, through its `aggregationRule`, the rules of
+/// every ClusterRole its selectors match (transitively, each role once).
+fn aggregate(name: &str, roles: &HashMap<String, ClusterRole>, seen: &mut HashSet<String>) -> Vec<PolicyRule> {
+    if !seen.insert(name.to_owned()) {
+        return Vec::new();
+    }
+    let Some(role) = roles.get(name) else { return Vec::new() };
+    let mut rules = role.rules.clone();
+    if let Some(aggregation) = &role.aggregation_rule {
+        let mut names: Vec<&String> = roles
+            .iter()
+            .filter(|(other, r)| {
+                other.as_str() != name
+                    && aggregation
+                        .cluster_role_selectors
+                        .iter()
+                        .any(|s| k_api_types::selector::selector_matches(Some(s), &r.metadata.labels))
+            })
+            .map(|(other, _)| other)
+            .collect();
+        names.sort();
+        for other in names {
+            for rule in aggregate(other, roles, seen) {
+                if !rules.contains(&rule) {
+                    rules.push(rule);
+                }
+            }
+        }
+    }
+    rules
+}
+
+/// The index key of a binding's subject (service accounts become their
+/// user names; a service account without a namespace takes the binding's).
+fn subject_key(subject: &Subject, binding_namespace: &str) -> Option<String> {
+    match subject.kind.as_str() {
+        "User" => Some(format!("u:{}", subject.name)),
+        "Group" => Some(format!("g:{}", subject.name)),
+        "ServiceAccount" => {
+            let namespace = if subject.namespace.is_empty() { binding_namespace } else { &subject.namespace };
+            (!namespace.is_empty()).then(|| format!("u:{}", service_account::username(namespace, &subject.name)))
+        }
+        _ => None,
+    }
+}
+
+fn describe(subject: &Subject) -> String {
+    match subject.kind.as_str() {
+        "ServiceAccount" => format!("ServiceAccount {:?}", format!("{}/{}", subject.namespace, subject.name)),
+        kind => format!("{kind} {:?}", subject.name),
+    }
+}
+
+/// Watch-fed RBAC objects; see the [module docs](self).
+#[derive(Debug)]
+pub struct RbacCache {
+    objects: RwLock<Objects>,
+    generation: AtomicU64,
+    index: RwLock<Arc<Index>>,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for RbacCache {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn key_of(object: &DynamicObject) -> String {
+    if object.metadata.namespace.is_empty() {
+        object.metadata.name.clone()
+    } else {
+        format!("{}/{}", object.metadata.namespace, object.metadata.name)
+    }
+}
+
+impl RbacCache {
+    /// Lists the four kinds from `api` (waiting until it can), then keeps
+    /// following them in the background until the cache is dropped.
+    pub async fn start(api: Arc<dyn ObjectApi>) -> Arc<RbacCache> {
+        let mut initial: [(HashMap<String, DynamicObject>, String); 4] = Default::default();
+        for (slot, kind) in initial.iter_mut().zip(KINDS) {
+            *slot = list_until_ok(api.as_ref(), kind).await;
+        }
+        let mut versions = Vec::new();
+        let mut objects = Objects::default();
+        for (i, (items, version)) in initial.into_iter().enumerate() {
+            objects.kinds[i] = items;
+            versions.push(version);
+        }
+        Arc::new_cyclic(|weak: &Weak<RbacCache>| {
+            let tasks = versions
+                .into_iter()
+                .enumerate()
+                .map(|(i, version)| tokio::spawn(follow(api.clone(), weak.clone(), i, version)).abort_handle())
+                .collect();
+            RbacCache {
+                objects: RwLock::new(objects),
+                generation: AtomicU64::new(1),
+                index: RwLock::new(Arc::new(Index::default())),
+                tasks,
+            }
+        })
+    }
+
+    /// The index of the objects as they are now (built when they changed
+    /// since the last one).
+    pub fn index(&self) -> Arc<Index> {
+        let generation = self.generation.load(Ordering::Acquire);
+        {
+            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            if index.generation == generation {
+                return index.clone();
+            }
+        }
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        let generation = self.generation.load(Ordering::Acquire);
+        let built = Arc::new(Index::build(&objects, generation));
+        drop(objects);
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if index.generation < built.generation {
+            *index = built.clone();
+        }
+        built
+    }
+
+    /// How many objects of each kind are cached (roles, clusterroles,
+    /// rolebindings, clusterrolebindings).
+    pub fn counts(&self) -> [usize; 4] {
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        [0, 1, 2, 3].map(|i| objects.kinds[i].len())
+    }
+
+    fn change(&self, kind: usize, apply: impl FnOnce(&mut HashMap<String, DynamicObject>)) {
+        let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+        apply(&mut objects.kinds[kind]);
+        // Bumped under the lock, so an index built under the read lock
+        // carries the generation of exactly what it saw.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+fn gvr(kind: &str) -> GroupVersionResource {
+    GroupVersionResource::new("rbac.authorization.k8s.io", "v1", kind)
+}
+
+async fn list_until_ok(api: &dyn ObjectApi, kind: &str) -> (HashMap<String, DynamicObject>, String) {
+    loop {
+        match api.list(&gvr(kind), None, &ListOptions::default()).await {
+            Ok(page) => {
+                let items = page.items.into_iter().map(|o| (key_of(&o), o)).collect();
+                return (items, page.resource_version);
+            }
+            Err(e) => {
+                tracing::warn!("RBAC cache: listing {kind}: {e}; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Follows one kind's watch from `version`, listing again whenever the
+/// watch ends, until the cache is gone.
+async fn follow(api: Arc<dyn ObjectApi>, cache: Weak<RbacCache>, kind: usize, mut version: String) {
+    // A watch that ends is followed by a new list, so events need not
+    // track the version.
+    loop {
+        let options =
+            WatchOptions { resource_version: Some(version.clone()), allow_bookmarks: true, ..WatchOptions::default() };
+        match api.watch(&gvr(KINDS[kind]), None, &options).await {
+            Ok(mut events) => {
+                while let Some(event) = events.next().await {
+                    let Some(cache) = cache.upgrade() else { return };
+                    match event {
+                        Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                            cache.change(kind, |m| {
+                                m.insert(key_of(&o), o);
+                            });
+                        }
+                        Ok(WatchEvent::Deleted(o)) => {
+                            cache.change(kind, |m| {
+                                m.remove(&key_of(&o));
+                            });
+                        }
+                        Ok(WatchEvent::Bookmark(_)) => {}
+                        Ok(WatchEvent::Error(_)) | Err(_) => break,
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("RBAC cache: watching {}: {e}", KINDS[kind]),
+        }
+        // The watch ended (expired, or the store restarted): list again.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (items, listed) = list_until_ok(api.as_ref(), KINDS[kind]).await;
+        let Some(cache) = cache.upgrade() else { return };
+        cache.change(kind, |m| *m = items);
+        version = listed;
+    }
+}

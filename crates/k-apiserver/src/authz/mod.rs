@@ -1,0 +1,382 @@
+//! Authorization: may this user do this?
+//!
+//! Every authenticated request becomes [`Attributes`] (user, verb, and
+//! either a resource — group, resource, subresource, namespace, name — or a
+//! non-resource path) that an [`Authorization`] chain decides, as
+//! kube-apiserver's `--authorization-mode` does: each [`Authorizer`] allows,
+//! denies or has no opinion; the first to allow or deny decides, and a
+//! request nobody allows is refused with kube-apiserver's 403 message
+//! (`pods is forbidden: User "jane" cannot list resource "pods" in API
+//! group "" in the namespace "default"`).
+//!
+//! Built in: [`AlwaysAllow`], [`AlwaysDeny`] and [`rbac::Rbac`] (Roles,
+//! ClusterRoles and their bindings, read from watch-fed caches; the
+//! [`bootstrap`] policy is created at start). [`Mode`] parses
+//! `--authorization-mode`.
+
+pub mod bootstrap;
+pub mod cache;
+pub mod rbac;
+
+use std::sync::Arc;
+
+use k_api_types::meta::StatusDetails;
+use k_store::api::UserInfo;
+
+use crate::error::ApiError;
+
+/// What a request asks to do, as authorizers see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes {
+    /// Who asks.
+    pub user: UserInfo,
+    /// The verb: `get`, `list`, `create`, … for resources (also
+    /// `impersonate`, `bind`, `escalate`, `use`); the lower-case HTTP method
+    /// for paths.
+    pub verb: String,
+    /// Whether this is a resource request (else a non-resource path).
+    pub resource_request: bool,
+    /// Namespace ("" for cluster-scoped requests).
+    pub namespace: String,
+    /// API group ("" for the core group).
+    pub api_group: String,
+    /// API version.
+    pub api_version: String,
+    /// Resource (plural).
+    pub resource: String,
+    /// Subresource ("" when none).
+    pub subresource: String,
+    /// Object name ("" for collections and creates without a name).
+    pub name: String,
+    /// The path of a non-resource request.
+    pub path: String,
+}
+
+impl Attributes {
+    /// A resource request.
+    pub fn resource(
+        user: UserInfo,
+        verb: &str,
+        api_group: &str,
+        resource: &str,
+        subresource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Self {
+        Attributes {
+            user,
+            verb: verb.to_owned(),
+            resource_request: true,
+            namespace: namespace.to_owned(),
+            api_group: api_group.to_owned(),
+            resource: resource.to_owned(),
+            subresource: subresource.to_owned(),
+            name: name.to_owned(),
+            ..Attributes::default()
+        }
+    }
+
+    /// A non-resource request (`/healthz`, `/apis`, …).
+    pub fn non_resource(user: UserInfo, verb: &str, path: &str) -> Self {
+        Attributes { user, verb: verb.to_owned(), path: path.to_owned(), ..Attributes::default() }
+    }
+
+    /// kube-apiserver's words for a refusal of these attributes.
+    pub fn forbidden_message(&self) -> String {
+        let user = &self.user.username;
+        if !self.resource_request {
+            return format!("User {user:?} cannot {} path {:?}", self.verb, self.path);
+        }
+        let mut resource = self.resource.clone();
+        if !self.subresource.is_empty() {
+            resource = format!("{resource}/{}", self.subresource);
+        }
+        let scope = if self.namespace.is_empty() {
+            "at the cluster scope".to_owned()
+        } else {
+            format!("in the namespace {:?}", self.namespace)
+        };
+        format!("User {user:?} cannot {} resource {resource:?} in API group {:?} {scope}", self.verb, self.api_group)
+    }
+
+    /// The 403 Forbidden Status answered for these attributes, with the
+    /// authorizers' reason appended when there is one.
+    pub fn forbidden(&self, reason: &str) -> ApiError {
+        let mut message = self.forbidden_message();
+        if !reason.is_empty() {
+            message = format!("{message}: {reason}");
+        }
+        let qualified = if !self.resource_request || self.resource.is_empty() {
+            String::new()
+        } else if self.api_group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}.{}", self.resource, self.api_group)
+        };
+        let text = match (qualified.is_empty(), self.name.is_empty()) {
+            (true, _) => format!("forbidden: {message}"),
+            (false, true) => format!("{qualified} is forbidden: {message}"),
+            (false, false) => format!("{qualified} {:?} is forbidden: {message}", self.name),
+        };
+        let mut error = ApiError::new(403, "Forbidden", text);
+        error.status.details = Some(StatusDetails {
+            name: self.name.clone(),
+            group: self.api_group.clone(),
+            kind: self.resource.clone(),
+            ..StatusDetails::default()
+        });
+        error
+    }
+}
+
+/// An authorizer's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed (with the reason, such as the binding that allows it).
+    Allow(String),
+    /// Denied outright: later authorizers are not asked.
+    Deny(String),
+    /// Neither: the next authorizer decides (the reason is kept for the 403).
+    NoOpinion(String),
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn allowed(&self) -> bool {
+        matches!(self, Decision::Allow(_))
+    }
+
+    /// The reason given.
+    pub fn reason(&self) -> &str {
+        match self {
+            Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(r) => r,
+        }
+    }
+}
+
+/// A rule of a SelfSubjectRulesReview: what a user may do on resources.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceRule {
+    /// Verbs.
+    pub verbs: Vec<String>,
+    /// API groups.
+    pub api_groups: Vec<String>,
+    /// Resources.
+    pub resources: Vec<String>,
+    /// Resource names (empty: all).
+    pub resource_names: Vec<String>,
+}
+
+/// A rule of a SelfSubjectRulesReview: what a user may do on paths.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NonResourceRule {
+    /// Verbs.
+    pub verbs: Vec<String>,
+    /// Paths (a trailing `*` matches any rest).
+    pub non_resource_urls: Vec<String>,
+}
+
+/// The rules a user has in a namespace (SelfSubjectRulesReview).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Rules over resources.
+    pub resource_rules: Vec<ResourceRule>,
+    /// Rules over paths.
+    pub non_resource_rules: Vec<NonResourceRule>,
+    /// Whether an authorizer could not list what it would allow, so the
+    /// list may be short.
+    pub incomplete: bool,
+}
+
+/// One way of deciding requests; see the [module docs](self).
+pub trait Authorizer: Send + Sync + std::fmt::Debug {
+    /// Decides one request.
+    fn authorize(&self, attributes: &Attributes) -> Decision;
+
+    /// What `user` may do in `namespace`, for SelfSubjectRulesReview. The
+    /// default lists nothing and says the list is incomplete.
+    fn rules_for(&self, _user: &UserInfo, _namespace: &str) -> Rules {
+        Rules { incomplete: true, ..Rules::default() }
+    }
+}
+
+/// Allows everything (`--authorization-mode=AlwaysAllow`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AlwaysAllow;
+
+impl Authorizer for AlwaysAllow {
+    fn authorize(&self, _: &Attributes) -> Decision {
+        Decision::Allow(String::new())
+    }
+
+    fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
+        let all = vec!["*".to_owned()];
+        Rules {
+            resource_rules: vec![ResourceRule {
+                verbs: all.clone(),
+                api_groups: all.clone(),
+                resources: all.clone(),
+                resource_names: Vec::new(),
+            }],
+            non_resource_rules: vec![NonResourceRule { verbs: all.clone(), non_resource_urls: all }],
+            incomplete: false,
+        }
+    }
+}
+
+/// Denies everything (`--authorization-mode=AlwaysDeny`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AlwaysDeny;
+
+impl Authorizer for AlwaysDeny {
+    fn authorize(&self, _: &Attributes) -> Decision {
+        Decision::Deny("Everything is forbidden.".to_owned())
+    }
+
+    fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
+        Rules::default()
+    }
+}
+
+/// A mode of `--authorization-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// [`AlwaysAllow`].
+    AlwaysAllow,
+    /// [`AlwaysDeny`].
+    AlwaysDeny,
+    /// [`rbac::Rbac`].
+    Rbac,
+}
+
+impl Mode {
+    /// Parses a comma-separated `--authorization-mode` value
+    /// (`RBAC`, `AlwaysAllow`, `AlwaysDeny`; `Node` and `Webhook` are not
+    /// served and say so).
+    pub fn parse_list(text: &str) -> Result<Vec<Mode>, String> {
+        let mut modes = Vec::new();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let mode = match name {
+                "AlwaysAllow" => Mode::AlwaysAllow,
+                "AlwaysDeny" => Mode::AlwaysDeny,
+                "RBAC" => Mode::Rbac,
+                "Node" | "Webhook" | "ABAC" => {
+                    return Err(format!(
+                        "authorization mode {name:?} is not supported (use RBAC, AlwaysAllow, AlwaysDeny)"
+                    ));
+                }
+                other => return Err(format!("unknown authorization mode {other:?}")),
+            };
+            if modes.contains(&mode) {
+                return Err(format!("authorization mode {name:?} is given twice"));
+            }
+            modes.push(mode);
+        }
+        if modes.is_empty() {
+            return Err("at least one authorization mode is needed".to_owned());
+        }
+        Ok(modes)
+    }
+}
+
+/// Authorizers asked in order; see the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub struct Authorization {
+    chain: Vec<Arc<dyn Authorizer>>,
+}
+
+impl Authorization {
+    /// No authorizer: every request is refused until authorizers are added.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an authorizer after those already there.
+    #[must_use]
+    pub fn with(self, authorizer: impl Authorizer + 'static) -> Self {
+        self.with_shared(Arc::new(authorizer))
+    }
+
+    /// Adds a shared authorizer after those already there.
+    #[must_use]
+    pub fn with_shared(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.chain.push(authorizer);
+        self
+    }
+
+    /// Decides: the first authorizer to allow or deny; if none does, no
+    /// opinion (a refusal), with every reason given.
+    pub fn authorize(&self, attributes: &Attributes) -> Decision {
+        let mut reasons = Vec::new();
+        for authorizer in &self.chain {
+            match authorizer.authorize(attributes) {
+                Decision::NoOpinion(reason) => {
+                    if !reason.is_empty() {
+                        reasons.push(reason);
+                    }
+                }
+                decided => return decided,
+            }
+        }
+        Decision::NoOpinion(reasons.join("\n"))
+    }
+
+    /// Ok when allowed, else the 403 to answer.
+    pub fn check(&self, attributes: &Attributes) -> Result<(), ApiError> {
+        match self.authorize(attributes) {
+            Decision::Allow(_) => Ok(()),
+            refused => Err(attributes.forbidden(refused.reason())),
+        }
+    }
+
+    /// Every authorizer's rules for `user` in `namespace`, together.
+    pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        let mut rules = Rules::default();
+        for authorizer in &self.chain {
+            let more = authorizer.rules_for(user, namespace);
+            rules.resource_rules.extend(more.resource_rules);
+            rules.non_resource_rules.extend(more.non_resource_rules);
+            rules.incomplete |= more.incomplete;
+        }
+        rules
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jane() -> UserInfo {
+        UserInfo::named("jane")
+    }
+
+    #[test]
+    fn forbidden_messages_read_like_kube_apiservers() {
+        let list = Attributes::resource(jane(), "list", "", "pods", "", "default", "");
+        assert_eq!(
+            list.forbidden("").status.message,
+            r#"pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default""#
+        );
+        let get = Attributes::resource(jane(), "get", "apps", "deployments", "scale", "", "web");
+        assert_eq!(
+            get.forbidden("").status.message,
+            r#"deployments.apps "web" is forbidden: User "jane" cannot get resource "deployments/scale" in API group "apps" at the cluster scope"#
+        );
+        let path = Attributes::non_resource(jane(), "get", "/metrics");
+        let error = path.forbidden("no");
+        assert_eq!(error.status.message, r#"forbidden: User "jane" cannot get path "/metrics": no"#);
+        assert_eq!((error.code(), error.status.reason.as_str()), (403, "Forbidden"));
+    }
+
+    #[test]
+    fn the_first_decision_wins_and_nobody_allowing_is_a_refusal() {
+        let attrs = Attributes::resource(jane(), "get", "", "pods", "", "default", "web");
+        assert!(Authorization::new().with(AlwaysAllow).with(AlwaysDeny).authorize(&attrs).allowed());
+        let denied = Authorization::new().with(AlwaysDeny).with(AlwaysAllow).check(&attrs).unwrap_err();
+        assert!(denied.status.message.ends_with(": Everything is forbidden."), "{}", denied.status.message);
+        assert!(!Authorization::new().authorize(&attrs).allowed());
+        assert_eq!(Mode::parse_list("RBAC, AlwaysAllow").unwrap(), [Mode::Rbac, Mode::AlwaysAllow]);
+        assert!(Mode::parse_list("Node").unwrap_err().contains("not supported"));
+        assert!(Mode::parse_list("RBAC,RBAC").is_err());
+    }
+}
