@@ -89,6 +89,12 @@ struct Options {
     /// Audiences of the API (default: the issuer), comma-separated.
     #[arg(long, value_delimiter = ',')]
     api_audiences: Vec<String>,
+    /// Admission plugins to turn on besides the defaults (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    enable_admission_plugins: Vec<String>,
+    /// Admission plugins to turn off (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    disable_admission_plugins: Vec<String>,
     /// Longest lifetime of a requested service-account token, in seconds.
     #[arg(long)]
     service_account_max_token_expiration: Option<i64>,
@@ -149,6 +155,16 @@ async fn run(options: Options) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (tls, credentials) = tls(&options)?;
     let api: Arc<dyn k_store::ObjectApi> = Arc::new(store.clone());
+    let admission = k_apiserver::admission::Admission::from_flags(
+        &options.enable_admission_plugins,
+        &options.disable_admission_plugins,
+        api.clone(),
+    )?;
+    tracing::info!("admission plugins: {}", admission.names().join(", "));
+    admission.install(&store);
+    k_apiserver::admission::priority::ensure_system_classes(api.as_ref())
+        .await
+        .map_err(|e| format!("creating the system priority classes: {e}"))?;
     let security = security(&options, api.clone()).await?;
     let config = ServerConfig {
         max_requests_inflight: options.max_requests_inflight,

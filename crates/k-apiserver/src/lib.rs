@@ -27,6 +27,7 @@
 //!
 //! The design is in `docs/apiserver/design.md`.
 
+pub mod admission;
 pub mod allocator;
 pub mod authn;
 pub mod authz;

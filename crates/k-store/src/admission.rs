@@ -26,6 +26,9 @@ pub struct AdmissionRequest<'a> {
     pub old_object: Option<&'a Object>,
     /// Who is writing.
     pub user: &'a UserInfo,
+    /// Whether this is a dry run (`dryRun=All`): nothing will be stored, so
+    /// hooks with side effects (quota reservations) must leave it alone.
+    pub dry_run: bool,
 }
 
 /// An admission plugin. Return an error (usually `StoreError::Forbidden` or

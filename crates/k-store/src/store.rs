@@ -249,6 +249,7 @@ impl Store {
             object,
             old_object: old,
             user,
+            dry_run: self.dry_run,
         };
         for hook in hooks {
             hook.admit(&mut request).await?;
