@@ -24,6 +24,8 @@ pub mod validation;
 #[doc(hidden)]
 pub mod wire_support;
 
+pub mod admission;
+pub mod admissionregistration;
 pub mod apiextensions;
 pub mod apps;
 pub mod authentication;

@@ -210,6 +210,8 @@ builtin_kinds! {
     EndpointSlice(discovery::v1::EndpointSlice),
     PriorityClass(scheduling::v1::PriorityClass),
     CustomResourceDefinition(apiextensions::v1::CustomResourceDefinition),
+    MutatingWebhookConfiguration(admissionregistration::v1::MutatingWebhookConfiguration),
+    ValidatingWebhookConfiguration(admissionregistration::v1::ValidatingWebhookConfiguration),
     SubjectAccessReview(authorization::v1::SubjectAccessReview),
     SelfSubjectAccessReview(authorization::v1::SelfSubjectAccessReview),
     LocalSubjectAccessReview(authorization::v1::LocalSubjectAccessReview),

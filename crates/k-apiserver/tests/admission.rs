@@ -350,3 +350,267 @@ async fn plugins_are_chosen_by_flags() {
     let err = Admission::from_flags(&s(&["Priority"]), &s(&["Priority"]), api).expect_err("both");
     assert!(err.contains("both enabled and disabled"), "{err}");
 }
+
+/// What the test's webhook server saw: (path, operation, namespace, user).
+type Seen = Arc<std::sync::Mutex<Vec<(String, String, String, String)>>>;
+
+/// A real HTTPS webhook server: `/mutate` annotates, `/validate` refuses
+/// objects labelled `deny`, `/slow` answers after three seconds.
+async fn webhook_server(pki: &k_apiserver::tls::Pki, seen: Seen) -> std::net::SocketAddr {
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let acceptor = tokio_rustls::TlsAcceptor::from(
+        k_apiserver::tls::server_config(&pki.serving.cert_pem, &pki.serving.key_pem, None).expect("tls"),
+    );
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        use http_body_util::BodyExt;
+                        let path = request.uri().path().to_owned();
+                        let body = request.into_body().collect().await.expect("body").to_bytes();
+                        let review: Value = serde_json::from_slice(&body).expect("an AdmissionReview");
+                        let req = &review["request"];
+                        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                        seen.lock().unwrap().push((
+                            path.clone(),
+                            text(&req["operation"]),
+                            text(&req["namespace"]),
+                            text(&req["userInfo"]["username"]),
+                        ));
+                        let mut response = json!({"uid": req["uid"], "allowed": true});
+                        match path.as_str() {
+                            "/mutate" => {
+                                let patch = json!([{"op": "add", "path": "/metadata/annotations", "value": {"webhook.example.com/seen": "yes"}}]);
+                                response["patchType"] = "JSONPatch".into();
+                                response["patch"] = k_apiserver::admission::webhook::encode_patch(&patch).into();
+                            }
+                            "/validate" if req["object"]["metadata"]["labels"].get("deny").is_some() => {
+                                response["allowed"] = false.into();
+                                response["status"] =
+                                    json!({"code": 403, "message": "objects labelled deny are refused"});
+                            }
+                            "/slow" => tokio::time::sleep(std::time::Duration::from_secs(3)).await,
+                            _ => {}
+                        }
+                        let answer = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response});
+                        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from(answer.to_string()),
+                        )))
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn webhook_config(kind: &str, name: &str, url: &str, ca: &str, resources: &str, policy: &str, extra: Value) -> Value {
+    let mut hook = json!({
+        "name": name,
+        "clientConfig": {"url": url, "caBundle": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca)},
+        "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": [resources]}],
+        "failurePolicy": policy, "sideEffects": "None", "admissionReviewVersions": ["v1"], "timeoutSeconds": 1,
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        hook[k] = v;
+    }
+    json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
+           "metadata": {"name": name.split('.').next().unwrap()}, "webhooks": [hook]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_mutate_and_validate_over_https() {
+    let store = store_with(&[], &[]).await;
+    let api: Arc<dyn ObjectApi> = Arc::new(store.clone());
+    let dir = std::env::temp_dir().join(format!("k-webhook-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pki = k_apiserver::tls::Pki::load_or_create(&dir, &[], &[]).expect("pki");
+    let seen = Seen::default();
+    let addr = webhook_server(&pki, seen.clone()).await;
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", addr.port());
+    let ca = pki.ca.cert_pem.clone();
+    let user = k_store::api::UserInfo { username: "writer".into(), ..Default::default() };
+    let create = |resource: &str, ns: &str, object: Value| {
+        let (api, user) = (api.clone(), user.clone());
+        let gvr = k_api_types::GroupVersionResource::new("", "v1", resource);
+        let ns = ns.to_owned();
+        async move { api.create(&gvr, &ns, serde_json::from_value(object).expect("object"), &user).await }
+    };
+    let configs = |kind: &str| {
+        let plural = if kind.starts_with("Mutating") {
+            "mutatingwebhookconfigurations"
+        } else {
+            "validatingwebhookconfigurations"
+        };
+        k_api_types::GroupVersionResource::new("admissionregistration.k8s.io", "v1", plural)
+    };
+    let register = |kind: &'static str, config: Value| {
+        let (api, user) = (api.clone(), user.clone());
+        async move {
+            api.create(&configs(kind), "", serde_json::from_value(config).expect("config"), &user)
+                .await
+                .expect("webhook configuration")
+        }
+    };
+    // Namespace team is labelled for the mutating webhook; default is not.
+    let namespaces: Api<Namespace> = Api::all(store.clone());
+    let mut team = namespaces.get("team").await.expect("team");
+    team.metadata.labels.insert("webhooks".into(), "on".into());
+    namespaces.update(&team).await.expect("label team");
+    register(
+        "MutatingWebhookConfiguration",
+        webhook_config(
+            "MutatingWebhookConfiguration",
+            "annotate.example.com",
+            &url("/mutate"),
+            &ca,
+            "pods",
+            "Fail",
+            json!({"namespaceSelector": {"matchLabels": {"webhooks": "on"}}}),
+        ),
+    )
+    .await;
+    register(
+        "ValidatingWebhookConfiguration",
+        webhook_config(
+            "ValidatingWebhookConfiguration",
+            "deny.example.com",
+            &url("/validate"),
+            &ca,
+            "pods",
+            "Fail",
+            json!({}),
+        ),
+    )
+    .await;
+
+    let plain = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    let mutated = create("pods", "team", plain.clone()).await.expect("admitted");
+    assert_eq!(
+        mutated.metadata.annotations.get("webhook.example.com/seen").map(String::as_str),
+        Some("yes"),
+        "the JSON patch applied"
+    );
+    let untouched = create("pods", "default", plain.clone()).await.expect("admitted");
+    assert!(untouched.metadata.annotations.is_empty(), "the namespace selector excludes default");
+    let mut denied = plain.clone();
+    denied["metadata"] = json!({"name": "d", "labels": {"deny": "yes"}});
+    let err = create("pods", "team", denied).await.expect_err("refused");
+    assert_eq!(
+        forbidden(&err),
+        r#"admission webhook "deny.example.com" denied the request: objects labelled deny are refused"#
+    );
+    {
+        let seen = seen.lock().unwrap();
+        assert!(seen.contains(&("/mutate".into(), "CREATE".into(), "team".into(), "writer".into())), "{seen:?}");
+        assert!(!seen.iter().any(|(p, _, ns, _)| p == "/mutate" && ns == "default"), "{seen:?}");
+        assert_eq!(seen.iter().filter(|(p, ..)| p == "/validate").count(), 3, "{seen:?}");
+    }
+
+    // failurePolicy: an unreachable webhook is skipped under Ignore and
+    // refuses under Fail; a slow one times out.
+    register(
+        "ValidatingWebhookConfiguration",
+        webhook_config(
+            "ValidatingWebhookConfiguration",
+            "gone.example.com",
+            "https://127.0.0.1:1/",
+            &ca,
+            "configmaps",
+            "Ignore",
+            json!({}),
+        ),
+    )
+    .await;
+    let map = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+    create("configmaps", "team", map("ignored")).await.expect("Ignore lets it through");
+    register(
+        "ValidatingWebhookConfiguration",
+        webhook_config(
+            "ValidatingWebhookConfiguration",
+            "strict.example.com",
+            "https://127.0.0.1:1/",
+            &ca,
+            "configmaps",
+            "Fail",
+            json!({}),
+        ),
+    )
+    .await;
+    let err = create("configmaps", "team", map("refused")).await.expect_err("Fail refuses");
+    assert!(
+        matches!(&err, StoreError::Internal(m) if m.contains(r#"failed calling webhook "strict.example.com""#)),
+        "{err:?}"
+    );
+    register(
+        "ValidatingWebhookConfiguration",
+        webhook_config(
+            "ValidatingWebhookConfiguration",
+            "slow.example.com",
+            &url("/slow"),
+            &ca,
+            "secrets",
+            "Fail",
+            json!({}),
+        ),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}});
+    let err = create("secrets", "team", secret).await.expect_err("timed out");
+    assert!(matches!(&err, StoreError::Internal(m) if m.contains("deadline exceeded")), "{err:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "the 1 s timeout held: {:?}",
+        started.elapsed()
+    );
+    // A webhook configuration itself is never sent to webhooks: with a
+    // failing webhook on everything, configurations can still be written.
+    let everything =
+        json!({"rules": [{"operations": ["*"], "apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"]}]});
+    register(
+        "ValidatingWebhookConfiguration",
+        webhook_config(
+            "ValidatingWebhookConfiguration",
+            "all.example.com",
+            "https://127.0.0.1:1/",
+            &ca,
+            "*",
+            "Fail",
+            everything,
+        ),
+    )
+    .await;
+    let err = create(
+        "services",
+        "team",
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await
+    .expect_err("the catch-all webhook is live");
+    assert!(matches!(&err, StoreError::Internal(m) if m.contains("all.example.com")), "{err:?}");
+    register(
+        "MutatingWebhookConfiguration",
+        webhook_config(
+            "MutatingWebhookConfiguration",
+            "later.example.com",
+            "https://127.0.0.1:1/",
+            &ca,
+            "pods",
+            "Ignore",
+            json!({}),
+        ),
+    )
+    .await;
+}

@@ -10,8 +10,9 @@
 //!
 //! Built-in plugins, by kube-apiserver's names: [`namespace_lifecycle`],
 //! [`limit_ranger`], [`service_account`], [`priority`],
-//! [`default_toleration_seconds`], [`default_storage_class`] and
-//! [`resource_quota`]. [`Admission::from_flags`] reads
+//! [`default_toleration_seconds`], [`default_storage_class`],
+//! [`webhook`] (`MutatingAdmissionWebhook`, `ValidatingAdmissionWebhook`)
+//! and [`resource_quota`]. [`Admission::from_flags`] reads
 //! `--enable-admission-plugins` / `--disable-admission-plugins` over the
 //! default set, and orders plugins as kube-apiserver does whatever order
 //! the flags give.
@@ -23,6 +24,7 @@ pub mod namespace_lifecycle;
 pub mod priority;
 pub mod resource_quota;
 pub mod service_account;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -54,6 +56,8 @@ pub const PLUGINS: &[&str] = &[
     "Priority",
     "DefaultTolerationSeconds",
     "DefaultStorageClass",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionWebhook",
     "ResourceQuota",
 ];
 
@@ -75,7 +79,6 @@ const NOT_SERVED: &[&str] = &[
     "ExtendedResourceToleration",
     "ImagePolicyWebhook",
     "LimitPodHardAntiAffinityTopology",
-    "MutatingAdmissionWebhook",
     "NodeRestriction",
     "OwnerReferencesPermissionEnforcement",
     "PersistentVolumeClaimResize",
@@ -86,7 +89,6 @@ const NOT_SERVED: &[&str] = &[
     "StorageObjectInUseProtection",
     "TaintNodesByCondition",
     "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionWebhook",
 ];
 
 /// An ordered chain of plugins; see the [module docs](self).
@@ -122,6 +124,8 @@ impl Admission {
             "Priority" => Arc::new(priority::Priority::new(api)),
             "DefaultTolerationSeconds" => Arc::new(default_toleration_seconds::DefaultTolerationSeconds),
             "DefaultStorageClass" => Arc::new(default_storage_class::DefaultStorageClass::new(api)),
+            "MutatingAdmissionWebhook" => Arc::new(webhook::Webhooks::mutating(api)),
+            "ValidatingAdmissionWebhook" => Arc::new(webhook::Webhooks::validating(api)),
             "ResourceQuota" => Arc::new(resource_quota::ResourceQuota::new(api)),
             other if NOT_SERVED.contains(&other) => {
                 return Err(format!("admission plugin {other:?} is not served by k (served: {})", PLUGINS.join(", ")));
