@@ -103,6 +103,20 @@ impl Drop for WatchGuard {
     }
 }
 
+/// The verb of a non-resource request: the lower-case method.
+fn method_verb(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "get",
+        Method::HEAD => "head",
+        Method::POST => "post",
+        Method::PUT => "put",
+        Method::PATCH => "patch",
+        Method::DELETE => "delete",
+        Method::OPTIONS => "options",
+        _ => "unknown",
+    }
+}
+
 /// Requests served without authentication run as this user until the
 /// security layers (authentication, RBAC) are configured.
 fn default_user() -> UserInfo {
@@ -247,7 +261,9 @@ impl ApiServer {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let start = Instant::now();
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // Taken, not cloned: the authentication layer's user is this request's.
+        let authenticated = parts.extensions.remove::<authn::layer::Authenticated>().map(|a| a.0);
         let query = Query::parse(parts.uri.query());
         let watch_param = query.flag("watch").unwrap_or(false);
         let target = request::parse_target(&parts.method, parts.uri.path(), watch_param);
@@ -284,7 +300,7 @@ impl ApiServer {
                 }
                 Ok(collected) => {
                     let body = collected.to_bytes();
-                    match self.route(&parts, target, &query, body).await {
+                    match self.route(&parts, authenticated, target, &query, body).await {
                         Ok(r) => r,
                         Err(e) => response::error(&e),
                     }
@@ -319,6 +335,7 @@ impl ApiServer {
     async fn route(
         &self,
         parts: &http::request::Parts,
+        authenticated: Option<UserInfo>,
         target: Result<Target, ApiError>,
         query: &Query,
         body: Bytes,
@@ -327,8 +344,8 @@ impl ApiServer {
         let path = parts.uri.path();
         let read_only = parts.method == Method::GET || parts.method == Method::HEAD;
         let config = &self.inner.config;
-        let authenticated = match parts.extensions.get::<authn::layer::Authenticated>() {
-            Some(authn::layer::Authenticated(user)) => user.clone(),
+        let authenticated = match authenticated {
+            Some(user) => user,
             None => match &config.authentication {
                 None => default_user(),
                 Some(authentication) => authentication.authenticate(parts).await?,
@@ -339,7 +356,7 @@ impl ApiServer {
         if let Some(authorization) = &config.authorization {
             let attributes = match &target {
                 Target::Resource(r) => authz::Attributes::resource(
-                    user.clone(),
+                    &user,
                     r.verb.as_str(),
                     &r.group,
                     &r.resource,
@@ -347,7 +364,7 @@ impl ApiServer {
                     &r.namespace,
                     &r.name,
                 ),
-                _ => authz::Attributes::non_resource(user.clone(), &parts.method.as_str().to_ascii_lowercase(), path),
+                _ => authz::Attributes::non_resource(&user, method_verb(&parts.method), path),
             };
             authorization.check(&attributes)?;
         }

@@ -66,13 +66,16 @@ pub(crate) async fn serve(call: &Call<'_>) -> ApiResult<Response<Body>> {
         "tokenreviews" => token_review(call).await,
         "selfsubjectaccessreviews" => {
             let mut review: authz::SelfSubjectAccessReview = decode(call)?;
-            let attributes = attributes(
-                "SelfSubjectAccessReview",
-                call.user.clone(),
-                review.spec.resource_attributes.as_ref(),
-                review.spec.non_resource_attributes.as_ref(),
-            )?;
-            review.status = Some(decide(call, &attributes));
+            let status = {
+                let attributes = attributes(
+                    "SelfSubjectAccessReview",
+                    &call.user,
+                    review.spec.resource_attributes.as_ref(),
+                    review.spec.non_resource_attributes.as_ref(),
+                )?;
+                decide(call, &attributes)
+            };
+            review.status = Some(status);
             Ok(created(&review))
         }
         "subjectaccessreviews" | "localsubjectaccessreviews" => {
@@ -115,7 +118,7 @@ pub(crate) async fn serve(call: &Call<'_>) -> ApiResult<Response<Body>> {
                 extra: spec.extra.clone(),
             };
             let attributes =
-                attributes(kind, subject, spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
+                attributes(kind, &subject, spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
             value["status"] = serde_json::to_value(decide(call, &attributes)).unwrap_or(Value::Null);
             Ok(created(&value))
         }
@@ -182,27 +185,27 @@ fn wire_user(user: &UserInfo) -> authn::UserInfo {
 }
 
 /// The attributes a review asks about (exactly one of the two kinds).
-fn attributes(
+fn attributes<'a>(
     kind: &str,
-    user: UserInfo,
-    resource: Option<&authz::ResourceAttributes>,
-    path: Option<&authz::NonResourceAttributes>,
-) -> ApiResult<Attributes> {
-    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    user: &'a UserInfo,
+    resource: Option<&'a authz::ResourceAttributes>,
+    path: Option<&'a authz::NonResourceAttributes>,
+) -> ApiResult<Attributes<'a>> {
+    let text = |s: &'a Option<String>| s.as_deref().unwrap_or_default();
     match (resource, path) {
         (Some(r), None) => Ok(Attributes {
-            user,
-            verb: text(&r.verb),
-            resource_request: true,
-            namespace: text(&r.namespace),
-            api_group: text(&r.group),
             api_version: text(&r.version),
-            resource: text(&r.resource),
-            subresource: text(&r.subresource),
-            name: text(&r.name),
-            path: String::new(),
+            ..Attributes::resource(
+                user,
+                text(&r.verb),
+                text(&r.group),
+                text(&r.resource),
+                text(&r.subresource),
+                text(&r.namespace),
+                text(&r.name),
+            )
         }),
-        (None, Some(p)) => Ok(Attributes::non_resource(user, &text(&p.verb), &text(&p.path))),
+        (None, Some(p)) => Ok(Attributes::non_resource(user, text(&p.verb), text(&p.path))),
         _ => Err(invalid(
             kind,
             "spec.resourceAttributes: Invalid value: exactly one of nonResourceAttributes or resourceAttributes must be specified",
@@ -210,10 +213,10 @@ fn attributes(
     }
 }
 
-fn decide(call: &Call<'_>, attributes: &Attributes) -> authz::SubjectAccessReviewStatus {
+fn decide(call: &Call<'_>, attributes: &Attributes<'_>) -> authz::SubjectAccessReviewStatus {
     let decision = match &call.config.authorization {
         Some(chain) => chain.authorize(attributes),
-        None => Decision::Allow("no authorization is configured: everything is allowed".to_owned()),
+        None => Decision::Allow("no authorization is configured: everything is allowed".into()),
     };
     let reason = (!decision.reason().is_empty()).then(|| decision.reason().to_owned());
     authz::SubjectAccessReviewStatus {

@@ -65,28 +65,29 @@ pub fn impersonate(
     if username.is_empty() {
         return Err(ApiError::bad_request("the Impersonate-User header is empty"));
     }
-    let check = |verb_attrs: Attributes| -> ApiResult<()> {
+    let check = |verb_attrs: Attributes<'_>| -> ApiResult<()> {
         match authorization {
             None => Ok(()),
             Some(a) => a.check(&verb_attrs),
         }
     };
-    let ask = |group: &str, resource: &str, sub: &str, namespace: &str, name: &str| {
-        Attributes::resource(user.clone(), "impersonate", group, resource, sub, namespace, name)
+    let user = &user;
+    let ask = |group: &'static str, resource: &'static str, sub: &str, namespace: &str, name: &str| {
+        check(Attributes::resource(user, "impersonate", group, resource, sub, namespace, name))
     };
     match service_account::split_username(&username) {
-        Some((namespace, name)) => check(ask("", "serviceaccounts", "", namespace, name))?,
-        None => check(ask("", "users", "", "", &username))?,
+        Some((namespace, name)) => ask("", "serviceaccounts", "", namespace, name)?,
+        None => ask("", "users", "", "", &username)?,
     }
     for group in &groups {
-        check(ask("", "groups", "", "", group))?;
+        ask("", "groups", "", "", group)?;
     }
     for uid in &uids {
-        check(ask("authentication.k8s.io", "uids", "", "", uid))?;
+        ask("authentication.k8s.io", "uids", "", "", uid)?;
     }
     for (key, values) in &extra {
         for value in values {
-            check(ask("authentication.k8s.io", "userextras", key, "", value))?;
+            ask("authentication.k8s.io", "userextras", key, "", value)?;
         }
     }
     let mut groups = groups;

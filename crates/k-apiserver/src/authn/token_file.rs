@@ -68,6 +68,7 @@ impl TokenFile {
                 .map(|g| g.trim().trim_matches('"').trim())
                 .filter(|g| !g.is_empty())
                 .map(str::to_owned)
+                .chain([super::AUTHENTICATED.to_owned()])
                 .collect();
             let user =
                 UserInfo { username: record[1].to_owned(), uid: record[2].to_owned(), groups, ..UserInfo::default() };
@@ -120,9 +121,9 @@ mod tests {
         assert_eq!(file.len(), 3);
         let Outcome::Authenticated(bob) = file.lookup("t2") else { panic!("t2 is bob's") };
         assert_eq!((bob.username.as_str(), bob.uid.as_str()), ("bob", "1002"));
-        assert_eq!(bob.groups, ["dev", "ops"]);
+        assert_eq!(bob.groups, ["dev", "ops", "system:authenticated"]);
         let Outcome::Authenticated(carol) = file.lookup("t3") else { panic!("t3 is carol's") };
-        assert_eq!(carol.groups, ["solo"]);
+        assert_eq!(carol.groups, ["solo", "system:authenticated"]);
         assert_eq!(file.lookup("t4"), Outcome::NotMine);
     }
 

@@ -37,6 +37,8 @@ fn user_of(der: &[u8]) -> Result<UserInfo, String> {
     if username.is_empty() {
         return Err("the client certificate has no common name".into());
     }
-    let groups = subject.iter_organization().filter_map(text).collect();
+    let mut groups: Vec<String> = subject.iter_organization().filter_map(text).collect();
+    // Added here, once per connection, rather than on every request.
+    groups.push(super::AUTHENTICATED.to_owned());
     Ok(UserInfo { username, groups, ..UserInfo::default() })
 }

@@ -7,8 +7,9 @@
 //! [`Index`], built from the cached objects when they last changed, which
 //! maps each subject (a user or a group; service accounts are users) to the
 //! rules its bindings grant, cluster-wide and per namespace. A request
-//! looks at its own user's and groups' entries only, so the number of
-//! bindings in the cluster does not slow it down.
+//! looks at its own user's and groups' entries only (hash lookups by the
+//! names it carries, allocating nothing), so the number of bindings in the
+//! cluster does not slow it down.
 //!
 //! k-apiserver depends on k-store alone (DESIGN.md), so this is a small
 //! watch-fed cache of its own rather than k-runtime's informers.
@@ -20,9 +21,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k_api_types::meta::WatchEvent;
-use k_api_types::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k_api_types::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject as RbacSubject};
 use k_api_types::{DynamicObject, GroupVersionResource};
-use k_store::api::{ListOptions, ObjectApi, WatchOptions};
+use k_store::api::{ListOptions, ObjectApi, UserInfo, WatchOptions};
 
 use crate::authn::service_account;
 
@@ -39,41 +40,58 @@ struct Objects {
 /// Rules granted to a subject by one binding.
 #[derive(Clone, Debug)]
 pub struct Grant {
-    /// How kube-apiserver words it: `RoleBinding "ns/name" of Role "r" to User "jane"`.
-    pub source: Arc<str>,
+    /// How kube-apiserver words an allow through it: `RBAC: allowed by
+    /// RoleBinding "ns/name" of Role "r" to User "jane"`.
+    pub reason: Arc<str>,
     /// The role's rules (aggregated ClusterRoles resolved).
     pub rules: Arc<[PolicyRule]>,
+}
+
+/// Grants by subject: users (service accounts by their user names) and groups.
+#[derive(Debug, Default)]
+struct Grants {
+    users: HashMap<String, Vec<Grant>>,
+    groups: HashMap<String, Vec<Grant>>,
+}
+
+impl Grants {
+    fn add(&mut self, subject: Subject, grant: Grant) {
+        match subject {
+            Subject::User(name) => self.users.entry(name).or_default().push(grant),
+            Subject::Group(name) => self.groups.entry(name).or_default().push(grant),
+        }
+    }
+
+    fn of<'a>(&'a self, user: &'a UserInfo) -> impl Iterator<Item = &'a Grant> + 'a {
+        let own = self.users.get(&user.username).into_iter().flatten();
+        let groups = user.groups.iter().filter_map(|g| self.groups.get(g)).flatten();
+        own.chain(groups)
+    }
 }
 
 /// Subjects → what their bindings grant; see the [module docs](self).
 #[derive(Debug, Default)]
 pub struct Index {
     generation: u64,
-    /// Through ClusterRoleBindings, by subject key (`u:<user>`, `g:<group>`).
-    cluster: HashMap<String, Vec<Grant>>,
-    /// Through RoleBindings, by namespace and subject key.
-    namespaced: HashMap<(String, String), Vec<Grant>>,
+    /// Through ClusterRoleBindings.
+    cluster: Grants,
+    /// Through RoleBindings, by namespace.
+    namespaced: HashMap<String, Grants>,
 }
 
-/// The subject keys of a user: itself and each group.
-pub fn subject_keys(username: &str, groups: &[String]) -> Vec<String> {
-    let mut keys = Vec::with_capacity(groups.len() + 1);
-    keys.push(format!("u:{username}"));
-    keys.extend(groups.iter().map(|g| format!("g:{g}")));
-    keys
+/// A binding's subject, as the index keys it.
+enum Subject {
+    User(String),
+    Group(String),
 }
 
 impl Index {
-    /// The grants that apply to these subject keys in `namespace` ("" for
-    /// cluster-wide only): cluster-wide ones first.
-    pub fn grants<'a>(&'a self, keys: &'a [String], namespace: &'a str) -> impl Iterator<Item = &'a Grant> + 'a {
-        let cluster = keys.iter().filter_map(|k| self.cluster.get(k)).flatten();
-        let local = keys
-            .iter()
-            .filter(move |_| !namespace.is_empty())
-            .filter_map(move |k| self.namespaced.get(&(namespace.to_owned(), k.clone())))
-            .flatten();
-        cluster.chain(local)
+    /// The grants that apply to `user` (by name and groups) in `namespace`
+    /// ("" for cluster-wide only): cluster-wide ones first. Looking them up
+    /// allocates nothing.
+    pub fn grants<'a>(&'a self, user: &'a UserInfo, namespace: &str) -> impl Iterator<Item = &'a Grant> + 'a {
+        let local = if namespace.is_empty() { None } else { self.namespaced.get(namespace) };
+        self.cluster.of(user).chain(local.into_iter().flat_map(move |g| g.of(user)))
     }
 
     fn build(objects: &Objects, generation: u64) -> Index {
@@ -102,13 +120,13 @@ impl Index {
             let Some(rules) = resolved.get(&binding.role_ref.name) else { continue };
             for subject in &binding.subjects {
                 let Some(key) = subject_key(subject, "") else { continue };
-                let source = format!(
-                    "ClusterRoleBinding {:?} of ClusterRole {:?} to {}",
+                let reason = format!(
+                    "RBAC: allowed by ClusterRoleBinding {:?} of ClusterRole {:?} to {}",
                     binding.metadata.name,
                     binding.role_ref.name,
                     describe(subject)
                 );
-                index.cluster.entry(key).or_default().push(Grant { source: source.into(), rules: rules.clone() });
+                index.cluster.add(key, Grant { reason: reason.into(), rules: rules.clone() });
             }
         }
         for object in objects.kinds[2].values() {
@@ -123,8 +141,8 @@ impl Index {
             let Some(rules) = rules else { continue };
             for subject in &binding.subjects {
                 let Some(key) = subject_key(subject, namespace) else { continue };
-                let source = format!(
-                    "RoleBinding {:?} of {} {:?} to {}",
+                let reason = format!(
+                    "RBAC: allowed by RoleBinding {:?} of {} {:?} to {}",
                     format!("{namespace}/{}", binding.metadata.name),
                     binding.role_ref.kind,
                     binding.role_ref.name,
@@ -132,9 +150,9 @@ impl Index {
                 );
                 index
                     .namespaced
-                    .entry((namespace.clone(), key))
+                    .entry(namespace.clone())
                     .or_default()
-                    .push(Grant { source: source.into(), rules: rules.clone() });
+                    .add(key, Grant { reason: reason.into(), rules: rules.clone() });
             }
         }
         index
@@ -180,19 +198,19 @@ fn aggregate(name: &str, roles: &HashMap<String, ClusterRole>, seen: &mut HashSe
 
 /// The index key of a binding's subject (service accounts become their
 /// user names; a service account without a namespace takes the binding's).
-fn subject_key(subject: &Subject, binding_namespace: &str) -> Option<String> {
+fn subject_key(subject: &RbacSubject, binding_namespace: &str) -> Option<Subject> {
     match subject.kind.as_str() {
-        "User" => Some(format!("u:{}", subject.name)),
-        "Group" => Some(format!("g:{}", subject.name)),
+        "User" => Some(Subject::User(subject.name.clone())),
+        "Group" => Some(Subject::Group(subject.name.clone())),
         "ServiceAccount" => {
             let namespace = if subject.namespace.is_empty() { binding_namespace } else { &subject.namespace };
-            (!namespace.is_empty()).then(|| format!("u:{}", service_account::username(namespace, &subject.name)))
+            (!namespace.is_empty()).then(|| Subject::User(service_account::username(namespace, &subject.name)))
         }
         _ => None,
     }
 }
 
-fn describe(subject: &Subject) -> String {
+fn describe(subject: &RbacSubject) -> String {
     match subject.kind.as_str() {
         "ServiceAccount" => format!("ServiceAccount {:?}", format!("{}/{}", subject.namespace, subject.name)),
         kind => format!("{kind} {:?}", subject.name),

@@ -25,60 +25,73 @@ use k_store::api::UserInfo;
 
 use crate::error::ApiError;
 
-/// What a request asks to do, as authorizers see it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Attributes {
+/// What a request asks to do, as authorizers see it (borrowed from the
+/// request: building it copies nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attributes<'a> {
     /// Who asks.
-    pub user: UserInfo,
+    pub user: &'a UserInfo,
     /// The verb: `get`, `list`, `create`, … for resources (also
     /// `impersonate`, `bind`, `escalate`, `use`); the lower-case HTTP method
     /// for paths.
-    pub verb: String,
+    pub verb: &'a str,
     /// Whether this is a resource request (else a non-resource path).
     pub resource_request: bool,
     /// Namespace ("" for cluster-scoped requests).
-    pub namespace: String,
+    pub namespace: &'a str,
     /// API group ("" for the core group).
-    pub api_group: String,
+    pub api_group: &'a str,
     /// API version.
-    pub api_version: String,
+    pub api_version: &'a str,
     /// Resource (plural).
-    pub resource: String,
+    pub resource: &'a str,
     /// Subresource ("" when none).
-    pub subresource: String,
+    pub subresource: &'a str,
     /// Object name ("" for collections and creates without a name).
-    pub name: String,
+    pub name: &'a str,
     /// The path of a non-resource request.
-    pub path: String,
+    pub path: &'a str,
 }
 
-impl Attributes {
+impl<'a> Attributes<'a> {
     /// A resource request.
     pub fn resource(
-        user: UserInfo,
-        verb: &str,
-        api_group: &str,
-        resource: &str,
-        subresource: &str,
-        namespace: &str,
-        name: &str,
+        user: &'a UserInfo,
+        verb: &'a str,
+        api_group: &'a str,
+        resource: &'a str,
+        subresource: &'a str,
+        namespace: &'a str,
+        name: &'a str,
     ) -> Self {
         Attributes {
             user,
-            verb: verb.to_owned(),
+            verb,
             resource_request: true,
-            namespace: namespace.to_owned(),
-            api_group: api_group.to_owned(),
-            resource: resource.to_owned(),
-            subresource: subresource.to_owned(),
-            name: name.to_owned(),
-            ..Attributes::default()
+            namespace,
+            api_group,
+            api_version: "",
+            resource,
+            subresource,
+            name,
+            path: "",
         }
     }
 
     /// A non-resource request (`/healthz`, `/apis`, …).
-    pub fn non_resource(user: UserInfo, verb: &str, path: &str) -> Self {
-        Attributes { user, verb: verb.to_owned(), path: path.to_owned(), ..Attributes::default() }
+    pub fn non_resource(user: &'a UserInfo, verb: &'a str, path: &'a str) -> Self {
+        Attributes {
+            user,
+            verb,
+            resource_request: false,
+            namespace: "",
+            api_group: "",
+            api_version: "",
+            resource: "",
+            subresource: "",
+            name: "",
+            path,
+        }
     }
 
     /// kube-apiserver's words for a refusal of these attributes.
@@ -87,7 +100,7 @@ impl Attributes {
         if !self.resource_request {
             return format!("User {user:?} cannot {} path {:?}", self.verb, self.path);
         }
-        let mut resource = self.resource.clone();
+        let mut resource = self.resource.to_owned();
         if !self.subresource.is_empty() {
             resource = format!("{resource}/{}", self.subresource);
         }
@@ -109,7 +122,7 @@ impl Attributes {
         let qualified = if !self.resource_request || self.resource.is_empty() {
             String::new()
         } else if self.api_group.is_empty() {
-            self.resource.clone()
+            self.resource.to_owned()
         } else {
             format!("{}.{}", self.resource, self.api_group)
         };
@@ -120,24 +133,28 @@ impl Attributes {
         };
         let mut error = ApiError::new(403, "Forbidden", text);
         error.status.details = Some(StatusDetails {
-            name: self.name.clone(),
-            group: self.api_group.clone(),
-            kind: self.resource.clone(),
+            name: self.name.to_owned(),
+            group: self.api_group.to_owned(),
+            kind: self.resource.to_owned(),
             ..StatusDetails::default()
         });
         error
     }
 }
 
+/// Why an authorizer decided as it did (shared, so deciding allocates nothing).
+pub type Reason = Arc<str>;
+
 /// An authorizer's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Allowed (with the reason, such as the binding that allows it).
-    Allow(String),
+    Allow(Reason),
     /// Denied outright: later authorizers are not asked.
-    Deny(String),
-    /// Neither: the next authorizer decides (the reason is kept for the 403).
-    NoOpinion(String),
+    Deny(Reason),
+    /// Neither: the next authorizer decides (the reason, often empty, is
+    /// kept for the 403).
+    NoOpinion(Option<Reason>),
 }
 
 impl Decision {
@@ -149,7 +166,8 @@ impl Decision {
     /// The reason given.
     pub fn reason(&self) -> &str {
         match self {
-            Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(r) => r,
+            Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(Some(r)) => r,
+            Decision::NoOpinion(None) => "",
         }
     }
 }
@@ -191,7 +209,7 @@ pub struct Rules {
 /// One way of deciding requests; see the [module docs](self).
 pub trait Authorizer: Send + Sync + std::fmt::Debug {
     /// Decides one request.
-    fn authorize(&self, attributes: &Attributes) -> Decision;
+    fn authorize(&self, attributes: &Attributes<'_>) -> Decision;
 
     /// What `user` may do in `namespace`, for SelfSubjectRulesReview. The
     /// default lists nothing and says the list is incomplete.
@@ -205,8 +223,8 @@ pub trait Authorizer: Send + Sync + std::fmt::Debug {
 pub struct AlwaysAllow;
 
 impl Authorizer for AlwaysAllow {
-    fn authorize(&self, _: &Attributes) -> Decision {
-        Decision::Allow(String::new())
+    fn authorize(&self, _: &Attributes<'_>) -> Decision {
+        Decision::Allow(Arc::from(""))
     }
 
     fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
@@ -229,8 +247,8 @@ impl Authorizer for AlwaysAllow {
 pub struct AlwaysDeny;
 
 impl Authorizer for AlwaysDeny {
-    fn authorize(&self, _: &Attributes) -> Decision {
-        Decision::Deny("Everything is forbidden.".to_owned())
+    fn authorize(&self, _: &Attributes<'_>) -> Decision {
+        Decision::Deny(Arc::from("Everything is forbidden."))
     }
 
     fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
@@ -306,23 +324,23 @@ impl Authorization {
 
     /// Decides: the first authorizer to allow or deny; if none does, no
     /// opinion (a refusal), with every reason given.
-    pub fn authorize(&self, attributes: &Attributes) -> Decision {
-        let mut reasons = Vec::new();
+    pub fn authorize(&self, attributes: &Attributes<'_>) -> Decision {
+        let mut reasons: Vec<Reason> = Vec::new();
         for authorizer in &self.chain {
             match authorizer.authorize(attributes) {
-                Decision::NoOpinion(reason) => {
-                    if !reason.is_empty() {
-                        reasons.push(reason);
-                    }
-                }
+                Decision::NoOpinion(reason) => reasons.extend(reason.filter(|r| !r.is_empty())),
                 decided => return decided,
             }
         }
-        Decision::NoOpinion(reasons.join("\n"))
+        match reasons.len() {
+            0 => Decision::NoOpinion(None),
+            1 => Decision::NoOpinion(reasons.pop()),
+            _ => Decision::NoOpinion(Some(Arc::from(reasons.join("\n")))),
+        }
     }
 
     /// Ok when allowed, else the 403 to answer.
-    pub fn check(&self, attributes: &Attributes) -> Result<(), ApiError> {
+    pub fn check(&self, attributes: &Attributes<'_>) -> Result<(), ApiError> {
         match self.authorize(attributes) {
             Decision::Allow(_) => Ok(()),
             refused => Err(attributes.forbidden(refused.reason())),
@@ -352,17 +370,18 @@ mod tests {
 
     #[test]
     fn forbidden_messages_read_like_kube_apiservers() {
-        let list = Attributes::resource(jane(), "list", "", "pods", "", "default", "");
+        let jane = jane();
+        let list = Attributes::resource(&jane, "list", "", "pods", "", "default", "");
         assert_eq!(
             list.forbidden("").status.message,
             r#"pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default""#
         );
-        let get = Attributes::resource(jane(), "get", "apps", "deployments", "scale", "", "web");
+        let get = Attributes::resource(&jane, "get", "apps", "deployments", "scale", "", "web");
         assert_eq!(
             get.forbidden("").status.message,
             r#"deployments.apps "web" is forbidden: User "jane" cannot get resource "deployments/scale" in API group "apps" at the cluster scope"#
         );
-        let path = Attributes::non_resource(jane(), "get", "/metrics");
+        let path = Attributes::non_resource(&jane, "get", "/metrics");
         let error = path.forbidden("no");
         assert_eq!(error.status.message, r#"forbidden: User "jane" cannot get path "/metrics": no"#);
         assert_eq!((error.code(), error.status.reason.as_str()), (403, "Forbidden"));
@@ -370,7 +389,8 @@ mod tests {
 
     #[test]
     fn the_first_decision_wins_and_nobody_allowing_is_a_refusal() {
-        let attrs = Attributes::resource(jane(), "get", "", "pods", "", "default", "web");
+        let jane = jane();
+        let attrs = Attributes::resource(&jane, "get", "", "pods", "", "default", "web");
         assert!(Authorization::new().with(AlwaysAllow).with(AlwaysDeny).authorize(&attrs).allowed());
         let denied = Authorization::new().with(AlwaysDeny).with(AlwaysAllow).check(&attrs).unwrap_err();
         assert!(denied.status.message.ends_with(": Everything is forbidden."), "{}", denied.status.message);

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use k_api_types::rbac::v1::PolicyRule;
 use k_store::api::UserInfo;
 
-use super::cache::{RbacCache, subject_keys};
+use super::cache::RbacCache;
 use super::{Attributes, Authorizer, Decision, NonResourceRule, ResourceRule, Rules};
 
 /// The RBAC authorizer, deciding from an [`RbacCache`].
@@ -41,48 +41,50 @@ fn matches(list: &[String], value: &str) -> bool {
 }
 
 /// Whether `rule` allows the request `attributes` describes.
-pub fn rule_allows(rule: &PolicyRule, attributes: &Attributes) -> bool {
-    if !matches(&rule.verbs, &attributes.verb) {
+pub fn rule_allows(rule: &PolicyRule, attributes: &Attributes<'_>) -> bool {
+    if !matches(&rule.verbs, attributes.verb) {
         return false;
     }
     if !attributes.resource_request {
         return rule.non_resource_urls.iter().any(|url| {
             url == "*"
-                || *url == attributes.path
+                || url == attributes.path
                 || url.strip_suffix('*').is_some_and(|prefix| attributes.path.starts_with(prefix))
         });
     }
-    if !matches(&rule.api_groups, &attributes.api_group) {
+    if !matches(&rule.api_groups, attributes.api_group) {
         return false;
     }
     let resource_matches = if attributes.subresource.is_empty() {
-        matches(&rule.resources, &attributes.resource)
+        matches(&rule.resources, attributes.resource)
     } else {
-        let combined = format!("{}/{}", attributes.resource, attributes.subresource);
-        let any = format!("*/{}", attributes.subresource);
-        rule.resources.iter().any(|r| r == "*" || *r == combined || *r == any)
+        // `resource/subresource` or `*/subresource`, compared without building either.
+        rule.resources.iter().any(|r| {
+            r == "*"
+                || r.split_once('/').is_some_and(|(res, sub)| {
+                    (res == "*" || res == attributes.resource) && sub == attributes.subresource
+                })
+        })
     };
-    resource_matches && (rule.resource_names.is_empty() || rule.resource_names.contains(&attributes.name))
+    resource_matches && (rule.resource_names.is_empty() || rule.resource_names.iter().any(|n| n == attributes.name))
 }
 
 impl Authorizer for Rbac {
-    fn authorize(&self, attributes: &Attributes) -> Decision {
+    fn authorize(&self, attributes: &Attributes<'_>) -> Decision {
         let index = self.cache.index();
-        let keys = subject_keys(&attributes.user.username, &attributes.user.groups);
-        let namespace = if attributes.resource_request { attributes.namespace.as_str() } else { "" };
-        for grant in index.grants(&keys, namespace) {
+        let namespace = if attributes.resource_request { attributes.namespace } else { "" };
+        for grant in index.grants(attributes.user, namespace) {
             if grant.rules.iter().any(|rule| rule_allows(rule, attributes)) {
-                return Decision::Allow(format!("RBAC: allowed by {}", grant.source));
+                return Decision::Allow(grant.reason.clone());
             }
         }
-        Decision::NoOpinion(String::new())
+        Decision::NoOpinion(None)
     }
 
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
         let index = self.cache.index();
-        let keys = subject_keys(&user.username, &user.groups);
         let mut rules = Rules::default();
-        for grant in index.grants(&keys, namespace) {
+        for grant in index.grants(user, namespace) {
             for rule in grant.rules.iter() {
                 if !rule.resources.is_empty() {
                     let resource = ResourceRule {
@@ -125,41 +127,50 @@ mod tests {
         }
     }
 
-    fn request(verb: &str, group: &str, resource: &str, sub: &str, name: &str) -> Attributes {
-        Attributes::resource(UserInfo::named("jane"), verb, group, resource, sub, "default", name)
+    fn request<'a>(
+        jane: &'a UserInfo,
+        verb: &'a str,
+        group: &'a str,
+        resource: &'a str,
+        sub: &'a str,
+        name: &'a str,
+    ) -> Attributes<'a> {
+        Attributes::resource(jane, verb, group, resource, sub, "default", name)
     }
 
     #[test]
     fn rules_match_verbs_groups_resources_subresources_and_names() {
+        let jane = UserInfo::named("jane");
         let pods = rule(&["get", "list"], &[""], &["pods"], &[]);
-        assert!(rule_allows(&pods, &request("get", "", "pods", "", "web")));
-        assert!(!rule_allows(&pods, &request("delete", "", "pods", "", "web")));
-        assert!(!rule_allows(&pods, &request("get", "apps", "pods", "", "web")));
-        assert!(!rule_allows(&pods, &request("get", "", "pods", "log", "web")), "pods does not cover pods/log");
+        assert!(rule_allows(&pods, &request(&jane, "get", "", "pods", "", "web")));
+        assert!(!rule_allows(&pods, &request(&jane, "delete", "", "pods", "", "web")));
+        assert!(!rule_allows(&pods, &request(&jane, "get", "apps", "pods", "", "web")));
+        assert!(!rule_allows(&pods, &request(&jane, "get", "", "pods", "log", "web")), "pods does not cover pods/log");
         let logs = rule(&["get"], &[""], &["pods/log"], &[]);
-        assert!(rule_allows(&logs, &request("get", "", "pods", "log", "web")));
-        assert!(!rule_allows(&logs, &request("get", "", "pods", "", "web")));
+        assert!(rule_allows(&logs, &request(&jane, "get", "", "pods", "log", "web")));
+        assert!(!rule_allows(&logs, &request(&jane, "get", "", "pods", "", "web")));
         let any_status = rule(&["*"], &["*"], &["*/status"], &[]);
-        assert!(rule_allows(&any_status, &request("update", "apps", "deployments", "status", "d")));
-        assert!(!rule_allows(&any_status, &request("update", "apps", "deployments", "scale", "d")));
+        assert!(rule_allows(&any_status, &request(&jane, "update", "apps", "deployments", "status", "d")));
+        assert!(!rule_allows(&any_status, &request(&jane, "update", "apps", "deployments", "scale", "d")));
         let named = rule(&["get"], &[""], &["configmaps"], &["settings"]);
-        assert!(rule_allows(&named, &request("get", "", "configmaps", "", "settings")));
-        assert!(!rule_allows(&named, &request("get", "", "configmaps", "", "other")));
-        assert!(!rule_allows(&named, &request("list", "", "configmaps", "", "")));
+        assert!(rule_allows(&named, &request(&jane, "get", "", "configmaps", "", "settings")));
+        assert!(!rule_allows(&named, &request(&jane, "get", "", "configmaps", "", "other")));
+        assert!(!rule_allows(&named, &request(&jane, "list", "", "configmaps", "", "")));
         let all = rule(&["*"], &["*"], &["*"], &[]);
-        assert!(rule_allows(&all, &request("deletecollection", "batch", "jobs", "", "")));
-        assert!(rule_allows(&all, &request("get", "", "pods", "exec", "web")));
+        assert!(rule_allows(&all, &request(&jane, "deletecollection", "batch", "jobs", "", "")));
+        assert!(rule_allows(&all, &request(&jane, "get", "", "pods", "exec", "web")));
     }
 
     #[test]
     fn paths_match_exactly_or_by_prefix() {
         let mut health = rule(&["get"], &[], &[], &[]);
         health.non_resource_urls = vec!["/healthz".into(), "/apis/*".into()];
-        let path = |p: &str| Attributes::non_resource(UserInfo::named("jane"), "get", p);
+        let jane = UserInfo::named("jane");
+        let path = |p: &'static str| Attributes::non_resource(&jane, "get", p);
         assert!(rule_allows(&health, &path("/healthz")));
         assert!(!rule_allows(&health, &path("/healthz/etcd")));
         assert!(rule_allows(&health, &path("/apis/apps/v1")));
         assert!(!rule_allows(&health, &path("/api/v1")));
-        assert!(!rule_allows(&health, &request("get", "", "pods", "", "")), "path rules grant no resources");
+        assert!(!rule_allows(&health, &request(&jane, "get", "", "pods", "", "")), "path rules grant no resources");
     }
 }
