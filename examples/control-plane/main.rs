@@ -166,6 +166,7 @@ async fn run(options: Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("creating the system priority classes: {e}"))?;
     let security = security(&options, api.clone()).await?;
+    store.add_admission(security.escalation_guard());
     let config = ServerConfig {
         max_requests_inflight: options.max_requests_inflight,
         external_address: addr.to_string(),

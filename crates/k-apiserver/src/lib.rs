@@ -19,9 +19,17 @@
 //!   ([`k_store::patch::strategic`], [`k_store::apply`]): the server records
 //!   every write's field manager and runs applies through them.
 //! - [`protobuf`]: decoding the protobuf request bodies kubectl's typed commands send.
-//! - [`authn`]: who a request comes from (client certificates, anonymous).
 //! - [`tls`]: the secure port's certificates (a generated PKI or given
 //!   files) and rustls configuration, served by [`ApiServer::serve_tls`].
+//! - [`authn`]: who a request comes from (client certificates, a token
+//!   file, service-account tokens, anonymous), as a tower layer; impersonation.
+//! - [`authz`]: may they? `AlwaysAllow`, `AlwaysDeny` and RBAC (from
+//!   watch-fed caches, with the bootstrap policy and escalation checks);
+//!   kube-apiserver's 403s.
+//! - [`security`]: both chains from kube-apiserver's options; start here to
+//!   secure a server. The review kinds (TokenReview, SubjectAccessReview…)
+//!   and TokenRequest are answered from them.
+//! - [`admission`]: the admission plugins and webhooks, installed on the store.
 //! - [`allocator`]: Service cluster IPs and node ports.
 //! - [`pods`]: eviction and logs (the [`pods::LogSource`] trait).
 //!
@@ -117,8 +125,8 @@ fn method_verb(method: &Method) -> &'static str {
     }
 }
 
-/// Requests served without authentication run as this user until the
-/// security layers (authentication, RBAC) are configured.
+/// Requests served without [`ServerConfig::authentication`] run as this
+/// user (in-process and test servers).
 fn default_user() -> UserInfo {
     UserInfo {
         username: "system:admin".into(),

@@ -8,6 +8,7 @@
 //! let security = SecurityOptions::new(&pki.service_account_key_pem).build(api.clone()).await?;
 //! let mut config = k_apiserver::ServerConfig::default();
 //! security.configure(&mut config);
+//! // With a k_store::Store: store.add_admission(security.escalation_guard());
 //! let server = k_apiserver::ApiServer::new(api, config);
 //! # Ok(()) }
 //! ```
@@ -29,6 +30,7 @@ use crate::authn::service_account::{DEFAULT_ISSUER, ServiceAccountTokens};
 use crate::authn::token_file::TokenFile;
 use crate::authn::x509::ClientCertificates;
 use crate::authz::cache::RbacCache;
+use crate::authz::escalation::EscalationGuard;
 use crate::authz::rbac::Rbac;
 use crate::authz::{AlwaysAllow, AlwaysDeny, Authorization, Mode};
 
@@ -112,7 +114,8 @@ impl SecurityOptions {
                 }
             };
         }
-        Ok(Security { authentication, authorization, service_accounts: tokens, rbac })
+        let escalation = Arc::new(EscalationGuard::new(authorization.clone(), api));
+        Ok(Security { authentication, authorization, service_accounts: tokens, rbac, escalation })
     }
 }
 
@@ -127,6 +130,7 @@ pub struct Security {
     pub service_accounts: Arc<ServiceAccountTokens>,
     /// RBAC's cache, when RBAC is on.
     pub rbac: Option<Arc<RbacCache>>,
+    escalation: Arc<EscalationGuard>,
 }
 
 impl Security {
@@ -135,5 +139,12 @@ impl Security {
         config.authentication = Some(self.authentication.clone());
         config.authorization = Some(self.authorization.clone());
         config.service_accounts = Some(self.service_accounts.clone());
+    }
+
+    /// RBAC's escalation checks, to install on the store
+    /// (`store.add_admission(security.escalation_guard())`): writes of roles
+    /// and bindings that grant more than the writer holds are refused.
+    pub fn escalation_guard(&self) -> Arc<EscalationGuard> {
+        self.escalation.clone()
     }
 }

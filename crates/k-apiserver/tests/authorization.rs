@@ -50,6 +50,7 @@ impl Cluster {
         options.token_auth_file = Some(token_file);
         options.anonymous = anonymous;
         let security = options.build(api.clone()).await.expect("security");
+        store.add_admission(security.escalation_guard());
         let mut config = ServerConfig::default();
         security.configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -619,4 +620,93 @@ async fn access_reviews_impersonation_and_anonymous() {
         403,
         "discovery is for the authenticated"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_grants_what_they_do_not_hold() {
+    let cluster = Cluster::start("escalation", false).await;
+    let _ = fixtures(&cluster).await;
+    let rbac = "/apis/rbac.authorization.k8s.io/v1";
+    let binding = |name: &str, kind: &str, role: &str, user: &str| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+               "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}]})
+    };
+    let role = |name: &str, rules: Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name}, "rules": rules});
+    // lead may write roles and bindings in team, and views it.
+    cluster
+        .admin("POST", &format!("{rbac}/namespaces/team/roles"), role("rbac-writer", json!([
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "update", "get"]}])))
+        .await;
+    cluster
+        .admin(
+            "POST",
+            &format!("{rbac}/namespaces/team/rolebindings"),
+            binding("lead-writer", "Role", "rbac-writer", "lead"),
+        )
+        .await;
+    cluster
+        .admin(
+            "POST",
+            &format!("{rbac}/namespaces/team/rolebindings"),
+            binding("lead-view", "ClusterRole", "view", "lead"),
+        )
+        .await;
+    let lead = cluster.cert("lead", None);
+    settle(&cluster, &lead, &format!("{rbac}/namespaces/team/roles/rbac-writer")).await;
+    settle(&cluster, &lead, "/api/v1/namespaces/team/pods").await;
+    let roles = format!("{rbac}/namespaces/team/roles");
+    let bindings = format!("{rbac}/namespaces/team/rolebindings");
+
+    // A role within what lead holds; one beyond it.
+    let held =
+        role("pod-reader", json!([{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]}]));
+    assert_eq!(cluster.call(&lead, "POST", &roles, Some(&held), &[]).await.0, 201);
+    let beyond = role("secret-reader", json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]));
+    let (code, answer) = cluster.call(&lead, "POST", &roles, Some(&beyond), &[]).await;
+    assert_eq!(code, 403, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "roles.rbac.authorization.k8s.io \"secret-reader\" is forbidden: user \"lead\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\"]}"
+    );
+    let wildcard = role("pod-admin", json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}]));
+    assert_eq!(cluster.call(&lead, "POST", &roles, Some(&wildcard), &[]).await.0, 403, "* is held only through *");
+
+    // Binding: view (held) yes, edit (not held) no — until lead may bind it.
+    assert_eq!(
+        cluster
+            .call(&lead, "POST", &bindings, Some(&binding("jane-view2", "ClusterRole", "view", "jane")), &[])
+            .await
+            .0,
+        201
+    );
+    let edit = binding("jane-edit", "ClusterRole", "edit", "jane");
+    let (code, answer) = cluster.call(&lead, "POST", &bindings, Some(&edit), &[]).await;
+    assert_eq!(code, 403, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is attempting to grant RBAC permissions not currently held")
+    );
+    cluster
+        .admin("POST", &format!("{rbac}/clusterroles"), json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "bind-edit"},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "resourceNames": ["edit"], "verbs": ["bind"]}]}))
+        .await;
+    cluster.admin("POST", &bindings, binding("lead-bind-edit", "ClusterRole", "bind-edit", "lead")).await;
+    let mut code = 0;
+    for _ in 0..100 {
+        code = cluster.call(&lead, "POST", &bindings, Some(&edit), &[]).await.0;
+        if code == 201 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(code, 201, "the bind verb allows binding edit");
+    // Updating a held role to grant more is refused too.
+    let mut grown = held.clone();
+    grown["rules"][0]["resources"] = json!(["pods", "secrets"]);
+    let (code, _) = cluster.call(&lead, "PUT", &format!("{roles}/pod-reader"), Some(&grown), &[]).await;
+    assert_eq!(code, 403);
 }

@@ -11,11 +11,12 @@
 //!
 //! Built in: [`AlwaysAllow`], [`AlwaysDeny`] and [`rbac::Rbac`] (Roles,
 //! ClusterRoles and their bindings, read from watch-fed caches; the
-//! [`bootstrap`] policy is created at start). [`Mode`] parses
-//! `--authorization-mode`.
+//! [`bootstrap`] policy is created at start; [`escalation`] keeps users from
+//! granting what they do not hold). [`Mode`] parses `--authorization-mode`.
 
 pub mod bootstrap;
 pub mod cache;
+pub mod escalation;
 pub mod rbac;
 
 use std::sync::Arc;
