@@ -381,6 +381,39 @@ impl ApiServer {
                 let gvr = GroupVersionResource::new(&req.group, &req.version, &req.resource);
                 let resource =
                     self.inner.api.resource(&gvr).map_err(|_| ApiError::unknown_resource(&format!("{}", gvr)))?;
+                // A cluster-scoped kind has no path under a namespace (only a
+                // namespace itself: /api/v1/namespaces/<ns>[/status|/finalize]),
+                // so a namespace's permissions never reach cluster objects.
+                let own_namespace =
+                    resource.group.is_empty() && resource.plural == "namespaces" && req.name == req.namespace;
+                if !resource.namespaced && !req.namespace.is_empty() && !own_namespace {
+                    return Err(ApiError::not_found_path());
+                }
+                if req.verb == request::Verb::Patch
+                    && let Some(authorization) = &config.authorization
+                    && parts
+                        .headers
+                        .get(http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|t| t.starts_with("application/apply-patch"))
+                    && self
+                        .inner
+                        .api
+                        .get(&gvr, if resource.namespaced { &req.namespace } else { "" }, &req.name)
+                        .await
+                        .is_err_and(|e| e.is_not_found())
+                {
+                    // An apply that creates the object needs `create` too.
+                    authorization.check(&authz::Attributes::resource(
+                        &user,
+                        "create",
+                        &req.group,
+                        &req.resource,
+                        &req.subresource,
+                        &req.namespace,
+                        &req.name,
+                    ))?;
+                }
                 let call = handlers::Call {
                     api: &self.inner.api,
                     req: &req,

@@ -82,6 +82,9 @@ pub(crate) async fn serve(call: &Call<'_>) -> ApiResult<Response<Body>> {
             let local = call.resource.plural == "localsubjectaccessreviews";
             let kind = if local { "LocalSubjectAccessReview" } else { "SubjectAccessReview" };
             let mut value = call.body_value()?;
+            if value.get("kind").and_then(Value::as_str) != Some(kind) {
+                return Err(ApiError::bad_request(format!("expected a {kind} object")));
+            }
             let spec: authz::SubjectAccessReviewSpec =
                 serde_json::from_value(value.get("spec").cloned().unwrap_or(Value::Null))
                     .map_err(|e| ApiError::bad_request(format!("the {kind} does not decode: {e}")))?;
@@ -108,6 +111,9 @@ pub(crate) async fn serve(call: &Call<'_>) -> ApiResult<Response<Body>> {
                             "spec.nonResourceAttributes: Invalid value: disallowed on this kind of request",
                         ));
                     }
+                }
+                if !value.get("metadata").is_some_and(Value::is_object) {
+                    value["metadata"] = serde_json::json!({});
                 }
                 value["metadata"]["namespace"] = Value::String(namespace.to_owned());
             }

@@ -15,7 +15,8 @@
 //!
 //! The authentication chain is kube-apiserver's: client certificates, the
 //! token file, service-account tokens, then anonymous (when allowed). The
-//! authorization chain follows `authorization_modes` (default RBAC, whose
+//! authorization chain allows `system:masters` first, then follows
+//! `authorization_modes` (default RBAC, whose
 //! bootstrap policy is created first and whose cache is filled before
 //! `build` returns, so the first request is decided on the real policy).
 
@@ -32,7 +33,7 @@ use crate::authn::x509::ClientCertificates;
 use crate::authz::cache::RbacCache;
 use crate::authz::escalation::EscalationGuard;
 use crate::authz::rbac::Rbac;
-use crate::authz::{AlwaysAllow, AlwaysDeny, Authorization, Mode};
+use crate::authz::{AlwaysAllow, AlwaysDeny, Authorization, Mode, PrivilegedGroup};
 
 /// kube-apiserver's security options; see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -96,7 +97,8 @@ impl SecurityOptions {
             authentication = authentication.with(TokenFile::load(path)?);
         }
         let authentication = authentication.with(tokens.clone()).anonymous(self.anonymous);
-        let mut authorization = Authorization::new();
+        // system:masters first, whatever the modes (as kube-apiserver).
+        let mut authorization = Authorization::new().with(PrivilegedGroup::default());
         let mut rbac = None;
         for mode in &self.authorization_modes {
             authorization = match mode {

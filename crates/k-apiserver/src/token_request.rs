@@ -81,6 +81,14 @@ pub(crate) async fn create(call: &Call<'_>) -> ApiResult<Response<Body>> {
                 ),
             ));
         }
+        if resource == "pods" {
+            let runs_as = object.data.get("spec").and_then(|s| s.get("serviceAccountName")).and_then(Value::as_str);
+            if runs_as.unwrap_or("default") != name {
+                return Err(ApiError::bad_request(format!(
+                    "cannot bind token for serviceaccount {name:?} to pod running with different serviceaccount name"
+                )));
+            }
+        }
         let reference = ObjectRef { name: bound_name, uid: object.metadata.uid.clone() };
         if resource == "pods" {
             grant.pod = Some(reference);

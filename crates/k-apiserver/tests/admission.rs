@@ -614,3 +614,70 @@ async fn webhooks_mutate_and_validate_over_https() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_charges_only_what_is_written() {
+    let store = store_with(&[], &[]).await;
+    let quotas: Api<ResourceQuota> = Api::namespaced(store.clone(), "team");
+    quotas.create(&quota(json!({"services": "3", "services.nodeports": "1", "configmaps": "2"}))).await.expect("quota");
+    let used = |key: &'static str| {
+        let quotas = quotas.clone();
+        async move { quotas.get("q").await.expect("quota").status.and_then(|s| s.used.get(key).map(|q| q.to_string())) }
+    };
+    let services: Api<k_api_types::core::v1::Service> = Api::namespaced(store.clone(), "team");
+    let service = |name: &str, kind: &str| -> k_api_types::core::v1::Service {
+        typed(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                     "spec": {"type": kind, "ports": [{"port": 80}], "selector": {"app": name}}}))
+    };
+    services.create(&service("a", "ClusterIP")).await.expect("service");
+    // An invalid object and a taken name charge nothing.
+    let mut invalid = service("b", "ClusterIP");
+    invalid.spec.ports.clear();
+    services.create(&invalid).await.expect_err("invalid: no ports");
+    services.create(&service("a", "ClusterIP")).await.expect_err("exists");
+    assert_eq!(used("services").await.as_deref(), Some("1"));
+    // An update charges what it adds: a node port.
+    let mut a = services.get("a").await.expect("get");
+    a.spec.type_ = Some("NodePort".into());
+    services.update(&a).await.expect("to NodePort");
+    assert_eq!(used("services.nodeports").await.as_deref(), Some("1"));
+    services.create(&service("c", "NodePort")).await.expect_err("no node port left");
+    let mut a = services.get("a").await.expect("get");
+    a.spec.type_ = Some("ClusterIP".into());
+    a.spec.external_traffic_policy = None;
+    for port in &mut a.spec.ports {
+        port.node_port = None;
+    }
+    services.update(&a).await.expect("back to ClusterIP");
+    assert_eq!(used("services.nodeports").await.as_deref(), Some("0"), "the update gave the node port back");
+    // A delete that fails before it starts gives nothing back.
+    let maps: Api<k_api_types::core::v1::ConfigMap> = Api::namespaced(store.clone(), "team");
+    maps.create(&k_api_types::core::v1::ConfigMap::named("m")).await.expect("map");
+    let bogus = DeleteOptions { propagation_policy: Some("Bogus".into()), ..Default::default() };
+    for _ in 0..3 {
+        maps.delete("m", &bogus).await.expect_err("bad policy");
+    }
+    assert_eq!(used("configmaps").await.as_deref(), Some("1"));
+    maps.delete("m", &DeleteOptions::default()).await.expect("delete");
+    assert_eq!(used("configmaps").await.as_deref(), Some("0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_made_before_a_limit_range_can_still_be_updated() {
+    let store = store_with(&[], &[]).await;
+    let pods: Api<Pod> = Api::namespaced(store.clone(), "team");
+    let big = pod(
+        "big",
+        json!({"containers": [{"name": "c", "image": "busybox", "resources": {"limits": {"memory": "2Gi"}}}]}),
+    );
+    pods.create(&big).await.expect("no limit range yet");
+    let ranges: Api<k_api_types::core::v1::LimitRange> = Api::namespaced(store.clone(), "team");
+    ranges
+        .create(&typed(json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l"},
+                               "spec": {"limits": [{"type": "Container", "max": {"memory": "1Gi"}}]}})))
+        .await
+        .expect("limit range");
+    let mut existing = pods.get("big").await.expect("get");
+    existing.metadata.labels.insert("touched".into(), "yes".into());
+    pods.update(&existing).await.expect("an update of an older pod is not re-checked");
+}

@@ -102,9 +102,12 @@ impl Cluster {
         let mut tls = connector.connect(name, tcp).await.expect("handshake");
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
         );
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+            request.push_str("Content-Type: application/json\r\n");
+        }
         if let Who::Token(token) = who {
             request.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
@@ -530,14 +533,24 @@ async fn service_account_tokens_are_checked_and_reviewed() {
     assert_eq!(code, 403, "creating TokenReviews is for auth delegators");
 
     // A token bound to a pod dies with the pod; any token dies with its account.
+    // Bound to a pod that runs as the account (a pod running as another is refused).
+    let runs_as_robot = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "robot-pod"},
+        "spec": {"serviceAccountName": "robot", "containers": [{"name": "c", "image": "busybox"}]}});
+    cluster.admin("POST", "/api/v1/namespaces/team/pods", runs_as_robot).await;
+    let elsewhere = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                           "spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}}});
+    let (code, answer) = cluster
+        .call(&cluster.admin, "POST", "/api/v1/namespaces/team/serviceaccounts/robot/token", Some(&elsewhere), &[])
+        .await;
+    assert_eq!(code, 400, "{answer}");
     let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                         "spec": {"expirationSeconds": 600, "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}}});
+                         "spec": {"expirationSeconds": 600, "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "robot-pod"}}});
     let bound = cluster.admin("POST", "/api/v1/namespaces/team/serviceaccounts/robot/token", request).await;
     let bound = Who::Token(bound["status"]["token"].as_str().expect("token").to_owned());
     let (code, me) = cluster.call(&bound, "POST", review, Some(&whoami), &[]).await;
     assert_eq!(code, 201);
-    assert_eq!(me["status"]["userInfo"]["extra"]["authentication.kubernetes.io/pod-name"], json!(["web"]));
-    cluster.admin("DELETE", "/api/v1/namespaces/team/pods/web?gracePeriodSeconds=0", json!({})).await;
+    assert_eq!(me["status"]["userInfo"]["extra"]["authentication.kubernetes.io/pod-name"], json!(["robot-pod"]));
+    cluster.admin("DELETE", "/api/v1/namespaces/team/pods/robot-pod?gracePeriodSeconds=0", json!({})).await;
     assert_eq!(cluster.call(&bound, "POST", review, Some(&whoami), &[]).await.0, 401, "its pod is gone");
     let short =
         json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 60}});
@@ -709,4 +722,97 @@ async fn nobody_grants_what_they_do_not_hold() {
     grown["rules"][0]["resources"] = json!(["pods", "secrets"]);
     let (code, _) = cluster.call(&lead, "PUT", &format!("{roles}/pod-reader"), Some(&grown), &[]).await;
     assert_eq!(code, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_apply_create_aggregation_and_masters() {
+    let cluster = Cluster::start("scope", false).await;
+    let _ = fixtures(&cluster).await;
+    let jane = cluster.cert("jane", Some("dev"));
+    settle(&cluster, &jane, "/api/v1/namespaces/team/pods").await;
+    let rbac = "/apis/rbac.authorization.k8s.io/v1";
+    // Cluster-scoped kinds have no path under a namespace: 404, whoever asks.
+    // (Authorization comes first, as in kube-apiserver: jane, who may read
+    // namespaces in team, gets the 404; a kind she may not read is a 403.)
+    for path in [
+        "/api/v1/namespaces/team/namespaces",
+        "/api/v1/namespaces/team/nodes",
+        "/api/v1/namespaces/team/namespaces/default",
+    ] {
+        assert_eq!(cluster.call(&cluster.admin, "GET", path, None, &[]).await.0, 404, "{path}");
+    }
+    assert_eq!(cluster.call(&jane, "GET", "/api/v1/namespaces/team/namespaces", None, &[]).await.0, 404);
+    assert_eq!(cluster.call(&jane, "GET", "/api/v1/namespaces/team/nodes", None, &[]).await.0, 403);
+    let hook = json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "x"}});
+    let (code, _) = cluster
+        .call(
+            &cluster.admin,
+            "POST",
+            "/apis/admissionregistration.k8s.io/v1/namespaces/team/validatingwebhookconfigurations",
+            Some(&hook),
+            &[],
+        )
+        .await;
+    assert_eq!(code, 404);
+    assert_eq!(cluster.call(&jane, "GET", "/api/v1/namespaces/team", None, &[]).await.0, 200, "a namespace itself");
+
+    // Server-side apply that would create needs create, not only patch.
+    let patcher = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "patcher"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["patch", "get"]}]});
+    cluster.admin("POST", &format!("{rbac}/namespaces/team/roles"), patcher).await;
+    cluster
+        .admin("POST", &format!("{rbac}/namespaces/team/rolebindings"), json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "carol-patcher"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "patcher"},
+            "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "carol"}]}))
+        .await;
+    let carol = Who::Token("carol-token".into());
+    settle(&cluster, &carol, "/api/v1/namespaces/team/configmaps/other").await;
+    let apply = [("Content-Type", "application/apply-patch+yaml")];
+    let body =
+        |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "b"}});
+    let path = |name: &str| format!("/api/v1/namespaces/team/configmaps/{name}?fieldManager=carol");
+    let (code, answer) = cluster.call(&carol, "PATCH", &path("brand-new"), Some(&body("brand-new")), &apply).await;
+    assert_eq!(code, 403, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap_or_default().contains(r#"cannot create resource "configmaps""#),
+        "{answer}"
+    );
+    let (code, answer) = cluster.call(&carol, "PATCH", &path("other"), Some(&body("other")), &apply).await;
+    assert_eq!(code, 200, "applying to an existing object needs patch only: {answer}");
+
+    // An aggregated ClusterRole takes in rules its writer never names.
+    cluster
+        .admin("POST", &format!("{rbac}/clusterroles"), json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "role-writer"},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["create"]}]}))
+        .await;
+    cluster
+        .admin("POST", &format!("{rbac}/clusterrolebindings"), json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "jane-role-writer"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "role-writer"},
+            "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "jane"}]}))
+        .await;
+    let sneaky = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "sneaky"},
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}]}});
+    let mut code = 0;
+    let mut answer = Value::Null;
+    for _ in 0..100 {
+        (code, answer) = cluster.call(&jane, "POST", &format!("{rbac}/clusterroles"), Some(&sneaky), &[]).await;
+        if code != 403 || answer["message"].as_str().unwrap_or_default().contains("aggregated") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(code, 403, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("must have cluster-admin privileges to write an aggregated ClusterRole"),
+        "{answer}"
+    );
+
+    // system:masters keeps access even without the cluster-admin binding.
+    cluster.admin("DELETE", &format!("{rbac}/clusterrolebindings/cluster-admin"), json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(cluster.call(&cluster.admin, "GET", "/api/v1/pods", None, &[]).await.0, 200);
 }

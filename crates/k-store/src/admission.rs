@@ -1,6 +1,7 @@
-//! The admission hook: called on every write, after defaulting and before
-//! validation, with the operation, the new and old objects and the user. It
-//! can mutate the new object or reject the request.
+//! The admission hook: called on every write with the operation, the new
+//! and old objects and the user — after defaulting and before validation to
+//! mutate or reject ([`AdmissionHook::admit`]), and after validation to
+//! reject ([`AdmissionHook::validate`]).
 
 use k_api_types::{ApiResource, Object};
 
@@ -33,8 +34,21 @@ pub struct AdmissionRequest<'a> {
 
 /// An admission plugin. Return an error (usually `StoreError::Forbidden` or
 /// `StoreError::Invalid`) to reject the write.
+///
+/// The store runs every hook's [`admit`](Self::admit) (mutating), then
+/// validates the object, then runs every hook's
+/// [`validate`](Self::validate), as kube-apiserver orders mutating
+/// admission, validation and validating admission. A hook with side effects
+/// (a quota reservation) belongs in `validate`: an invalid object never
+/// reaches it. Each phase runs once per write, also when the store retries
+/// the write after a conflict on deletes.
 #[async_trait::async_trait]
 pub trait AdmissionHook: Send + Sync + std::fmt::Debug {
     /// Admits (possibly mutating) or rejects a write.
     async fn admit(&self, request: &mut AdmissionRequest<'_>) -> Result<()>;
+
+    /// Accepts or rejects a write that passed validation (default: accepts).
+    async fn validate(&self, _request: &AdmissionRequest<'_>) -> Result<()> {
+        Ok(())
+    }
 }

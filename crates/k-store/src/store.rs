@@ -222,8 +222,11 @@ impl Store {
         Err(last.unwrap_or_else(|| StoreError::Internal("guaranteed update gave up".into())))
     }
 
+    /// Runs the hooks' mutating (`validating == false`) or validating phase.
+    #[allow(clippy::too_many_arguments)] // the fields of an AdmissionRequest, one by one
     async fn admit(
         &self,
+        validating: bool,
         operation: Operation,
         resource: &ApiResource,
         subresource: Option<&str>,
@@ -252,7 +255,11 @@ impl Store {
             dry_run: self.dry_run,
         };
         for hook in hooks {
-            hook.admit(&mut request).await?;
+            if validating {
+                hook.validate(&request).await?;
+            } else {
+                hook.admit(&mut request).await?;
+            }
         }
         Ok(())
     }
@@ -347,15 +354,8 @@ impl Store {
             schema_defaults(schema, &mut typed)?;
         }
         let old_typed = to_object(old.clone())?;
-        self.admit(
-            Operation::Update,
-            &resource,
-            status_path.then_some("status"),
-            Some(&mut typed),
-            Some(&old_typed),
-            user,
-        )
-        .await?;
+        let subresource = status_path.then_some("status");
+        self.admit(false, Operation::Update, &resource, subresource, Some(&mut typed), Some(&old_typed), user).await?;
         let mut errors = typed.validate_update(&old_typed);
         if let Some(schema) = &schema {
             errors.extend(schema_errors(schema, &typed)?);
@@ -363,6 +363,7 @@ impl Store {
         if !errors.is_empty() {
             return Err(invalid(&resource, &typed, errors));
         }
+        self.admit(true, Operation::Update, &resource, subresource, Some(&mut typed), Some(&old_typed), user).await?;
         storage_form(&mut typed);
         let mut new = from_object(&typed)?;
         new.metadata.resource_version = old.metadata.resource_version.clone();
@@ -836,7 +837,7 @@ impl ObjectApi for Store {
         if let Some(schema) = &schema {
             schema_defaults(schema, &mut typed)?;
         }
-        self.admit(Operation::Create, &resource, None, Some(&mut typed), None, user).await?;
+        self.admit(false, Operation::Create, &resource, None, Some(&mut typed), None, user).await?;
         let mut errors = typed.validate();
         if let Some(schema) = &schema {
             errors.extend(schema_errors(schema, &typed)?);
@@ -844,6 +845,7 @@ impl ObjectApi for Store {
         if !errors.is_empty() {
             return Err(invalid(&resource, &typed, errors));
         }
+        self.admit(true, Operation::Create, &resource, None, Some(&mut typed), None, user).await?;
         storage_form(&mut typed);
         let object = from_object(&typed)?;
         let key = object_key(&resource, &object.metadata.namespace, &object.metadata.name);
@@ -955,7 +957,23 @@ impl ObjectApi for Store {
         user: &UserInfo,
     ) -> Result<DeleteOutcome> {
         let resource = self.resource(gvr)?;
+        let policy = options.propagation_policy.as_deref().or(match options.orphan_dependents {
+            Some(true) => Some("Orphan"),
+            _ => None,
+        });
+        let finalizer = match policy {
+            Some("Orphan") => Some(ORPHAN_FINALIZER),
+            Some("Foreground") => Some(FOREGROUND_FINALIZER),
+            Some("Background") | None => None,
+            Some(other) => {
+                return Err(StoreError::BadRequest(format!(
+                    "unsupported propagationPolicy {other:?}: supported values: Orphan, Foreground, Background"
+                )));
+            }
+        };
         let mut last = None;
+        // Admission runs once per delete, not once per retry.
+        let mut admitted = false;
         for _ in 0..MAX_RETRIES {
             let kv = self.read(&resource, namespace, name).await?;
             let mut obj = decode(&kv)?;
@@ -976,23 +994,13 @@ impl ObjectApi for Store {
                     return Err(conflict(&resource, name, &msg));
                 }
             }
-            let typed = to_object(obj.clone())?;
-            self.admit(Operation::Delete, &resource, None, None, Some(&typed), user).await?;
+            if !admitted {
+                let typed = to_object(obj.clone())?;
+                self.admit(false, Operation::Delete, &resource, None, None, Some(&typed), user).await?;
+                self.admit(true, Operation::Delete, &resource, None, None, Some(&typed), user).await?;
+                admitted = true;
+            }
             let before = obj.clone();
-            let policy = options.propagation_policy.as_deref().or(match options.orphan_dependents {
-                Some(true) => Some("Orphan"),
-                _ => None,
-            });
-            let finalizer = match policy {
-                Some("Orphan") => Some(ORPHAN_FINALIZER),
-                Some("Foreground") => Some(FOREGROUND_FINALIZER),
-                Some("Background") | None => None,
-                Some(other) => {
-                    return Err(StoreError::BadRequest(format!(
-                        "unsupported propagationPolicy {other:?}: supported values: Orphan, Foreground, Background"
-                    )));
-                }
-            };
             if let Some(f) = finalizer
                 && !obj.metadata.finalizers.iter().any(|x| x == f)
             {

@@ -64,11 +64,14 @@ fn defaulted(mut item: LimitRangeItem) -> LimitRangeItem {
     item
 }
 
-fn pod_create_or_update(request: &AdmissionRequest<'_>) -> bool {
+/// LimitRanger looks at pod creates only: pods are immutable in what it
+/// checks, and an update (a label, a finalizer removed) must not fail
+/// because a LimitRange came after the pod.
+fn pod_create(request: &AdmissionRequest<'_>) -> bool {
     request.subresource.is_none()
         && request.resource.group.is_empty()
         && request.resource.plural == "pods"
-        && matches!(request.operation, Operation::Create | Operation::Update)
+        && request.operation == Operation::Create
 }
 
 fn default_container(container: &mut Container, item: &LimitRangeItem) {
@@ -144,7 +147,7 @@ impl AdmissionPlugin for LimitRanger {
     }
 
     async fn admit(&self, request: &mut AdmissionRequest<'_>) -> k_store::Result<()> {
-        if !pod_create_or_update(request) || request.operation != Operation::Create {
+        if !pod_create(request) {
             return Ok(());
         }
         let items = self.items(request.namespace).await?;
@@ -158,7 +161,7 @@ impl AdmissionPlugin for LimitRanger {
     }
 
     async fn validate(&self, request: &AdmissionRequest<'_>) -> k_store::Result<()> {
-        if !pod_create_or_update(request) {
+        if !pod_create(request) {
             return Ok(());
         }
         let Some(Object::Pod(pod)) = request.object.as_deref() else { return Ok(()) };

@@ -2,7 +2,9 @@
 //!
 //! An [`Admission`] chain runs as k-store's [`AdmissionHook`]: for each
 //! write, every plugin's [`AdmissionPlugin::admit`] (mutating, in order),
-//! then every plugin's [`AdmissionPlugin::validate`]. Install it on the
+//! then the store validates the object, then every plugin's
+//! [`AdmissionPlugin::validate`] — kube-apiserver's order, so a quota is
+//! never charged for an object that fails validation. Install it on the
 //! store with [`Admission::install`]; every writer (API clients and
 //! in-process controllers alike) then goes through it, as every write goes
 //! through kube-apiserver's admission. Dry-run writes are admitted too, but
@@ -170,6 +172,10 @@ impl AdmissionHook for Admission {
         for plugin in &self.plugins {
             plugin.admit(request).await?;
         }
+        Ok(())
+    }
+
+    async fn validate(&self, request: &AdmissionRequest<'_>) -> k_store::Result<()> {
         for plugin in &self.plugins {
             plugin.validate(request).await?;
         }

@@ -7,10 +7,14 @@
 //! resourceVersion before the object is written, retrying on conflict, so
 //! concurrent creates never exceed `hard` (kube-apiserver does the same).
 //! The first time a quota tracks a resource, its usage is counted from the
-//! objects already there. A delete gives its usage back. As in Kubernetes,
-//! a write refused after admission (by validation, say) keeps its
-//! reservation until the quota is recounted (the resource-quota
-//! controller's job, in the controller-manager issue).
+//! objects already there (in the quota's scopes). An update charges what it
+//! adds (a Service becoming a NodePort, a claim growing) and gives back what
+//! it drops; a delete gives its usage back when it starts (a graceful
+//! delete's grace period is not charged). Charges run after validation, so
+//! invalid objects charge nothing; a create of a name that exists charges
+//! nothing. A write that still fails after admission (a lost race on the
+//! name) keeps its reservation until the quota is recounted (the
+//! resource-quota controller's job, in the controller-manager issue).
 //!
 //! Tracked: `pods`, `services`, `services.nodeports`,
 //! `services.loadbalancers`, `configmaps`, `secrets`,
@@ -172,6 +176,12 @@ fn in_scope(quota: &Quota, object: &Object) -> bool {
     })
 }
 
+/// A pod that has finished counts against no quota.
+fn terminal(object: &Object) -> bool {
+    let Object::Pod(pod) = object else { return false };
+    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+}
+
 fn listing(list: &ResourceList, keys: &[String]) -> String {
     keys.iter().map(|k| format!("{k}={}", list.get(k).cloned().unwrap_or_default())).collect::<Vec<_>>().join(",")
 }
@@ -180,6 +190,7 @@ impl ResourceQuota {
     /// Usage of what already exists, for keys a quota starts tracking.
     async fn count_existing(
         &self,
+        quota: &Quota,
         resource: &ApiResource,
         namespace: &str,
         keys: &[String],
@@ -187,16 +198,10 @@ impl ResourceQuota {
         let mut used = ResourceList::default();
         let page = self.api.list(&resource.gvr(), Some(namespace), &ListOptions::default()).await?;
         for item in page.items {
-            let terminal = item
-                .data
-                .get("status")
-                .and_then(|s| s.get("phase"))
-                .and_then(|p| p.as_str())
-                .is_some_and(|p| p == "Succeeded" || p == "Failed");
-            if terminal {
+            let Ok(decoded) = Object::decode(&serde_json::to_value(&item).unwrap_or_default()) else { continue };
+            if terminal(&decoded.object) || !in_scope(quota, &decoded.object) {
                 continue;
             }
-            let Ok(decoded) = Object::decode(&serde_json::to_value(&item).unwrap_or_default()) else { continue };
             for (key, quantity) in usage(resource, &decoded.object).iter() {
                 if keys.contains(key) {
                     add(&mut used, key, quantity);
@@ -216,10 +221,11 @@ impl ResourceQuota {
     async fn charge(
         &self,
         request: &AdmissionRequest<'_>,
-        name: &str,
+        scoped: &Quota,
         delta: &ResourceList,
         refund: bool,
     ) -> k_store::Result<()> {
+        let name = scoped.metadata.name.as_str();
         let mut last = None;
         for _ in 0..64 {
             let stored = self.api.get(&quotas_gvr(), request.namespace, name).await?;
@@ -231,7 +237,7 @@ impl ResourceQuota {
             let mut status = quota.status.take().unwrap_or_default();
             let missing: Vec<String> = tracked.iter().filter(|k| !status.used.contains_key(*k)).cloned().collect();
             if !missing.is_empty() {
-                let existing = self.count_existing(request.resource, request.namespace, &missing).await?;
+                let existing = self.count_existing(scoped, request.resource, request.namespace, &missing).await?;
                 for (key, quantity) in existing.iter() {
                     status.used.insert(key.clone(), quantity.clone());
                 }
@@ -245,7 +251,14 @@ impl ResourceQuota {
                     let left = current.checked_sub(change).unwrap_or_default();
                     if left.is_negative() { Quantity::default() } else { left }
                 } else {
-                    current.checked_add(change).unwrap_or_else(|| current.clone())
+                    match current.checked_add(change) {
+                        Some(sum) => sum,
+                        // Past the largest quantity: more than any hard limit.
+                        None => {
+                            exceeded.push(key.clone());
+                            continue;
+                        }
+                    }
                 };
                 if !refund && next > quota.spec.hard[key.as_str()] {
                     exceeded.push(key.clone());
@@ -290,16 +303,44 @@ impl AdmissionPlugin for ResourceQuota {
         {
             return Ok(());
         }
-        let (object, refund) = match (request.operation, request.object.as_deref(), request.old_object) {
-            (Operation::Create, Some(object), _) => (object, false),
-            (Operation::Delete, _, Some(old)) if old.metadata().deletion_timestamp.is_none() => (old, true),
+        // What to add to the quotas and what to give back.
+        let (object, charge, refund) = match (request.operation, request.object.as_deref(), request.old_object) {
+            (Operation::Create, Some(object), _) => (object, usage(request.resource, object), ResourceList::default()),
+            (Operation::Delete, _, Some(old)) if old.metadata().deletion_timestamp.is_none() && !terminal(old) => {
+                (old, ResourceList::default(), usage(request.resource, old))
+            }
+            (Operation::Update, Some(new), Some(old)) => {
+                // Only what the update changes (a Service becoming a NodePort,
+                // a claim growing).
+                let (before, after) = (usage(request.resource, old), usage(request.resource, new));
+                let (mut more, mut less) = (ResourceList::default(), ResourceList::default());
+                for key in before.keys().chain(after.keys()) {
+                    let zero = Quantity::default();
+                    let (b, a) = (before.get(key).unwrap_or(&zero), after.get(key).unwrap_or(&zero));
+                    if a > b {
+                        more.insert(key.clone(), a.checked_sub(b).unwrap_or_default());
+                    } else if b > a {
+                        less.insert(key.clone(), b.checked_sub(a).unwrap_or_default());
+                    }
+                }
+                if more.is_empty() && less.is_empty() {
+                    return Ok(());
+                }
+                (new, more, less)
+            }
             _ => return Ok(()),
         };
         let page = self.api.list(&quotas_gvr(), Some(request.namespace), &ListOptions::default()).await?;
         if page.items.is_empty() {
             return Ok(());
         }
-        let delta = usage(request.resource, object);
+        if request.operation == Operation::Create
+            && !request.name.is_empty()
+            && self.api.get(&request.resource.gvr(), request.namespace, request.name).await.is_ok()
+        {
+            // The create will fail with AlreadyExists: charge nothing.
+            return Ok(());
+        }
         let mut quotas: Vec<Quota> = page.items.iter().filter_map(|o| o.to_typed().ok()).collect();
         quotas.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let mut charged = Vec::new();
@@ -315,20 +356,24 @@ impl AdmissionPlugin for ResourceQuota {
             if !in_scope(quota, object) {
                 continue;
             }
-            if !refund && let Object::Pod(pod) = object {
-                // A quota on compute resources needs every container to say what it uses.
+            if request.operation == Operation::Create
+                && let Object::Pod(pod) = object
+            {
+                // A quota on cpu or memory needs every container to say what it uses.
                 let mut missing = Vec::new();
                 for key in quota.spec.hard.keys() {
-                    let (limits, resource) = match key.split_once('.') {
-                        Some(("requests", r)) => (false, r),
-                        Some(("limits", r)) => (true, r),
-                        _ if matches!(key.as_str(), "cpu" | "memory") => (false, key.as_str()),
+                    let (limits, resource) = match key.as_str() {
+                        "requests.cpu" | "cpu" => (false, "cpu"),
+                        "requests.memory" | "memory" => (false, "memory"),
+                        "limits.cpu" => (true, "cpu"),
+                        "limits.memory" => (true, "memory"),
                         _ => continue,
                     };
                     let without: Vec<&str> = pod
                         .spec
                         .containers
                         .iter()
+                        .chain(&pod.spec.init_containers)
                         .filter(|c| {
                             c.resources
                                 .as_ref()
@@ -347,13 +392,20 @@ impl AdmissionPlugin for ResourceQuota {
                     ));
                 }
             }
-            match self.charge(request, &quota.metadata.name, &delta, refund).await {
-                Ok(()) => charged.push(quota.metadata.name.clone()),
-                Err(e) if refund => tracing::warn!("giving quota {} back: {e}", quota.metadata.name),
+            if !refund.is_empty()
+                && let Err(e) = self.charge(request, quota, &refund, true).await
+            {
+                tracing::warn!("giving quota {} back: {e}", quota.metadata.name);
+            }
+            if charge.is_empty() {
+                continue;
+            }
+            match self.charge(request, quota, &charge, false).await {
+                Ok(()) => charged.push(quota),
                 Err(e) => {
                     // Give back what the quotas before this one reserved.
-                    for name in &charged {
-                        let _ = self.charge(request, name, &delta, true).await;
+                    for earlier in charged {
+                        let _ = self.charge(request, earlier, &charge, true).await;
                     }
                     return Err(e);
                 }

@@ -53,6 +53,8 @@ struct Hook {
     namespace_selector: Option<LabelSelector>,
     object_selector: Option<LabelSelector>,
     timeout: Duration,
+    /// `sideEffects` is `None` or `NoneOnDryRun`.
+    dry_run_safe: bool,
 }
 
 /// The webhooks of one kind of configuration; see the [module docs](self).
@@ -91,6 +93,7 @@ impl Webhooks {
                     namespace_selector: w.namespace_selector,
                     object_selector: w.object_selector,
                     timeout: seconds(w.timeout_seconds),
+                    dry_run_safe: matches!(w.side_effects.as_deref(), Some("None" | "NoneOnDryRun")),
                 }));
             } else {
                 let Ok(config) = object.to_typed::<ValidatingWebhookConfiguration>() else { continue };
@@ -102,6 +105,7 @@ impl Webhooks {
                     namespace_selector: w.namespace_selector,
                     object_selector: w.object_selector,
                     timeout: seconds(w.timeout_seconds),
+                    dry_run_safe: matches!(w.side_effects.as_deref(), Some("None" | "NoneOnDryRun")),
                 }));
             }
         }
@@ -123,6 +127,12 @@ impl Webhooks {
                 || !self.matches_selectors(&hook, request, &mut namespace_labels).await?
             {
                 continue;
+            }
+            if request.dry_run && !hook.dry_run_safe {
+                return Err(StoreError::BadRequest(format!(
+                    "admission webhook {:?} has side effects and does not support dry run",
+                    hook.name
+                )));
             }
             let body = review_of(request)?;
             let uid = body.request.as_ref().map(|r| r.uid.clone()).unwrap_or_default();
@@ -178,10 +188,14 @@ impl Webhooks {
         let selects = |selector: &Option<LabelSelector>, labels: &k_api_types::SortedMap<String, String>| {
             selector.as_ref().is_none_or(|s| k_api_types::selector::selector_matches(Some(s), labels))
         };
-        let object = request.object.as_deref().or(request.old_object);
+        // The new or the old object: dropping a label does not escape a webhook.
         let empty = k_api_types::SortedMap::default();
-        let labels = object.map_or(&empty, |o| &o.metadata().labels);
-        if !selects(&hook.object_selector, labels) {
+        let new_labels = request.object.as_deref().map(|o| &o.metadata().labels);
+        let old_labels = request.old_object.map(|o| &o.metadata().labels);
+        let labels = new_labels.or(old_labels).unwrap_or(&empty);
+        let selected = [new_labels, old_labels].into_iter().flatten().any(|l| selects(&hook.object_selector, l))
+            || (new_labels.is_none() && old_labels.is_none() && selects(&hook.object_selector, &empty));
+        if !selected {
             return Ok(false);
         }
         let is_namespace = request.resource.group.is_empty() && request.resource.plural == "namespaces";
@@ -221,10 +235,11 @@ fn matches_rules(rules: &[RuleWithOperations], request: &AdmissionRequest<'_>) -
             "Namespaced" => resource.namespaced,
             _ => true,
         };
-        let resource_matches = rule.resources.iter().any(|r| match (r.split_once('/'), request.subresource) {
-            (None, None) => r == "*" || *r == resource.plural,
-            (Some((res, sub)), Some(actual)) => (res == "*" || res == resource.plural) && (sub == "*" || sub == actual),
-            _ => false,
+        // As Kubernetes splits them: `pods` is ("pods", ""), `pods/*` and
+        // `*/*` also match the resource itself, `*` matches no subresource.
+        let resource_matches = rule.resources.iter().any(|r| {
+            let (res, sub) = r.split_once('/').unwrap_or((r.as_str(), ""));
+            (res == "*" || res == resource.plural) && (sub == "*" || sub == request.subresource.unwrap_or_default())
         });
         scoped
             && any(&rule.operations, operation(request.operation))

@@ -347,7 +347,16 @@ impl ServiceAccountTokens {
             return (Outcome::Invalid(format!("service-account token: {last_error}")), Vec::new());
         };
         let result = if claims.iss == LEGACY_ISSUER {
-            self.check_legacy(token, &claims).await.map(|user| (user, audiences.to_vec()))
+            // A token without audiences is good for the API server's own only.
+            let valid: Vec<String> = if audiences.is_empty() {
+                self.api_audiences.clone()
+            } else {
+                audiences.iter().filter(|a| self.api_audiences.contains(a)).cloned().collect()
+            };
+            if valid.is_empty() {
+                return (Outcome::Invalid("service-account token: token audiences do not match".into()), Vec::new());
+            }
+            self.check_legacy(token, &claims).await.map(|user| (user, valid))
         } else if self.issuers.contains(&claims.iss) {
             self.check_bound(&claims, audiences).await
         } else {
@@ -427,8 +436,12 @@ impl ServiceAccountTokens {
         let what = format!("{} {namespace}/{}", gvr.resource, object.name);
         match self.api.get(gvr, namespace, &object.name).await {
             Ok(found) if object.uid.is_empty() || found.metadata.uid == object.uid => {
-                if found.metadata.deletion_timestamp.is_some() {
-                    return Err(format!("{what} is being deleted"));
+                // A pod shutting down may still call the API: its tokens hold
+                // until a minute after its deletion time, as in Kubernetes.
+                if let Some(deleted) = &found.metadata.deletion_timestamp
+                    && deleted.0.timestamp() + 60 < now()
+                {
+                    return Err(format!("{what} was deleted"));
                 }
                 Ok(())
             }

@@ -7,7 +7,10 @@
 //! the writer may `bind` the role it refers to, or already has every
 //! permission of that role (in the binding's namespace, or cluster-wide).
 //! Members of `system:masters` are exempt (they hold everything, and
-//! bootstrap writes the first roles).
+//! bootstrap writes the first roles). A ClusterRole with an
+//! `aggregationRule` takes in rules its writer never names, so writing one
+//! needs every permission; binding one is checked against its aggregated
+//! rules.
 //!
 //! A rule is held when the authorization chain allows each of its
 //! combinations (verb × group × resource × name, or verb × path); `*` is
@@ -20,7 +23,7 @@ use std::sync::Arc;
 use k_api_types::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k_api_types::{GroupVersionResource, Object};
 use k_store::admission::{AdmissionHook, AdmissionRequest};
-use k_store::api::{Operation, UserInfo};
+use k_store::api::{ListOptions, Operation, UserInfo};
 use k_store::{ObjectApi, StoreError};
 
 use super::{Attributes, Authorization};
@@ -85,7 +88,17 @@ impl EscalationGuard {
             "ClusterRole" => {
                 let gvr = GroupVersionResource::new(GROUP, "v1", "clusterroles");
                 let role: ClusterRole = self.api.get(&gvr, "", name).await?.to_typed().map_err(internal)?;
-                Ok(role.rules)
+                if role.aggregation_rule.is_none() {
+                    return Ok(role.rules);
+                }
+                // What RBAC will grant: the role with everything it aggregates.
+                let all = self.api.list(&gvr, None, &ListOptions::default()).await?;
+                let roles = all
+                    .items
+                    .iter()
+                    .filter_map(|o| o.to_typed::<ClusterRole>().ok().map(|r| (r.metadata.name.clone(), r)))
+                    .collect();
+                Ok(super::cache::aggregate_rules(name, &roles))
             }
             "Role" => {
                 let gvr = GroupVersionResource::new(GROUP, "v1", "roles");
@@ -94,6 +107,18 @@ impl EscalationGuard {
             }
             other => Err(StoreError::BadRequest(format!("roleRef.kind {other:?} must be Role or ClusterRole"))),
         }
+    }
+}
+
+/// Every permission: what cluster-admin holds.
+fn everything() -> PolicyRule {
+    let all = vec!["*".to_owned()];
+    PolicyRule {
+        verbs: all.clone(),
+        api_groups: all.clone(),
+        resources: all.clone(),
+        resource_names: Vec::new(),
+        non_resource_urls: all,
     }
 }
 
@@ -131,7 +156,11 @@ fn refusal(request: &AdmissionRequest<'_>, missing: &[&PolicyRule]) -> StoreErro
 
 #[async_trait::async_trait]
 impl AdmissionHook for EscalationGuard {
-    async fn admit(&self, request: &mut AdmissionRequest<'_>) -> k_store::Result<()> {
+    async fn admit(&self, _request: &mut AdmissionRequest<'_>) -> k_store::Result<()> {
+        Ok(())
+    }
+
+    async fn validate(&self, request: &AdmissionRequest<'_>) -> k_store::Result<()> {
         if request.resource.group != GROUP
             || request.subresource.is_some()
             || request.operation == Operation::Delete
@@ -154,7 +183,20 @@ impl AdmissionHook for EscalationGuard {
                 let rules = if plural == "roles" {
                     serde_json::from_value::<Role>(to_value(object)?).map_err(internal)?.rules
                 } else {
-                    serde_json::from_value::<ClusterRole>(to_value(object)?).map_err(internal)?.rules
+                    let role = serde_json::from_value::<ClusterRole>(to_value(object)?).map_err(internal)?;
+                    // An aggregated role takes in rules the writer never names:
+                    // only those who hold everything may write one (as in Kubernetes).
+                    if role.aggregation_rule.is_some() && !self.holds(user, "", &everything()) {
+                        let groups = user.groups.iter().map(|g| format!("{g:?}")).collect::<Vec<_>>().join(" ");
+                        return Err(crate::admission::forbidden(
+                            request,
+                            format!(
+                                "user {:?} (groups=[{groups}]) must have cluster-admin privileges to write an aggregated ClusterRole",
+                                user.username
+                            ),
+                        ));
+                    }
+                    role.rules
                 };
                 let missing = self.not_held(user, namespace, &rules);
                 if missing.is_empty() { Ok(()) } else { Err(refusal(request, &missing)) }

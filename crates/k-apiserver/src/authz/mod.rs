@@ -257,6 +257,41 @@ impl Authorizer for AlwaysDeny {
     }
 }
 
+/// Allows every request of a member of `system:masters`, ahead of the
+/// configured authorizers, as kube-apiserver does: administrators keep
+/// access even when the RBAC policy is broken or deleted.
+#[derive(Clone, Debug)]
+pub struct PrivilegedGroup {
+    reason: Reason,
+}
+
+/// The group [`PrivilegedGroup`] allows.
+pub const SYSTEM_MASTERS: &str = "system:masters";
+
+impl Default for PrivilegedGroup {
+    fn default() -> Self {
+        PrivilegedGroup { reason: Arc::from("allowed: member of system:masters") }
+    }
+}
+
+impl Authorizer for PrivilegedGroup {
+    fn authorize(&self, attributes: &Attributes<'_>) -> Decision {
+        if attributes.user.groups.iter().any(|g| g == SYSTEM_MASTERS) {
+            Decision::Allow(self.reason.clone())
+        } else {
+            Decision::NoOpinion(None)
+        }
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        if user.groups.iter().any(|g| g == SYSTEM_MASTERS) {
+            AlwaysAllow.rules_for(user, namespace)
+        } else {
+            Rules::default()
+        }
+    }
+}
+
 /// A mode of `--authorization-mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
