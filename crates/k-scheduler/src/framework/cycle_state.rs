@@ -1,0 +1,56 @@
+//! Data one plugin keeps between its extension points within one
+//! scheduling cycle (computed in PreFilter or PreScore, read in Filter or
+//! Score for every node).
+
+use std::any::Any;
+use std::collections::HashMap;
+
+/// Per-cycle state, keyed by a plugin-chosen name: data one plugin keeps
+/// between its extension points within one scheduling cycle.
+#[derive(Default)]
+pub struct CycleState {
+    data: HashMap<&'static str, Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for CycleState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CycleState").field("keys", &self.data.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl CycleState {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores `value` under `key` (replacing what was there).
+    pub fn write<T: Any + Send + Sync>(&mut self, key: &'static str, value: T) {
+        self.data.insert(key, Box::new(value));
+    }
+
+    /// The value under `key`, if it is a `T`.
+    pub fn read<T: Any + Send + Sync>(&self, key: &'static str) -> Option<&T> {
+        self.data.get(key)?.downcast_ref()
+    }
+
+    /// The value under `key`, mutably, if it is a `T`.
+    pub fn read_mut<T: Any + Send + Sync>(&mut self, key: &'static str) -> Option<&mut T> {
+        self.data.get_mut(key)?.downcast_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_reads() {
+        let mut state = CycleState::new();
+        state.write("fit", 7_u64);
+        assert_eq!(state.read::<u64>("fit"), Some(&7));
+        assert_eq!(state.read::<i32>("fit"), None, "another type is not there");
+        *state.read_mut::<u64>("fit").unwrap() += 1;
+        assert_eq!(state.read::<u64>("fit"), Some(&8));
+    }
+}

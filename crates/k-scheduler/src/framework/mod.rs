@@ -1,0 +1,227 @@
+//! The scheduling framework: kube-scheduler's extension points as traits.
+//!
+//! A plugin is a type with a name ([`Plugin`]) that implements the
+//! extension points it takes part in. In one scheduling cycle, for one pod:
+//!
+//! 1. [`QueueSortPlugin`] orders the pending pods;
+//! 2. [`PreFilterPlugin`] prepares per-cycle state (or rejects the pod);
+//! 3. [`FilterPlugin`] — the predicates — rejects nodes the pod cannot run on;
+//! 4. [`PostFilterPlugin`] runs when no node fits (preemption);
+//! 5. [`PreScorePlugin`] prepares scoring; [`ScorePlugin`] — the priorities —
+//!    scores each feasible node 0–100, then normalizes across nodes;
+//! 6. [`ReservePlugin`], [`PermitPlugin`], [`PreBindPlugin`], [`BindPlugin`]
+//!    and [`PostBindPlugin`] see the pod onto the chosen node.
+//!
+//! Filter and score are synchronous: they are CPU work, run for many nodes
+//! in parallel. Permit and the binding points are async. State a plugin
+//! computes once per cycle goes in [`CycleState`].
+//!
+//! ```
+//! use k_scheduler::framework::{CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo, Status};
+//!
+//! /// Keeps pods off nodes labelled `maintenance=true`.
+//! struct Maintenance;
+//!
+//! impl Plugin for Maintenance {
+//!     fn name(&self) -> &'static str {
+//!         "Maintenance"
+//!     }
+//! }
+//!
+//! impl FilterPlugin for Maintenance {
+//!     fn filter(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> Status {
+//!         match node.node.metadata.labels.get("maintenance").map(String::as_str) {
+//!             Some("true") => Status::unresolvable("node(s) were under maintenance"),
+//!             _ => Status::success(),
+//!         }
+//!     }
+//! }
+//! ```
+
+mod cycle_state;
+mod status;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use cycle_state::CycleState;
+pub use status::{Code, Status};
+pub use types::{
+    DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, ImageStateSummary, MAX_NODE_SCORE, NodeInfo,
+    NodeScore, PodInfo, Resource,
+};
+
+/// What every plugin is: a name (kube-scheduler's, for built-ins).
+pub trait Plugin: Send + Sync {
+    /// The plugin's name, as profiles refer to it.
+    fn name(&self) -> &'static str;
+}
+
+/// A pending pod as the queue holds it.
+#[derive(Clone, Debug)]
+pub struct QueuedPodInfo {
+    /// The pod.
+    pub pod: Arc<PodInfo>,
+    /// When it was first added to the queue (seconds since the Unix epoch,
+    /// from the scheduler's clock).
+    pub initial_attempt_timestamp: f64,
+    /// When it was last added to the queue.
+    pub timestamp: f64,
+    /// How many times scheduling it was tried.
+    pub attempts: u32,
+}
+
+/// Orders the queue: `less(a, b)` when `a` goes first.
+pub trait QueueSortPlugin: Plugin {
+    /// Whether `a` is scheduled before `b`.
+    fn less(&self, a: &QueuedPodInfo, b: &QueuedPodInfo) -> bool;
+}
+
+/// What a PreFilter may narrow the search to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreFilterResult {
+    /// Only these nodes can fit (None: all may).
+    pub node_names: Option<Vec<String>>,
+}
+
+/// Runs once per cycle before filtering.
+pub trait PreFilterPlugin: Plugin {
+    /// Prepares state for [`FilterPlugin::filter`], or rejects the pod for
+    /// every node. `Skip` skips this plugin's Filter for the cycle.
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+    ) -> (Option<PreFilterResult>, Status);
+}
+
+/// A predicate: may the pod run on this node?
+pub trait FilterPlugin: Plugin {
+    /// Success, or why not (Unschedulable when preemption could help,
+    /// UnschedulableAndUnresolvable when it could not).
+    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status;
+}
+
+/// What a PostFilter (preemption) found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PostFilterResult {
+    /// The node the pod should go to once victims are gone.
+    pub nominated_node_name: Option<String>,
+}
+
+/// Runs when no node passed the filters.
+#[async_trait::async_trait]
+pub trait PostFilterPlugin: Plugin {
+    /// Tries to make room (preemption); `filtered` holds each node's status.
+    async fn post_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        filtered: &[(String, Status)],
+    ) -> (Option<PostFilterResult>, Status);
+}
+
+/// Runs once per cycle before scoring, with the feasible nodes.
+pub trait PreScorePlugin: Plugin {
+    /// Prepares state for [`ScorePlugin::score`]; `Skip` skips its Score.
+    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, nodes: &[Arc<NodeInfo>]) -> Status;
+}
+
+/// A priority: how good is this node for the pod?
+pub trait ScorePlugin: Plugin {
+    /// The node's raw score.
+    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status>;
+
+    /// Brings the raw scores of all feasible nodes to 0–[`MAX_NODE_SCORE`]
+    /// (default: they already are).
+    fn normalize(&self, _state: &CycleState, _pod: &PodInfo, _scores: &mut [NodeScore]) -> Status {
+        Status::success()
+    }
+}
+
+/// Reserves (and, if a later point fails, releases) what the pod takes on
+/// the chosen node, before binding.
+pub trait ReservePlugin: Plugin {
+    /// Reserves.
+    fn reserve(&self, state: &mut CycleState, pod: &PodInfo, node: &str) -> Status;
+    /// Releases what [`reserve`](Self::reserve) took.
+    fn unreserve(&self, state: &mut CycleState, pod: &PodInfo, node: &str);
+}
+
+/// Lets a pod through to binding, rejects it, or makes it wait.
+#[async_trait::async_trait]
+pub trait PermitPlugin: Plugin {
+    /// Success, a rejection, or `Wait` with how long at most.
+    async fn permit(&self, state: &CycleState, pod: &PodInfo, node: &str) -> (Status, Duration);
+}
+
+/// Prepares binding (volumes, for example).
+#[async_trait::async_trait]
+pub trait PreBindPlugin: Plugin {
+    /// Success or why binding cannot go on.
+    async fn pre_bind(&self, state: &CycleState, pod: &PodInfo, node: &str) -> Status;
+}
+
+/// Binds the pod to the node (the default writes `pods/binding`).
+#[async_trait::async_trait]
+pub trait BindPlugin: Plugin {
+    /// Success, `Skip` to leave it to the next binder, or an error.
+    async fn bind(&self, state: &CycleState, pod: &PodInfo, node: &str) -> Status;
+}
+
+/// Told after a successful bind.
+#[async_trait::async_trait]
+pub trait PostBindPlugin: Plugin {
+    /// Informational; cannot fail.
+    async fn post_bind(&self, state: &CycleState, pod: &PodInfo, node: &str);
+}
+
+/// kube-scheduler's DefaultNormalizeScore: scales scores so the highest
+/// becomes `max` (integer arithmetic); with `reverse`, subtracts each from
+/// `max` (so the highest raw score becomes 0). When every score is 0 they
+/// stay 0, or all become `max` when reversed.
+pub fn default_normalize_score(max: i64, reverse: bool, scores: &mut [NodeScore]) {
+    let highest = scores.iter().map(|s| s.score).max().unwrap_or(0);
+    if highest == 0 {
+        if reverse {
+            for s in scores.iter_mut() {
+                s.score = max;
+            }
+        }
+        return;
+    }
+    for s in scores.iter_mut() {
+        let mut score = max * s.score / highest;
+        if reverse {
+            score = max - score;
+        }
+        s.score = score;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores(values: &[i64]) -> Vec<NodeScore> {
+        values.iter().enumerate().map(|(i, s)| NodeScore { name: format!("n{i}"), score: *s }).collect()
+    }
+
+    #[test]
+    fn normalization_scales_to_the_highest_and_can_reverse() {
+        let mut s = scores(&[1, 2, 3]);
+        default_normalize_score(100, false, &mut s);
+        assert_eq!(s.iter().map(|s| s.score).collect::<Vec<_>>(), [33, 66, 100]);
+        let mut s = scores(&[0, 1, 2]);
+        default_normalize_score(100, true, &mut s);
+        assert_eq!(s.iter().map(|s| s.score).collect::<Vec<_>>(), [100, 50, 0]);
+        let mut s = scores(&[0, 0]);
+        default_normalize_score(100, true, &mut s);
+        assert_eq!(s.iter().map(|s| s.score).collect::<Vec<_>>(), [100, 100]);
+        let mut s = scores(&[0, 0]);
+        default_normalize_score(100, false, &mut s);
+        assert_eq!(s.iter().map(|s| s.score).collect::<Vec<_>>(), [0, 0]);
+    }
+}

@@ -1,0 +1,119 @@
+//! Matching shared by plugins: tolerations against taints, node selector
+//! terms against nodes.
+
+use k_api_types::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration};
+
+/// Whether a toleration tolerates a taint: the same effect (or any, when
+/// the toleration names none), the same key (or any, when it names none),
+/// and `Exists`, or `Equal` (the default) with the same value.
+pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
+    if let Some(effect) = toleration.effect.as_deref().filter(|e| !e.is_empty())
+        && effect != taint.effect
+    {
+        return false;
+    }
+    if let Some(key) = toleration.key.as_deref().filter(|k| !k.is_empty())
+        && key != taint.key
+    {
+        return false;
+    }
+    match toleration.operator.as_deref().unwrap_or("Equal") {
+        "Exists" => true,
+        "Equal" | "" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
+        _ => false,
+    }
+}
+
+/// Whether any of `tolerations` tolerates `taint`.
+pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
+    tolerations.iter().any(|t| tolerates(t, taint))
+}
+
+fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
+    let values = &requirement.values;
+    match requirement.operator.as_str() {
+        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
+        "NotIn" => value.is_none_or(|v| !values.iter().any(|x| x == v)),
+        "Exists" => value.is_some(),
+        "DoesNotExist" => value.is_none(),
+        "Gt" | "Lt" => {
+            let (Some(actual), Some(bound)) =
+                (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|v| v.parse::<i64>().ok()))
+            else {
+                return false;
+            };
+            if requirement.operator == "Gt" { actual > bound } else { actual < bound }
+        }
+        _ => false,
+    }
+}
+
+/// Whether a node selector term matches a node: every expression on its
+/// labels and every field (`metadata.name`) requirement. An empty term
+/// matches nothing, as in Kubernetes.
+pub fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
+    if term.match_expressions.is_empty() && term.match_fields.is_empty() {
+        return false;
+    }
+    term.match_expressions
+        .iter()
+        .all(|r| requirement_matches(r, node.metadata.labels.get(r.key.as_str()).map(String::as_str)))
+        && term.match_fields.iter().all(|r| {
+            let value = (r.key == "metadata.name").then_some(node.metadata.name.as_str());
+            value.is_some() && requirement_matches(r, value)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn taint(key: &str, value: &str, effect: &str) -> Taint {
+        serde_json::from_value(json!({"key": key, "value": value, "effect": effect})).unwrap()
+    }
+
+    fn toleration(v: serde_json::Value) -> Toleration {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn tolerations() {
+        let t = taint("dedicated", "cache", "NoSchedule");
+        assert!(tolerates(&toleration(json!({"key": "dedicated", "value": "cache"})), &t));
+        assert!(!tolerates(&toleration(json!({"key": "dedicated", "value": "web"})), &t));
+        assert!(tolerates(&toleration(json!({"key": "dedicated", "operator": "Exists"})), &t));
+        assert!(tolerates(&toleration(json!({"operator": "Exists"})), &t), "empty key and Exists: everything");
+        assert!(!tolerates(&toleration(json!({"operator": "Exists", "effect": "NoExecute"})), &t));
+        assert!(tolerates(&toleration(json!({"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"})), &t));
+    }
+
+    #[test]
+    fn terms() {
+        let node: Node =
+            serde_json::from_value(json!({"metadata": {"name": "n1", "labels": {"zone": "a", "cores": "8"}}})).unwrap();
+        let term = |v: serde_json::Value| -> NodeSelectorTerm { serde_json::from_value(v).unwrap() };
+        assert!(term_matches(
+            &term(json!({"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]})),
+            &node
+        ));
+        assert!(!term_matches(
+            &term(json!({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]})),
+            &node
+        ));
+        assert!(term_matches(&term(json!({"matchExpressions": [{"key": "gpu", "operator": "DoesNotExist"}]})), &node));
+        assert!(term_matches(
+            &term(json!({"matchExpressions": [{"key": "cores", "operator": "Gt", "values": ["4"]}]})),
+            &node
+        ));
+        assert!(!term_matches(
+            &term(json!({"matchExpressions": [{"key": "cores", "operator": "Lt", "values": ["4"]}]})),
+            &node
+        ));
+        assert!(term_matches(
+            &term(json!({"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]})),
+            &node
+        ));
+        assert!(!term_matches(&term(json!({})), &node), "an empty term matches nothing");
+    }
+}
