@@ -7,12 +7,18 @@
 //! integers, computed once). The built-in [`plugins`] carry kube-scheduler's
 //! names, filters and integer scores.
 //!
-//! Work in progress (issue 7): the framework types and the plugins that
-//! judge one node on its own are here; the framework runtime and profiles,
-//! the plugins that look at other pods (InterPodAffinity,
-//! PodTopologySpread), volumes, preemption, the queue, the cache, the
-//! scheduling loop and the simulator follow. The plan is in
-//! `docs/scheduler/design.md`.
+//! [`framework::Framework`] runs one profile for a pod (filter, score,
+//! pick); [`config`] reads KubeSchedulerConfiguration profiles into
+//! frameworks with the plugins of [`framework::registry::Registry`];
+//! [`simulator`] answers "where would these pods go, and why?" for a
+//! scenario file (the `schedule-sim` example).
+//!
+//! Work in progress (issue 7): the plugins that look at other pods
+//! (InterPodAffinity, PodTopologySpread), volumes, preemption, the queue,
+//! the cache and the scheduling loop through the API server follow. The
+//! plan is in `docs/scheduler/design.md`.
 
+pub mod config;
 pub mod framework;
 pub mod plugins;
+pub mod simulator;

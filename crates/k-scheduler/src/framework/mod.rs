@@ -39,6 +39,8 @@
 //! ```
 
 mod cycle_state;
+pub mod registry;
+mod runtime;
 mod status;
 mod types;
 
@@ -46,6 +48,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cycle_state::CycleState;
+pub use runtime::{
+    Feasible, FitError, Framework, NodeScores, Point, ScheduleResult, TOTAL_NODES, num_feasible_nodes_to_find,
+};
 pub use status::{Code, Status};
 pub use types::{
     DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, ImageStateSummary, MAX_NODE_SCORE, NodeInfo,
@@ -176,6 +181,55 @@ pub trait BindPlugin: Plugin {
 pub trait PostBindPlugin: Plugin {
     /// Informational; cannot fail.
     async fn post_bind(&self, state: &CycleState, pod: &PodInfo, node: &str);
+}
+
+/// Holds pods out of the queue until they may be scheduled (SchedulingGates).
+pub trait PreEnqueuePlugin: Plugin {
+    /// Success to queue the pod, or why it waits.
+    fn pre_enqueue(&self, pod: &PodInfo) -> Status;
+}
+
+/// The extension points a plugin serves, as trait objects: the runtime asks
+/// each plugin of a profile for the points it is enabled at. Implement the
+/// `as_…` methods of the points your plugin implements, returning `Some(self)`.
+#[allow(missing_docs)] // one method per extension point, named after it
+pub trait ExtensionPoints: Plugin {
+    fn as_pre_enqueue(self: Arc<Self>) -> Option<Arc<dyn PreEnqueuePlugin>> {
+        None
+    }
+    fn as_queue_sort(self: Arc<Self>) -> Option<Arc<dyn QueueSortPlugin>> {
+        None
+    }
+    fn as_pre_filter(self: Arc<Self>) -> Option<Arc<dyn PreFilterPlugin>> {
+        None
+    }
+    fn as_filter(self: Arc<Self>) -> Option<Arc<dyn FilterPlugin>> {
+        None
+    }
+    fn as_post_filter(self: Arc<Self>) -> Option<Arc<dyn PostFilterPlugin>> {
+        None
+    }
+    fn as_pre_score(self: Arc<Self>) -> Option<Arc<dyn PreScorePlugin>> {
+        None
+    }
+    fn as_score(self: Arc<Self>) -> Option<Arc<dyn ScorePlugin>> {
+        None
+    }
+    fn as_reserve(self: Arc<Self>) -> Option<Arc<dyn ReservePlugin>> {
+        None
+    }
+    fn as_permit(self: Arc<Self>) -> Option<Arc<dyn PermitPlugin>> {
+        None
+    }
+    fn as_pre_bind(self: Arc<Self>) -> Option<Arc<dyn PreBindPlugin>> {
+        None
+    }
+    fn as_bind(self: Arc<Self>) -> Option<Arc<dyn BindPlugin>> {
+        None
+    }
+    fn as_post_bind(self: Arc<Self>) -> Option<Arc<dyn PostBindPlugin>> {
+        None
+    }
 }
 
 /// kube-scheduler's DefaultNormalizeScore: scales scores so the highest

@@ -26,3 +26,40 @@ pub mod taint_toleration;
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+/// Implements [`ExtensionPoints`](crate::framework::ExtensionPoints) for a
+/// plugin type: `extension_points!(MyPlugin: filter, score);` with the
+/// points it implements (`pre_enqueue`, `queue_sort`, `pre_filter`,
+/// `filter`, `post_filter`, `pre_score`, `score`, `reserve`, `permit`,
+/// `pre_bind`, `bind`, `post_bind`).
+#[macro_export]
+macro_rules! extension_points {
+    ($ty:ty: $($point:ident),* $(,)?) => {
+        impl $crate::framework::ExtensionPoints for $ty {
+            $( $crate::extension_points!(@method $point); )*
+        }
+    };
+    (@method pre_enqueue) => { fn as_pre_enqueue(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::PreEnqueuePlugin>> { Some(self) } };
+    (@method queue_sort) => { fn as_queue_sort(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::QueueSortPlugin>> { Some(self) } };
+    (@method pre_filter) => { fn as_pre_filter(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::PreFilterPlugin>> { Some(self) } };
+    (@method filter) => { fn as_filter(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::FilterPlugin>> { Some(self) } };
+    (@method post_filter) => { fn as_post_filter(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::PostFilterPlugin>> { Some(self) } };
+    (@method pre_score) => { fn as_pre_score(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::PreScorePlugin>> { Some(self) } };
+    (@method score) => { fn as_score(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::ScorePlugin>> { Some(self) } };
+    (@method reserve) => { fn as_reserve(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::ReservePlugin>> { Some(self) } };
+    (@method permit) => { fn as_permit(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::PermitPlugin>> { Some(self) } };
+    (@method pre_bind) => { fn as_pre_bind(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::PreBindPlugin>> { Some(self) } };
+    (@method bind) => { fn as_bind(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::BindPlugin>> { Some(self) } };
+    (@method post_bind) => { fn as_post_bind(self: ::std::sync::Arc<Self>) -> Option<::std::sync::Arc<dyn $crate::framework::PostBindPlugin>> { Some(self) } };
+}
+
+crate::extension_points!(priority_sort::PrioritySort: queue_sort);
+crate::extension_points!(scheduling_gates::SchedulingGates: pre_enqueue);
+crate::extension_points!(node_unschedulable::NodeUnschedulable: filter);
+crate::extension_points!(node_name::NodeName: filter);
+crate::extension_points!(node_ports::NodePorts: filter);
+crate::extension_points!(node_resources::Fit: filter, score);
+crate::extension_points!(node_resources::BalancedAllocation: score);
+crate::extension_points!(node_affinity::NodeAffinity: filter, score);
+crate::extension_points!(taint_toleration::TaintToleration: filter, score);
+crate::extension_points!(image_locality::ImageLocality: score);

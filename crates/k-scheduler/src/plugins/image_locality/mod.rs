@@ -8,9 +8,7 @@ use crate::framework::{CycleState, MAX_NODE_SCORE, NodeInfo, Plugin, PodInfo, Sc
 
 /// Its name.
 pub const NAME: &str = "ImageLocality";
-/// The [`CycleState`] key under which the scheduler puts the number of
-/// nodes in the cluster (a `usize`) for this plugin.
-pub const TOTAL_NODES: &str = "TotalNodes";
+pub use crate::framework::TOTAL_NODES;
 
 const MB: i64 = 1024 * 1024;
 const MIN_THRESHOLD: i64 = 23 * MB;

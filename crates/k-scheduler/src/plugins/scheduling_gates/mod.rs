@@ -16,9 +16,9 @@ impl crate::framework::Plugin for SchedulingGates {
     }
 }
 
-impl SchedulingGates {
-    /// PreEnqueue: Success, or UnschedulableAndUnresolvable naming the gates.
-    pub fn pre_enqueue(&self, pod: &PodInfo) -> Status {
+impl crate::framework::PreEnqueuePlugin for SchedulingGates {
+    /// Success, or UnschedulableAndUnresolvable naming the gates.
+    fn pre_enqueue(&self, pod: &PodInfo) -> Status {
         let gates: Vec<&str> = pod.pod.spec.scheduling_gates.iter().map(|g| g.name.as_str()).collect();
         if gates.is_empty() {
             return Status::success();
@@ -32,7 +32,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::framework::Code;
+    use crate::framework::{Code, PreEnqueuePlugin};
     use crate::plugins::testing::pod;
 
     #[test]

@@ -1,0 +1,498 @@
+//! One profile's plugins, run for one pod: filter the nodes, score the
+//! feasible ones, pick the best — kube-scheduler's `schedulePod`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{
+    BindPlugin, Code, CycleState, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, NodeInfo, NodeScore, PermitPlugin,
+    PodInfo, PostBindPlugin, PostFilterPlugin, PreBindPlugin, PreEnqueuePlugin, PreFilterPlugin, PreScorePlugin,
+    QueueSortPlugin, ReservePlugin, ScorePlugin, Status,
+};
+
+/// The [`CycleState`] key of the number of nodes in the cluster (a `usize`),
+/// written by the framework before scoring.
+pub const TOTAL_NODES: &str = "TotalNodes";
+
+/// Below this many nodes, every node is evaluated.
+const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// The adaptive percentage never goes below this.
+const MIN_FEASIBLE_NODES_PERCENTAGE: usize = 5;
+
+/// How many feasible nodes to look for among `all` (kube-scheduler's
+/// `numFeasibleNodesToFind`): all of them below 100; else `percentage`%
+/// (or, when 0, the adaptive `50 − all/125`, at least 5%), at least 100.
+pub fn num_feasible_nodes_to_find(percentage: u32, all: usize) -> usize {
+    if all < MIN_FEASIBLE_NODES_TO_FIND {
+        return all;
+    }
+    let mut percentage = percentage as usize;
+    if percentage == 0 {
+        percentage = 50usize.saturating_sub(all / 125).max(MIN_FEASIBLE_NODES_PERCENTAGE);
+    }
+    if percentage >= 100 {
+        return all;
+    }
+    (all * percentage / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// An extension point, as configurations name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Point {
+    /// `preEnqueue`.
+    PreEnqueue,
+    /// `queueSort`.
+    QueueSort,
+    /// `preFilter`.
+    PreFilter,
+    /// `filter`.
+    Filter,
+    /// `postFilter`.
+    PostFilter,
+    /// `preScore`.
+    PreScore,
+    /// `score`.
+    Score,
+    /// `reserve`.
+    Reserve,
+    /// `permit`.
+    Permit,
+    /// `preBind`.
+    PreBind,
+    /// `bind`.
+    Bind,
+    /// `postBind`.
+    PostBind,
+}
+
+impl Point {
+    /// Every point, in the order a cycle reaches them.
+    pub const ALL: [Point; 12] = [
+        Point::PreEnqueue,
+        Point::QueueSort,
+        Point::PreFilter,
+        Point::Filter,
+        Point::PostFilter,
+        Point::PreScore,
+        Point::Score,
+        Point::Reserve,
+        Point::Permit,
+        Point::PreBind,
+        Point::Bind,
+        Point::PostBind,
+    ];
+
+    /// The configuration's name for it (`preFilter`, …).
+    pub fn config_name(self) -> &'static str {
+        match self {
+            Point::PreEnqueue => "preEnqueue",
+            Point::QueueSort => "queueSort",
+            Point::PreFilter => "preFilter",
+            Point::Filter => "filter",
+            Point::PostFilter => "postFilter",
+            Point::PreScore => "preScore",
+            Point::Score => "score",
+            Point::Reserve => "reserve",
+            Point::Permit => "permit",
+            Point::PreBind => "preBind",
+            Point::Bind => "bind",
+            Point::PostBind => "postBind",
+        }
+    }
+}
+
+/// One profile: its plugins by extension point. `schedule` filters the
+/// nodes, scores the feasible ones and picks the best, as kube-scheduler's
+/// `schedulePod` does.
+#[derive(Clone, Default)]
+pub struct Framework {
+    name: String,
+    pre_enqueue: Vec<Arc<dyn PreEnqueuePlugin>>,
+    queue_sort: Option<Arc<dyn QueueSortPlugin>>,
+    pre_filter: Vec<Arc<dyn PreFilterPlugin>>,
+    filter: Vec<Arc<dyn FilterPlugin>>,
+    post_filter: Vec<Arc<dyn PostFilterPlugin>>,
+    pre_score: Vec<Arc<dyn PreScorePlugin>>,
+    score: Vec<(Arc<dyn ScorePlugin>, i64)>,
+    reserve: Vec<Arc<dyn ReservePlugin>>,
+    permit: Vec<Arc<dyn PermitPlugin>>,
+    pre_bind: Vec<Arc<dyn PreBindPlugin>>,
+    bind: Vec<Arc<dyn BindPlugin>>,
+    post_bind: Vec<Arc<dyn PostBindPlugin>>,
+    percentage_of_nodes_to_score: u32,
+}
+
+impl std::fmt::Debug for Framework {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |v: Vec<&'static str>| v;
+        f.debug_struct("Framework")
+            .field("name", &self.name)
+            .field("filter", &names(self.filter.iter().map(|p| p.name()).collect()))
+            .field("score", &self.score.iter().map(|(p, w)| (p.name(), *w)).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The feasible nodes of one pod, and why the others are not.
+#[derive(Clone, Debug, Default)]
+pub struct Feasible {
+    /// The nodes that passed every filter, in evaluation order.
+    pub nodes: Vec<Arc<NodeInfo>>,
+    /// Each rejected node's status (the first filter that rejected it).
+    pub rejected: Vec<(String, Status)>,
+    /// How many nodes were evaluated (fewer than all when enough were found).
+    pub evaluated: usize,
+}
+
+/// A feasible node's scores: each plugin's normalized score and the
+/// weighted total.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeScores {
+    /// The node.
+    pub name: String,
+    /// (plugin, normalized score), in profile order.
+    pub scores: Vec<(&'static str, i64)>,
+    /// Σ score × weight.
+    pub total: i64,
+}
+
+/// Where the pod goes, and how that was decided.
+#[derive(Clone, Debug, Default)]
+pub struct ScheduleResult {
+    /// The chosen node.
+    pub node: String,
+    /// How many nodes were evaluated.
+    pub evaluated: usize,
+    /// How many of them were feasible.
+    pub feasible: usize,
+    /// The scores of the feasible nodes (empty when only one was feasible:
+    /// nothing to compare).
+    pub scores: Vec<NodeScores>,
+}
+
+/// No node fits: how many nodes there were and why each was rejected.
+#[derive(Clone, Debug, Default)]
+pub struct FitError {
+    /// All nodes.
+    pub num_all_nodes: usize,
+    /// A PreFilter's rejection (for every node), if that is why.
+    pub pre_filter: Option<Status>,
+    /// Each rejected node's status.
+    pub rejected: Vec<(String, Status)>,
+}
+
+impl std::fmt::Display for FitError {
+    /// kube-scheduler's message: `0/5 nodes are available: 2 node(s) had
+    /// untolerated taint {dedicated: cache}, 3 Insufficient cpu.` (reasons
+    /// counted across nodes, sorted as text).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "0/{} nodes are available:", self.num_all_nodes)?;
+        if let Some(status) = &self.pre_filter {
+            write!(f, " {}.", status.reasons().join(", "))?;
+        }
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, status) in &self.rejected {
+            for reason in status.reasons() {
+                *counts.entry(reason).or_default() += 1;
+            }
+        }
+        let mut reasons: Vec<String> = counts.into_iter().map(|(r, n)| format!("{n} {r}")).collect();
+        reasons.sort();
+        if !reasons.is_empty() {
+            write!(f, " {}.", reasons.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FitError {}
+
+impl Framework {
+    /// An empty profile named `name` (its `schedulerName`).
+    pub fn new(name: impl Into<String>) -> Self {
+        Framework { name: name.into(), ..Framework::default() }
+    }
+
+    /// The profile's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Enables `plugin` at every extension point it serves, with `weight`
+    /// for scoring (kube-scheduler's `multiPoint`).
+    pub fn enable(&mut self, plugin: Arc<dyn ExtensionPoints>, weight: i64) {
+        for point in Point::ALL {
+            self.enable_at(point, plugin.clone(), weight);
+        }
+    }
+
+    /// Enables `plugin` at one extension point; false when it does not serve it.
+    pub fn enable_at(&mut self, point: Point, plugin: Arc<dyn ExtensionPoints>, weight: i64) -> bool {
+        fn push<T: ?Sized>(list: &mut Vec<Arc<T>>, item: Option<Arc<T>>) -> bool {
+            let served = item.is_some();
+            list.extend(item);
+            served
+        }
+        match point {
+            Point::PreEnqueue => push(&mut self.pre_enqueue, plugin.as_pre_enqueue()),
+            Point::QueueSort => match plugin.as_queue_sort() {
+                Some(sort) => {
+                    self.queue_sort = Some(sort);
+                    true
+                }
+                None => false,
+            },
+            Point::PreFilter => push(&mut self.pre_filter, plugin.as_pre_filter()),
+            Point::Filter => push(&mut self.filter, plugin.as_filter()),
+            Point::PostFilter => push(&mut self.post_filter, plugin.as_post_filter()),
+            Point::PreScore => push(&mut self.pre_score, plugin.as_pre_score()),
+            Point::Score => match plugin.as_score() {
+                Some(score) => {
+                    self.score.push((score, weight.max(1)));
+                    true
+                }
+                None => false,
+            },
+            Point::Reserve => push(&mut self.reserve, plugin.as_reserve()),
+            Point::Permit => push(&mut self.permit, plugin.as_permit()),
+            Point::PreBind => push(&mut self.pre_bind, plugin.as_pre_bind()),
+            Point::Bind => push(&mut self.bind, plugin.as_bind()),
+            Point::PostBind => push(&mut self.post_bind, plugin.as_post_bind()),
+        }
+    }
+
+    /// Sets `percentageOfNodesToScore` (0: adaptive).
+    pub fn set_percentage_of_nodes_to_score(&mut self, percentage: u32) {
+        self.percentage_of_nodes_to_score = percentage;
+    }
+
+    /// The names of the enabled filter plugins, in order.
+    pub fn filter_plugins(&self) -> Vec<&'static str> {
+        self.filter.iter().map(|p| p.name()).collect()
+    }
+
+    /// The enabled score plugins and their weights, in order.
+    pub fn score_plugins(&self) -> Vec<(&'static str, i64)> {
+        self.score.iter().map(|(p, w)| (p.name(), *w)).collect()
+    }
+
+    /// The queue's order, if a QueueSort plugin is enabled.
+    pub fn queue_sort(&self) -> Option<&Arc<dyn QueueSortPlugin>> {
+        self.queue_sort.as_ref()
+    }
+
+    /// The PreEnqueue verdict on a pod (Success when no plugin objects).
+    pub fn run_pre_enqueue(&self, pod: &PodInfo) -> Status {
+        for plugin in &self.pre_enqueue {
+            let status = plugin.pre_enqueue(pod);
+            if !status.is_success() {
+                return status.from_plugin(plugin.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs the filters on one node: the first rejection, or Success.
+    /// Plugins whose PreFilter answered Skip (listed in `skipped`) are left out.
+    pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, skipped: &[&'static str]) -> Status {
+        for plugin in &self.filter {
+            if skipped.contains(&plugin.name()) {
+                continue;
+            }
+            let status = plugin.filter(state, pod, node);
+            if !status.is_success() {
+                let name = plugin.name();
+                return if status.plugin().is_empty() { status.from_plugin(name) } else { status };
+            }
+        }
+        Status::success()
+    }
+
+    /// PreFilter then Filter over `nodes`, starting at `*start` and stopping
+    /// once enough feasible nodes are found ([`num_feasible_nodes_to_find`]);
+    /// `*start` moves on, so the next pod starts where this one stopped.
+    pub fn find_feasible(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+        start: &mut usize,
+    ) -> Result<Feasible, FitError> {
+        let mut skipped = Vec::new();
+        let mut allowed: Option<Vec<String>> = None;
+        for plugin in &self.pre_filter {
+            let (result, status) = plugin.pre_filter(state, pod, nodes);
+            match status.code() {
+                Code::Success => {}
+                Code::Skip => {
+                    skipped.push(plugin.name());
+                    continue;
+                }
+                _ => {
+                    return Err(FitError {
+                        num_all_nodes: nodes.len(),
+                        pre_filter: Some(status.from_plugin(plugin.name())),
+                        rejected: Vec::new(),
+                    });
+                }
+            }
+            if let Some(names) = result.and_then(|r| r.node_names) {
+                allowed = Some(match allowed {
+                    None => names,
+                    Some(before) => before.into_iter().filter(|n| names.contains(n)).collect(),
+                });
+            }
+        }
+        let candidates: Vec<Arc<NodeInfo>> = match &allowed {
+            None => nodes.to_vec(),
+            Some(names) => nodes.iter().filter(|n| names.iter().any(|m| m == n.name())).cloned().collect(),
+        };
+        let wanted = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, candidates.len());
+        let mut feasible = Feasible::default();
+        let count = candidates.len();
+        if count == 0 {
+            return Err(FitError { num_all_nodes: nodes.len(), ..FitError::default() });
+        }
+        let offset = *start % count;
+        for i in 0..count {
+            if feasible.nodes.len() >= wanted {
+                break;
+            }
+            let node = &candidates[(offset + i) % count];
+            feasible.evaluated += 1;
+            let status = self.run_filters(state, pod, node, &skipped);
+            if status.is_success() {
+                feasible.nodes.push(node.clone());
+            } else {
+                feasible.rejected.push((node.name().to_owned(), status));
+            }
+        }
+        *start = (offset + feasible.evaluated) % count;
+        if feasible.nodes.is_empty() {
+            return Err(FitError { num_all_nodes: nodes.len(), pre_filter: None, rejected: feasible.rejected });
+        }
+        Ok(feasible)
+    }
+
+    /// PreScore, Score, NormalizeScore and weights over the feasible nodes.
+    pub fn score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        feasible: &[Arc<NodeInfo>],
+        all_nodes: usize,
+    ) -> Result<Vec<NodeScores>, Status> {
+        state.write(TOTAL_NODES, all_nodes);
+        let mut skipped = Vec::new();
+        for plugin in &self.pre_score {
+            let status = plugin.pre_score(state, pod, feasible);
+            match status.code() {
+                Code::Success => {}
+                Code::Skip => skipped.push(plugin.name()),
+                _ => return Err(status.from_plugin(plugin.name())),
+            }
+        }
+        let mut totals: Vec<NodeScores> =
+            feasible.iter().map(|n| NodeScores { name: n.name().to_owned(), ..NodeScores::default() }).collect();
+        for (plugin, weight) in &self.score {
+            let name = plugin.name();
+            if skipped.contains(&name) {
+                continue;
+            }
+            let mut scores = Vec::with_capacity(feasible.len());
+            for node in feasible {
+                let score = plugin.score(state, pod, node).map_err(|s| s.from_plugin(name))?;
+                scores.push(NodeScore { name: node.name().to_owned(), score });
+            }
+            let status = plugin.normalize(state, pod, &mut scores);
+            if !status.is_success() {
+                return Err(status.from_plugin(name));
+            }
+            for (total, score) in totals.iter_mut().zip(&scores) {
+                if !(0..=MAX_NODE_SCORE).contains(&score.score) {
+                    return Err(Status::error(format!(
+                        "plugin {name} returned an invalid score {} for node {:?}",
+                        score.score, score.name
+                    )));
+                }
+                total.scores.push((name, score.score));
+                total.total += score.score * weight;
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Where `pod` goes among `nodes`: filters, scores and the highest total
+    /// (ties go to the node evaluated first, so decisions are reproducible).
+    pub fn schedule(
+        &self,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+        start: &mut usize,
+    ) -> Result<ScheduleResult, FitError> {
+        let mut state = CycleState::new();
+        let feasible = self.find_feasible(&mut state, pod, nodes, start)?;
+        if feasible.nodes.len() == 1 {
+            return Ok(ScheduleResult {
+                node: feasible.nodes[0].name().to_owned(),
+                evaluated: feasible.evaluated,
+                feasible: 1,
+                scores: Vec::new(),
+            });
+        }
+        let scores = self.score(&mut state, pod, &feasible.nodes, nodes.len()).map_err(|status| FitError {
+            num_all_nodes: nodes.len(),
+            pre_filter: Some(status),
+            rejected: Vec::new(),
+        })?;
+        let best =
+            scores.iter().enumerate().max_by(|(i, a), (j, b)| a.total.cmp(&b.total).then(j.cmp(i))).map(|(i, _)| i);
+        Ok(ScheduleResult {
+            node: best.map(|i| scores[i].name.clone()).unwrap_or_default(),
+            evaluated: feasible.evaluated,
+            feasible: feasible.nodes.len(),
+            scores,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_percentage_of_nodes() {
+        assert_eq!(num_feasible_nodes_to_find(0, 50), 50);
+        assert_eq!(num_feasible_nodes_to_find(0, 1000), 420, "50 − 8 = 42%");
+        assert_eq!(num_feasible_nodes_to_find(0, 5000), 500, "50 − 40 = 10%");
+        assert_eq!(num_feasible_nodes_to_find(0, 15000), 750, "at least 5%");
+        assert_eq!(num_feasible_nodes_to_find(0, 150), 100, "at least 100");
+        assert_eq!(num_feasible_nodes_to_find(30, 1000), 300);
+        assert_eq!(num_feasible_nodes_to_find(100, 1000), 1000);
+    }
+
+    #[test]
+    fn fit_errors_count_reasons() {
+        let error = FitError {
+            num_all_nodes: 5,
+            pre_filter: None,
+            rejected: vec![
+                ("a".into(), Status::unschedulable("Insufficient cpu")),
+                ("b".into(), Status::unschedulable("Insufficient cpu")),
+                (
+                    "c".into(),
+                    Status::with_reasons(
+                        Code::Unschedulable,
+                        vec!["Insufficient cpu".into(), "Insufficient memory".into()],
+                    ),
+                ),
+                ("d".into(), Status::unresolvable("node(s) had untolerated taint {dedicated: cache}")),
+                ("e".into(), Status::unresolvable("node(s) had untolerated taint {dedicated: cache}")),
+            ],
+        };
+        assert_eq!(
+            error.to_string(),
+            "0/5 nodes are available: 1 Insufficient memory, 2 node(s) had untolerated taint {dedicated: cache}, 3 Insufficient cpu."
+        );
+    }
+}
