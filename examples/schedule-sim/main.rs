@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use k_scheduler::framework::registry::Registry;
-use k_scheduler::simulator::{Scenario, report, simulate};
+use k_scheduler::simulator::{Scenario, report, simulate_with};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Output {
@@ -42,7 +42,8 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let outcome = Scenario::parse(&text).and_then(|scenario| simulate(&scenario, &Registry::builtin()));
+    let detail = matches!(options.output, Output::Json);
+    let outcome = Scenario::parse(&text).and_then(|scenario| simulate_with(&scenario, &Registry::builtin(), detail));
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {

@@ -103,6 +103,13 @@ impl Outcome {
 
 /// Schedules the scenario's pending pods in order; see the [module docs](self).
 pub fn simulate(scenario: &Scenario, registry: &Registry) -> Result<Outcome, String> {
+    simulate_with(scenario, registry, true)
+}
+
+/// As [`simulate`]; without `detail`, decisions keep only the chosen node and
+/// the failure message (what `--output summary` prints), so large scenarios
+/// measure scheduling rather than report building.
+pub fn simulate_with(scenario: &Scenario, registry: &Registry, detail: bool) -> Result<Outcome, String> {
     let profile = build_profile_config(&scenario.profile.clone().unwrap_or_default(), 0, registry)?;
     let framework = profile.framework;
     let mut nodes: Vec<NodeInfo> = scenario.nodes.iter().map(|n| NodeInfo::new(Arc::new(n.clone()))).collect();
@@ -120,7 +127,17 @@ pub fn simulate(scenario: &Scenario, registry: &Registry) -> Result<Outcome, Str
         }
     }
     NodeInfo::count_images(&mut nodes);
-    let mut nodes: Vec<Arc<NodeInfo>> = nodes.into_iter().map(Arc::new).collect();
+    let nodes: Vec<Arc<NodeInfo>> = nodes.into_iter().map(Arc::new).collect();
+    schedule_all(&framework, nodes, &index, pending, detail)
+}
+
+fn schedule_all(
+    framework: &crate::framework::Framework,
+    mut nodes: Vec<Arc<NodeInfo>>,
+    index: &BTreeMap<String, usize>,
+    pending: Vec<PodInfo>,
+    detail: bool,
+) -> Result<Outcome, String> {
     let started = Instant::now();
     let mut start = 0;
     let mut decisions = Vec::with_capacity(pending.len());
@@ -133,20 +150,22 @@ pub fn simulate(scenario: &Scenario, registry: &Registry) -> Result<Outcome, Str
         }
         match framework.schedule(&pod, &nodes, &mut start) {
             Ok(result) => {
-                let feasible = if result.scores.is_empty() {
-                    vec![result.node.clone()]
+                let (feasible, scores) = if detail {
+                    let feasible = result.feasible.iter().map(|n| n.to_string()).collect();
+                    let scores = result
+                        .scores
+                        .rows()
+                        .into_iter()
+                        .map(|s| NodeScoreReport {
+                            node: s.name,
+                            scores: s.scores.iter().map(|(p, v)| ((*p).to_owned(), *v)).collect(),
+                            total: s.total,
+                        })
+                        .collect();
+                    (feasible, scores)
                 } else {
-                    result.scores.iter().map(|s| s.name.clone()).collect()
+                    (Vec::new(), Vec::new())
                 };
-                let scores = result
-                    .scores
-                    .iter()
-                    .map(|s| NodeScoreReport {
-                        node: s.name.clone(),
-                        scores: s.scores.iter().map(|(p, v)| ((*p).to_owned(), *v)).collect(),
-                        total: s.total,
-                    })
-                    .collect();
                 // The pod now runs there, for the pods after it.
                 let mut placed = (*pod.pod).clone();
                 placed.spec.node_name = Some(result.node.clone());
@@ -155,7 +174,11 @@ pub fn simulate(scenario: &Scenario, registry: &Registry) -> Result<Outcome, Str
                 decisions.push(Decision { pod: key, node: Some(result.node), feasible, scores, ..Decision::default() });
             }
             Err(error) => {
-                let reasons = error.rejected.iter().map(|(n, s)| (n.clone(), s.reasons().to_vec())).collect();
+                let reasons = if detail {
+                    error.rejected.iter().map(|(n, s)| (n.clone(), s.reasons().to_vec())).collect()
+                } else {
+                    BTreeMap::new()
+                };
                 decisions.push(Decision { pod: key, reasons, message: Some(error.to_string()), ..Decision::default() });
             }
         }

@@ -49,12 +49,13 @@ use std::time::Duration;
 
 pub use cycle_state::CycleState;
 pub use runtime::{
-    Feasible, FitError, Framework, NodeScores, Point, ScheduleResult, TOTAL_NODES, num_feasible_nodes_to_find,
+    Feasible, FitError, Framework, NodeScores, Point, ScheduleResult, ScoreTable, TOTAL_NODES,
+    num_feasible_nodes_to_find,
 };
 pub use status::{Code, Status};
 pub use types::{
     DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, ImageStateSummary, MAX_NODE_SCORE, NodeInfo,
-    NodeScore, PodInfo, Resource,
+    NodeScore, PodInfo, Resource, ResourceKey, normalized_image_name,
 };
 
 /// What every plugin is: a name (kube-scheduler's, for built-ins).
@@ -260,7 +261,7 @@ mod tests {
     use super::*;
 
     fn scores(values: &[i64]) -> Vec<NodeScore> {
-        values.iter().enumerate().map(|(i, s)| NodeScore { name: format!("n{i}"), score: *s }).collect()
+        values.iter().enumerate().map(|(i, s)| NodeScore { name: format!("n{i}").into(), score: *s }).collect()
     }
 
     #[test]

@@ -156,6 +156,45 @@ pub struct NodeScores {
     pub total: i64,
 }
 
+/// The scores of the feasible nodes: one column per score plugin (its
+/// normalized scores, in node order) and the weighted totals. Kept by
+/// column so a cycle allocates per plugin, not per node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScoreTable {
+    /// The feasible nodes, in evaluation order.
+    pub nodes: Vec<Arc<str>>,
+    /// (plugin, its normalized score for each node).
+    pub columns: Vec<(&'static str, Vec<i64>)>,
+    /// Σ score × weight for each node.
+    pub totals: Vec<i64>,
+}
+
+impl ScoreTable {
+    /// The table by node (for reports).
+    pub fn rows(&self) -> Vec<NodeScores> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| NodeScores {
+                name: node.to_string(),
+                scores: self.columns.iter().map(|(plugin, scores)| (*plugin, scores[i])).collect(),
+                total: self.totals[i],
+            })
+            .collect()
+    }
+
+    /// The node with the highest total (the first evaluated among equals).
+    pub fn best(&self) -> Option<&Arc<str>> {
+        let mut best: Option<usize> = None;
+        for (i, total) in self.totals.iter().enumerate() {
+            if best.is_none_or(|b| *total > self.totals[b]) {
+                best = Some(i);
+            }
+        }
+        best.map(|i| &self.nodes[i])
+    }
+}
+
 /// Where the pod goes, and how that was decided.
 #[derive(Clone, Debug, Default)]
 pub struct ScheduleResult {
@@ -163,11 +202,10 @@ pub struct ScheduleResult {
     pub node: String,
     /// How many nodes were evaluated.
     pub evaluated: usize,
-    /// How many of them were feasible.
-    pub feasible: usize,
-    /// The scores of the feasible nodes (empty when only one was feasible:
-    /// nothing to compare).
-    pub scores: Vec<NodeScores>,
+    /// The feasible nodes (of those evaluated).
+    pub feasible: Vec<Arc<str>>,
+    /// Their scores (empty when only one was feasible: nothing to compare).
+    pub scores: ScoreTable,
 }
 
 /// No node fits: how many nodes there were and why each was rejected.
@@ -343,9 +381,13 @@ impl Framework {
                 });
             }
         }
-        let candidates: Vec<Arc<NodeInfo>> = match &allowed {
-            None => nodes.to_vec(),
-            Some(names) => nodes.iter().filter(|n| names.iter().any(|m| m == n.name())).cloned().collect(),
+        let narrowed: Vec<Arc<NodeInfo>>;
+        let candidates: &[Arc<NodeInfo>] = match &allowed {
+            None => nodes,
+            Some(names) => {
+                narrowed = nodes.iter().filter(|n| names.iter().any(|m| m == n.name())).cloned().collect();
+                &narrowed
+            }
         };
         let wanted = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, candidates.len());
         let mut feasible = Feasible::default();
@@ -381,7 +423,7 @@ impl Framework {
         pod: &PodInfo,
         feasible: &[Arc<NodeInfo>],
         all_nodes: usize,
-    ) -> Result<Vec<NodeScores>, Status> {
+    ) -> Result<ScoreTable, Status> {
         state.write(TOTAL_NODES, all_nodes);
         let mut skipped = Vec::new();
         for plugin in &self.pre_score {
@@ -392,34 +434,39 @@ impl Framework {
                 _ => return Err(status.from_plugin(plugin.name())),
             }
         }
-        let mut totals: Vec<NodeScores> =
-            feasible.iter().map(|n| NodeScores { name: n.name().to_owned(), ..NodeScores::default() }).collect();
+        let mut table = ScoreTable {
+            nodes: feasible.iter().map(|n| n.shared_name()).collect(),
+            columns: Vec::with_capacity(self.score.len()),
+            totals: vec![0; feasible.len()],
+        };
+        let mut scores: Vec<NodeScore> =
+            feasible.iter().map(|n| NodeScore { name: n.shared_name(), score: 0 }).collect();
         for (plugin, weight) in &self.score {
             let name = plugin.name();
             if skipped.contains(&name) {
                 continue;
             }
-            let mut scores = Vec::with_capacity(feasible.len());
-            for node in feasible {
-                let score = plugin.score(state, pod, node).map_err(|s| s.from_plugin(name))?;
-                scores.push(NodeScore { name: node.name().to_owned(), score });
+            for (slot, node) in scores.iter_mut().zip(feasible) {
+                slot.score = plugin.score(state, pod, node).map_err(|s| s.from_plugin(name))?;
             }
             let status = plugin.normalize(state, pod, &mut scores);
             if !status.is_success() {
                 return Err(status.from_plugin(name));
             }
-            for (total, score) in totals.iter_mut().zip(&scores) {
+            let mut column = Vec::with_capacity(scores.len());
+            for (total, score) in table.totals.iter_mut().zip(&scores) {
                 if !(0..=MAX_NODE_SCORE).contains(&score.score) {
                     return Err(Status::error(format!(
                         "plugin {name} returned an invalid score {} for node {:?}",
                         score.score, score.name
                     )));
                 }
-                total.scores.push((name, score.score));
-                total.total += score.score * weight;
+                column.push(score.score);
+                *total += score.score * weight;
             }
+            table.columns.push((name, column));
         }
-        Ok(totals)
+        Ok(table)
     }
 
     /// Where `pod` goes among `nodes`: filters, scores and the highest total
@@ -432,12 +479,13 @@ impl Framework {
     ) -> Result<ScheduleResult, FitError> {
         let mut state = CycleState::new();
         let feasible = self.find_feasible(&mut state, pod, nodes, start)?;
+        let names: Vec<Arc<str>> = feasible.nodes.iter().map(|n| n.shared_name()).collect();
         if feasible.nodes.len() == 1 {
             return Ok(ScheduleResult {
-                node: feasible.nodes[0].name().to_owned(),
+                node: names[0].to_string(),
                 evaluated: feasible.evaluated,
-                feasible: 1,
-                scores: Vec::new(),
+                feasible: names,
+                scores: ScoreTable::default(),
             });
         }
         let scores = self.score(&mut state, pod, &feasible.nodes, nodes.len()).map_err(|status| FitError {
@@ -445,12 +493,10 @@ impl Framework {
             pre_filter: Some(status),
             rejected: Vec::new(),
         })?;
-        let best =
-            scores.iter().enumerate().max_by(|(i, a), (j, b)| a.total.cmp(&b.total).then(j.cmp(i))).map(|(i, _)| i);
         Ok(ScheduleResult {
-            node: best.map(|i| scores[i].name.clone()).unwrap_or_default(),
+            node: scores.best().map(|n| n.to_string()).unwrap_or_default(),
             evaluated: feasible.evaluated,
-            feasible: feasible.nodes.len(),
+            feasible: names,
             scores,
         })
     }

@@ -50,6 +50,17 @@ impl Resource {
         resource
     }
 
+    /// The amount of a resource resolved with [`ResourceKey::of`].
+    pub fn get_key(&self, key: &ResourceKey) -> i64 {
+        match key {
+            ResourceKey::Cpu => self.milli_cpu,
+            ResourceKey::Memory => self.memory,
+            ResourceKey::EphemeralStorage => self.ephemeral_storage,
+            ResourceKey::Pods => self.allowed_pod_number,
+            ResourceKey::Scalar(name) => self.scalar.get(name).copied().unwrap_or(0),
+        }
+    }
+
     /// The amount of `name` (`cpu` in millicores).
     pub fn get(&self, name: &str) -> i64 {
         match name {
@@ -105,6 +116,40 @@ impl Resource {
     }
 }
 
+/// A resource name resolved once, so plugins that look up the same
+/// resources on every node compare no strings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ResourceKey {
+    /// `cpu`.
+    Cpu,
+    /// `memory`.
+    Memory,
+    /// `ephemeral-storage`.
+    EphemeralStorage,
+    /// `pods`.
+    Pods,
+    /// Any other (extended) resource.
+    Scalar(String),
+}
+
+impl ResourceKey {
+    /// The key of a resource name.
+    pub fn of(name: &str) -> Self {
+        match name {
+            "cpu" => ResourceKey::Cpu,
+            "memory" => ResourceKey::Memory,
+            "ephemeral-storage" => ResourceKey::EphemeralStorage,
+            "pods" => ResourceKey::Pods,
+            other => ResourceKey::Scalar(other.to_owned()),
+        }
+    }
+
+    /// Whether it is an extended (scalar) resource.
+    pub fn is_scalar(&self) -> bool {
+        matches!(self, ResourceKey::Scalar(_))
+    }
+}
+
 /// A host port a pod takes on its node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HostPort {
@@ -139,6 +184,17 @@ pub struct PodInfo {
     pub non_zero_requests: Resource,
     /// The host ports its containers take.
     pub host_ports: Vec<HostPort>,
+    /// Its init and regular containers' images, with `:latest` added to
+    /// untagged names (as ImageLocality looks them up).
+    pub images: Vec<String>,
+}
+
+/// `name`, with `:latest` when it has no tag (an untagged name means the
+/// latest image).
+pub fn normalized_image_name(name: &str) -> String {
+    let tag = name.rfind(':');
+    let path = name.rfind('/');
+    if tag.is_none() || tag < path { format!("{name}:latest") } else { name.to_owned() }
 }
 
 fn container_requests(container: &Container, non_zero: bool) -> Resource {
@@ -189,7 +245,14 @@ impl PodInfo {
                 })
             })
             .collect();
-        PodInfo { pod, requests, non_zero_requests, host_ports }
+        let images = pod
+            .spec
+            .init_containers
+            .iter()
+            .chain(&pod.spec.containers)
+            .map(|c| normalized_image_name(c.image.as_deref().unwrap_or_default()))
+            .collect();
+        PodInfo { pod, requests, non_zero_requests, host_ports, images }
     }
 
     /// `namespace/name`.
@@ -212,6 +275,7 @@ pub struct ImageStateSummary {
 pub struct NodeInfo {
     /// The node.
     pub node: Arc<Node>,
+    name: Arc<str>,
     /// The pods on it (running, or assumed by the scheduler).
     pub pods: Vec<Arc<PodInfo>>,
     /// What the node offers (`status.allocatable`).
@@ -240,6 +304,7 @@ impl NodeInfo {
             }
         }
         NodeInfo {
+            name: Arc::from(node.metadata.name.as_str()),
             node,
             pods: Vec::new(),
             allocatable,
@@ -252,7 +317,12 @@ impl NodeInfo {
 
     /// The node's name.
     pub fn name(&self) -> &str {
-        &self.node.metadata.name
+        &self.name
+    }
+
+    /// The node's name, shared (cloning it copies no text).
+    pub fn shared_name(&self) -> Arc<str> {
+        self.name.clone()
     }
 
     /// Places a pod on the node.
@@ -302,7 +372,7 @@ impl NodeInfo {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeScore {
     /// The node.
-    pub name: String,
+    pub name: Arc<str>,
     /// Its score.
     pub score: i64,
 }

@@ -24,25 +24,18 @@ impl Plugin for ImageLocality {
     }
 }
 
-/// `name`, with `:latest` when it has no tag.
-pub fn normalized_image_name(name: &str) -> String {
-    let tag = name.rfind(':');
-    let path = name.rfind('/');
-    if tag.is_none() || tag < path { format!("{name}:latest") } else { name.to_owned() }
-}
+pub use crate::framework::normalized_image_name;
 
 impl ScorePlugin for ImageLocality {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         let total_nodes = state.read::<usize>(TOTAL_NODES).copied().unwrap_or(1).max(1) as f64;
-        let spec = &pod.pod.spec;
-        let containers: Vec<_> = spec.init_containers.iter().chain(&spec.containers).collect();
-        let sum: i64 = containers
+        let sum: i64 = pod
+            .images
             .iter()
-            .filter_map(|c| c.image.as_deref())
-            .filter_map(|image| node.image_states.get(&normalized_image_name(image)))
+            .filter_map(|image| node.image_states.get(image))
             .map(|state| (state.size as f64 * (state.num_nodes as f64 / total_nodes)) as i64)
             .sum();
-        let max = MAX_CONTAINER_THRESHOLD * containers.len() as i64;
+        let max = MAX_CONTAINER_THRESHOLD * pod.images.len() as i64;
         if max <= MIN_THRESHOLD {
             return Ok(0);
         }

@@ -117,7 +117,7 @@ mod tests {
         ];
         let mut scores: Vec<NodeScore> = nodes
             .iter()
-            .map(|n| NodeScore { name: n.name().to_owned(), score: NodeAffinity.score(&state, &p, n).unwrap() })
+            .map(|n| NodeScore { name: n.shared_name(), score: NodeAffinity.score(&state, &p, n).unwrap() })
             .collect();
         assert_eq!(
             scores.iter().map(|s| s.score).collect::<Vec<_>>(),

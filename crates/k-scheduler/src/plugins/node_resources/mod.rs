@@ -22,7 +22,7 @@
 //! score `⌊(1 − std) × 100⌋`.
 
 use crate::framework::{
-    CycleState, FilterPlugin, MAX_NODE_SCORE, NodeInfo, Plugin, PodInfo, Resource, ScorePlugin, Status,
+    CycleState, FilterPlugin, MAX_NODE_SCORE, NodeInfo, Plugin, PodInfo, Resource, ResourceKey, ScorePlugin, Status,
 };
 
 /// The Fit plugin's name.
@@ -37,12 +37,13 @@ pub struct ResourceSpec {
     pub name: String,
     /// Its weight (at least 1).
     pub weight: i64,
+    key: ResourceKey,
 }
 
 impl ResourceSpec {
     /// A resource with a weight.
     pub fn new(name: &str, weight: i64) -> Self {
-        ResourceSpec { name: name.to_owned(), weight }
+        ResourceSpec { name: name.to_owned(), weight, key: ResourceKey::of(name) }
     }
 
     /// CPU and memory, weight 1 each (kube-scheduler's default).
@@ -150,29 +151,25 @@ impl FilterPlugin for Fit {
 /// resource, the pod asks for): (allocatable, requested after placing the
 /// pod, weight). `real` uses the real requests; otherwise the non-zero ones
 /// for CPU and memory.
-fn allocation(resources: &[ResourceSpec], pod: &PodInfo, node: &NodeInfo, real: bool) -> Vec<(i64, i64, i64)> {
+fn allocation<'a>(
+    resources: &'a [ResourceSpec],
+    pod: &'a PodInfo,
+    node: &'a NodeInfo,
+    real: bool,
+) -> impl Iterator<Item = (i64, i64, i64)> + 'a {
     let (pod_requests, node_requests): (&Resource, &Resource) =
         if real { (&pod.requests, &node.requested) } else { (&pod.non_zero_requests, &node.non_zero_requested) };
-    resources
-        .iter()
-        .filter_map(|spec| {
-            let name = spec.name.as_str();
-            let wanted = match name {
-                "cpu" | "memory" => pod_requests.get(name),
-                _ => pod.requests.get(name),
-            };
-            let scalar = !matches!(name, "cpu" | "memory" | "ephemeral-storage");
-            if scalar && wanted == 0 {
-                return None;
-            }
-            let on_node = match name {
-                "cpu" | "memory" => node_requests.get(name),
-                _ => node.requested.get(name),
-            };
-            let allocatable = node.allocatable.get(name);
-            (allocatable != 0).then_some((allocatable, on_node + wanted, spec.weight))
-        })
-        .collect()
+    resources.iter().filter_map(move |spec| {
+        let key = &spec.key;
+        let cpu_or_memory = matches!(key, ResourceKey::Cpu | ResourceKey::Memory);
+        let wanted = if cpu_or_memory { pod_requests.get_key(key) } else { pod.requests.get_key(key) };
+        if key.is_scalar() && wanted == 0 {
+            return None;
+        }
+        let on_node = if cpu_or_memory { node_requests.get_key(key) } else { node.requested.get_key(key) };
+        let allocatable = node.allocatable.get_key(key);
+        (allocatable != 0).then_some((allocatable, on_node + wanted, spec.weight))
+    })
 }
 
 fn least_requested(requested: i64, capacity: i64) -> i64 {
@@ -200,17 +197,17 @@ fn broken_linear(shape: &[ShapePoint], utilization: i64) -> i64 {
 
 impl ScorePlugin for Fit {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let resources = allocation(&self.resources, pod, node, false);
-        let weights: i64 = resources.iter().map(|r| r.2).sum();
+        let weights: i64 = allocation(&self.resources, pod, node, false).map(|r| r.2).sum();
         if weights == 0 {
             return Ok(0);
         }
+        let resources = allocation(&self.resources, pod, node, false);
         Ok(match &self.strategy {
             ScoringStrategy::LeastAllocated => {
-                resources.iter().map(|(alloc, req, w)| least_requested(*req, *alloc) * w).sum::<i64>() / weights
+                resources.map(|(alloc, req, w)| least_requested(req, alloc) * w).sum::<i64>() / weights
             }
             ScoringStrategy::MostAllocated => {
-                resources.iter().map(|(alloc, req, w)| most_requested(*req, *alloc) * w).sum::<i64>() / weights
+                resources.map(|(alloc, req, w)| most_requested(req, alloc) * w).sum::<i64>() / weights
             }
             ScoringStrategy::RequestedToCapacityRatio(shape) => {
                 let scaled: Vec<ShapePoint> = shape
@@ -218,9 +215,8 @@ impl ScorePlugin for Fit {
                     .map(|p| ShapePoint { utilization: p.utilization, score: p.score * (MAX_NODE_SCORE / 10) })
                     .collect();
                 let total: i64 = resources
-                    .iter()
                     .map(|(alloc, req, w)| {
-                        let utilization = if *alloc == 0 || req > alloc { 100 } else { req * 100 / alloc };
+                        let utilization = if alloc == 0 || req > alloc { 100 } else { req * 100 / alloc };
                         broken_linear(&scaled, utilization) * w
                     })
                     .sum();
@@ -257,16 +253,28 @@ impl Plugin for BalancedAllocation {
 
 impl ScorePlugin for BalancedAllocation {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let fractions: Vec<f64> = allocation(&self.resources, pod, node, true)
-            .iter()
-            .map(|(alloc, req, _)| (*req as f64 / *alloc as f64).min(1.0))
-            .collect();
-        let std = match fractions.len() {
+        let fraction = |(alloc, req, _): (i64, i64, i64)| (req as f64 / alloc as f64).min(1.0);
+        let (mut n, mut sum, mut first, mut second) = (0usize, 0.0, 0.0, 0.0);
+        for f in allocation(&self.resources, pod, node, true).map(fraction) {
+            match n {
+                0 => first = f,
+                1 => second = f,
+                _ => {}
+            }
+            n += 1;
+            sum += f;
+        }
+        let std = match n {
             0 | 1 => 0.0,
-            2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
-            n => {
-                let mean = fractions.iter().sum::<f64>() / n as f64;
-                (fractions.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / n as f64).sqrt()
+            2 => ((first - second) / 2.0).abs(),
+            _ => {
+                let mean = sum / n as f64;
+                let variance = allocation(&self.resources, pod, node, true)
+                    .map(fraction)
+                    .map(|f| (f - mean) * (f - mean))
+                    .sum::<f64>()
+                    / n as f64;
+                variance.sqrt()
             }
         };
         Ok(((1.0 - std) * MAX_NODE_SCORE as f64) as i64)

@@ -45,19 +45,18 @@ impl FilterPlugin for TaintToleration {
 
 impl ScorePlugin for TaintToleration {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let tolerations: Vec<_> = pod
-            .pod
-            .spec
-            .tolerations
-            .iter()
-            .filter(|t| t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "PreferNoSchedule"))
-            .collect();
+        let soft = |t: &&k_api_types::core::v1::Toleration| {
+            t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "PreferNoSchedule")
+        };
         Ok(node
             .node
             .spec
             .taints
             .iter()
-            .filter(|t| t.effect == "PreferNoSchedule" && !tolerations.iter().any(|tol| tolerates(tol, t)))
+            .filter(|t| {
+                t.effect == "PreferNoSchedule"
+                    && !pod.pod.spec.tolerations.iter().filter(soft).any(|tol| tolerates(tol, t))
+            })
             .count() as i64)
     }
 
@@ -115,7 +114,7 @@ mod tests {
         ];
         let mut scores: Vec<NodeScore> = nodes
             .iter()
-            .map(|n| NodeScore { name: n.name().to_owned(), score: TaintToleration.score(&state, &p, n).unwrap() })
+            .map(|n| NodeScore { name: n.shared_name(), score: TaintToleration.score(&state, &p, n).unwrap() })
             .collect();
         assert_eq!(
             scores.iter().map(|s| s.score).collect::<Vec<_>>(),
