@@ -16,10 +16,19 @@
 //! in parallel. Permit and the binding points are async. State a plugin
 //! computes once per cycle goes in [`CycleState`].
 //!
-//! ```
-//! use k_scheduler::framework::{CycleState, FilterPlugin, NodeInfo, Plugin, PodInfo, Status};
+//! A plugin in a few lines — a Filter and a Score, registered by name and
+//! enabled in a profile next to the built-ins (`examples/scheduler-plugin`
+//! has a fuller one):
 //!
-//! /// Keeps pods off nodes labelled `maintenance=true`.
+//! ```
+//! use std::sync::Arc;
+//!
+//! use k_scheduler::config::{ProfileConfig, build_profile_config};
+//! use k_scheduler::extension_points;
+//! use k_scheduler::framework::registry::Registry;
+//! use k_scheduler::framework::{CycleState, ExtensionPoints, FilterPlugin, NodeInfo, Plugin, PodInfo, ScorePlugin, Status};
+//!
+//! /// Keeps pods off nodes labelled `maintenance=true`; prefers `tier=fast`.
 //! struct Maintenance;
 //!
 //! impl Plugin for Maintenance {
@@ -36,6 +45,37 @@
 //!         }
 //!     }
 //! }
+//!
+//! impl ScorePlugin for Maintenance {
+//!     fn score(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+//!         Ok(if node.node.metadata.labels.get("tier").is_some_and(|t| t == "fast") { 100 } else { 0 })
+//!     }
+//! }
+//!
+//! extension_points!(Maintenance: filter, score);
+//!
+//! let mut registry = Registry::builtin();
+//! registry.register("Maintenance", Arc::new(|_| Ok(Arc::new(Maintenance) as Arc<dyn ExtensionPoints>)));
+//! let profile: ProfileConfig = serde_json::from_value(serde_json::json!({
+//!     "plugins": {"multiPoint": {"enabled": [{"name": "Maintenance", "weight": 10}]}}
+//! })).unwrap();
+//! let framework = build_profile_config(&profile, 0, &registry).unwrap().framework;
+//!
+//! let node = |name: &str, labels: serde_json::Value| {
+//!     let node = serde_json::json!({"metadata": {"name": name, "labels": labels},
+//!                                   "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}});
+//!     Arc::new(NodeInfo::new(Arc::new(serde_json::from_value(node).unwrap())))
+//! };
+//! let nodes = vec![
+//!     node("down", serde_json::json!({"maintenance": "true", "tier": "fast"})),
+//!     node("slow", serde_json::json!({})),
+//!     node("fast", serde_json::json!({"tier": "fast"})),
+//! ];
+//! let pod = serde_json::json!({"metadata": {"name": "web"}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}});
+//! let pod = PodInfo::new(Arc::new(serde_json::from_value(pod).unwrap()));
+//! let result = framework.schedule(&pod, &nodes, &mut 0).unwrap();
+//! assert_eq!(result.node, "fast");
+//! assert_eq!(result.feasible.len(), 2, "the node under maintenance was filtered out");
 //! ```
 
 mod cycle_state;
