@@ -21,4 +21,5 @@
 pub mod config;
 pub mod framework;
 pub mod plugins;
+pub mod queue;
 pub mod simulator;

@@ -109,11 +109,10 @@ pub trait Plugin: Send + Sync {
 pub struct QueuedPodInfo {
     /// The pod.
     pub pod: Arc<PodInfo>,
-    /// When it was first added to the queue (seconds since the Unix epoch,
-    /// from the scheduler's clock).
-    pub initial_attempt_timestamp: f64,
+    /// When it was first added to the queue (the scheduler's clock).
+    pub initial_attempt_timestamp: std::time::Instant,
     /// When it was last added to the queue.
-    pub timestamp: f64,
+    pub timestamp: std::time::Instant,
     /// How many times scheduling it was tried.
     pub attempts: u32,
 }

@@ -32,7 +32,8 @@ mod tests {
     use super::*;
     use crate::plugins::testing::pod;
 
-    fn queued(priority: i32, timestamp: f64) -> QueuedPodInfo {
+    fn queued(priority: i32, seconds: u64) -> QueuedPodInfo {
+        let timestamp = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
         QueuedPodInfo {
             pod: Arc::new(pod("p", json!({"priority": priority}))),
             initial_attempt_timestamp: timestamp,
@@ -44,8 +45,8 @@ mod tests {
     #[test]
     fn priority_then_age() {
         let sort = PrioritySort;
-        assert!(sort.less(&queued(10, 2.0), &queued(5, 1.0)), "higher priority first");
-        assert!(sort.less(&queued(5, 1.0), &queued(5, 2.0)), "then older first");
-        assert!(!sort.less(&queued(5, 2.0), &queued(5, 1.0)));
+        assert!(sort.less(&queued(10, 2), &queued(5, 1)), "higher priority first");
+        assert!(sort.less(&queued(5, 1), &queued(5, 2)), "then older first");
+        assert!(!sort.less(&queued(5, 2), &queued(5, 1)));
     }
 }
