@@ -13,11 +13,15 @@
 //! [`simulator`] answers "where would these pods go, and why?" for a
 //! scenario file (the `schedule-sim` example).
 //!
+//! [`queue::SchedulingQueue`] holds pending pods between attempts and
+//! [`cache::Cache`] the nodes with their (assumed) pods.
+//!
 //! Work in progress (issue 7): the plugins that look at other pods
-//! (InterPodAffinity, PodTopologySpread), volumes, preemption, the queue,
-//! the cache and the scheduling loop through the API server follow. The
+//! (InterPodAffinity, PodTopologySpread), volumes, preemption and the
+//! scheduling loop through the API server follow. The
 //! plan is in `docs/scheduler/design.md`.
 
+pub mod cache;
 pub mod config;
 pub mod framework;
 pub mod plugins;
