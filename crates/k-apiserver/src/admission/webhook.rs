@@ -80,33 +80,31 @@ impl Webhooks {
         let gvr = GroupVersionResource::new("admissionregistration.k8s.io", "v1", plural);
         let mut page = self.api.list(&gvr, None, &ListOptions::default()).await?.items;
         page.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        let seconds = |t: Option<i32>| Duration::from_secs(u64::try_from(t.unwrap_or(10)).unwrap_or(10).clamp(1, 30));
+        // Both kinds of webhook carry the same fields this needs.
+        macro_rules! hook {
+            ($w:expr) => {{
+                let w = $w;
+                let timeout = u64::try_from(w.timeout_seconds.unwrap_or(10)).unwrap_or(10).clamp(1, 30);
+                Hook {
+                    name: w.name,
+                    client: w.client_config,
+                    rules: w.rules,
+                    ignore_failures: w.failure_policy.as_deref() == Some("Ignore"),
+                    namespace_selector: w.namespace_selector,
+                    object_selector: w.object_selector,
+                    timeout: Duration::from_secs(timeout),
+                    dry_run_safe: matches!(w.side_effects.as_deref(), Some("None" | "NoneOnDryRun")),
+                }
+            }};
+        }
         let mut hooks = Vec::new();
         for object in page {
             if self.mutating {
                 let Ok(config) = object.to_typed::<MutatingWebhookConfiguration>() else { continue };
-                hooks.extend(config.webhooks.into_iter().map(|w| Hook {
-                    name: w.name,
-                    client: w.client_config,
-                    rules: w.rules,
-                    ignore_failures: w.failure_policy.as_deref() == Some("Ignore"),
-                    namespace_selector: w.namespace_selector,
-                    object_selector: w.object_selector,
-                    timeout: seconds(w.timeout_seconds),
-                    dry_run_safe: matches!(w.side_effects.as_deref(), Some("None" | "NoneOnDryRun")),
-                }));
+                hooks.extend(config.webhooks.into_iter().map(|w| hook!(w)));
             } else {
                 let Ok(config) = object.to_typed::<ValidatingWebhookConfiguration>() else { continue };
-                hooks.extend(config.webhooks.into_iter().map(|w| Hook {
-                    name: w.name,
-                    client: w.client_config,
-                    rules: w.rules,
-                    ignore_failures: w.failure_policy.as_deref() == Some("Ignore"),
-                    namespace_selector: w.namespace_selector,
-                    object_selector: w.object_selector,
-                    timeout: seconds(w.timeout_seconds),
-                    dry_run_safe: matches!(w.side_effects.as_deref(), Some("None" | "NoneOnDryRun")),
-                }));
+                hooks.extend(config.webhooks.into_iter().map(|w| hook!(w)));
             }
         }
         Ok(hooks)
