@@ -11,13 +11,9 @@ use k_api_types::scheduling::v1::PriorityClass;
 use k_api_types::{DynamicObject, GroupVersionResource, Object};
 use k_store::ObjectApi;
 use k_store::admission::AdmissionRequest;
-use k_store::api::{ListOptions, UserInfo};
+use k_store::api::ListOptions;
 
 use super::{AdmissionPlugin, creates_pod, forbidden};
-
-/// The system classes and their values, as Kubernetes defines them.
-pub const SYSTEM_CLASSES: [(&str, i32); 2] =
-    [("system-node-critical", 2_000_001_000), ("system-cluster-critical", 2_000_000_000)];
 
 fn gvr() -> GroupVersionResource {
     GroupVersionResource::new("scheduling.k8s.io", "v1", "priorityclasses")
@@ -25,9 +21,8 @@ fn gvr() -> GroupVersionResource {
 
 /// Creates the system PriorityClasses when missing.
 pub async fn ensure_system_classes(api: &dyn ObjectApi) -> k_store::Result<()> {
-    let user =
-        UserInfo { username: "system:apiserver".into(), groups: vec!["system:masters".into()], ..UserInfo::default() };
-    for (name, value) in SYSTEM_CLASSES {
+    let user = crate::authz::apiserver_user();
+    for (name, value) in k_api_types::scheduling::v1::SYSTEM_PRIORITY_CLASSES {
         let class = serde_json::json!({
             "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
             "metadata": {"name": name}, "value": value,
@@ -67,8 +62,8 @@ impl AdmissionPlugin for Priority {
         if !creates_pod(request) {
             return Ok(());
         }
-        let name = match request.object.as_deref() {
-            Some(Object::Pod(pod)) => pod.spec.priority_class_name.clone().unwrap_or_default(),
+        let (name, given) = match request.object.as_deref() {
+            Some(Object::Pod(pod)) => (pod.spec.priority_class_name.clone().unwrap_or_default(), pod.spec.priority),
             _ => return Ok(()),
         };
         let class: Option<PriorityClass> = if name.is_empty() {
@@ -95,15 +90,17 @@ impl AdmissionPlugin for Priority {
             ),
             None => (None, 0, "PreemptLowerPriority".to_owned()),
         };
-        let Some(Object::Pod(pod)) = request.object.as_deref_mut() else { return Ok(()) };
-        if let Some(given) = pod.spec.priority
+        if let Some(given) = given
             && given != value
         {
-            let error = format!(
-                "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
-            );
-            return Err(forbidden_pod(&pod.metadata.name, &error));
+            return Err(forbidden(
+                request,
+                format!(
+                    "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
+                ),
+            ));
         }
+        let Some(Object::Pod(pod)) = request.object.as_deref_mut() else { return Ok(()) };
         if class_name.is_some() {
             pod.spec.priority_class_name = class_name;
         }
@@ -113,8 +110,4 @@ impl AdmissionPlugin for Priority {
         }
         Ok(())
     }
-}
-
-fn forbidden_pod(name: &str, why: &str) -> k_store::StoreError {
-    k_store::StoreError::Forbidden(format!("pods {name:?} is forbidden: {why}"))
 }

@@ -31,7 +31,7 @@ use k_api_types::core::v1::{Pod, ResourceQuota as Quota};
 use k_api_types::quantity::{Quantity, ResourceList};
 use k_api_types::{ApiResource, DynamicObject, GroupVersionResource, Object};
 use k_store::admission::AdmissionRequest;
-use k_store::api::{ListOptions, Operation, UserInfo};
+use k_store::api::{ListOptions, Operation};
 use k_store::{ObjectApi, StoreError};
 
 use super::{AdmissionPlugin, forbidden};
@@ -51,10 +51,6 @@ impl ResourceQuota {
 
 fn quotas_gvr() -> GroupVersionResource {
     GroupVersionResource::new("", "v1", "resourcequotas")
-}
-
-fn system() -> UserInfo {
-    UserInfo { username: "system:apiserver".into(), groups: vec!["system:masters".into()], ..UserInfo::default() }
 }
 
 fn one() -> Quantity {
@@ -279,7 +275,11 @@ impl ResourceQuota {
             status.hard = quota.spec.hard.clone();
             quota.status = Some(status);
             let object = DynamicObject::from_typed(&quota).map_err(|e| StoreError::Internal(e.to_string()))?;
-            match self.api.update_status(&quotas_gvr(), request.namespace, object, &system()).await {
+            match self
+                .api
+                .update_status(&quotas_gvr(), request.namespace, object, &crate::authz::apiserver_user())
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_conflict() => last = Some(e),
                 Err(e) => return Err(e),

@@ -22,8 +22,8 @@
 use k_api_types::meta::ObjectMeta;
 use k_api_types::rbac::v1::{AggregationRule, ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k_api_types::{DynamicObject, GroupVersionResource, Resource};
+use k_store::ObjectApi;
 use k_store::StoreError;
-use k_store::api::{ObjectApi, UserInfo};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 const READ: &[&str] = &["get", "list", "watch"];
@@ -393,11 +393,7 @@ pub fn cluster_role_bindings() -> Vec<ClusterRoleBinding> {
 /// Creates whichever bootstrap ClusterRoles and ClusterRoleBindings are
 /// missing from `api`; returns how many it created.
 pub async fn ensure(api: &dyn ObjectApi) -> Result<usize, StoreError> {
-    let user = UserInfo {
-        username: "system:apiserver".to_owned(),
-        groups: vec!["system:masters".to_owned()],
-        ..UserInfo::default()
-    };
+    let user = super::apiserver_user();
     let mut objects = Vec::new();
     for role in cluster_roles() {
         objects

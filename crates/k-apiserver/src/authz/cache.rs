@@ -30,11 +30,58 @@ use crate::authn::service_account;
 /// The four kinds, in the order of [`Objects`]' maps.
 const KINDS: [&str; 4] = ["roles", "clusterroles", "rolebindings", "clusterrolebindings"];
 
-/// The cached objects of each kind, by `namespace/name` (`name` for
-/// cluster-scoped kinds).
+/// The cached objects of each kind, decoded once as they arrive, by
+/// `namespace/name` (`name` for cluster-scoped kinds).
 #[derive(Debug, Default)]
 struct Objects {
-    kinds: [HashMap<String, DynamicObject>; 4],
+    roles: HashMap<String, Role>,
+    cluster_roles: HashMap<String, ClusterRole>,
+    role_bindings: HashMap<String, RoleBinding>,
+    cluster_role_bindings: HashMap<String, ClusterRoleBinding>,
+}
+
+impl Objects {
+    /// Stores an object of `KINDS[kind]` (one that does not decode is
+    /// logged and left out: it grants nothing).
+    fn insert(&mut self, kind: usize, object: &DynamicObject) {
+        let key = key_of(object);
+        let stored = match kind {
+            0 => object.to_typed().map(|r| drop(self.roles.insert(key, r))),
+            1 => object.to_typed().map(|r| drop(self.cluster_roles.insert(key, r))),
+            2 => object.to_typed().map(|r| drop(self.role_bindings.insert(key, r))),
+            _ => object.to_typed().map(|r| drop(self.cluster_role_bindings.insert(key, r))),
+        };
+        if let Err(e) = stored {
+            tracing::warn!("RBAC cache: {} {} does not decode: {e}", KINDS[kind], key_of(object));
+        }
+    }
+
+    fn remove(&mut self, kind: usize, object: &DynamicObject) {
+        let key = key_of(object);
+        match kind {
+            0 => drop(self.roles.remove(&key)),
+            1 => drop(self.cluster_roles.remove(&key)),
+            2 => drop(self.role_bindings.remove(&key)),
+            _ => drop(self.cluster_role_bindings.remove(&key)),
+        }
+    }
+
+    /// Replaces every object of one kind (after a list).
+    fn replace(&mut self, kind: usize, items: &[DynamicObject]) {
+        match kind {
+            0 => self.roles.clear(),
+            1 => self.cluster_roles.clear(),
+            2 => self.role_bindings.clear(),
+            _ => self.cluster_role_bindings.clear(),
+        }
+        for item in items {
+            self.insert(kind, item);
+        }
+    }
+
+    fn counts(&self) -> [usize; 4] {
+        [self.roles.len(), self.cluster_roles.len(), self.role_bindings.len(), self.cluster_role_bindings.len()]
+    }
 }
 
 /// Rules granted to a subject by one binding.
@@ -95,25 +142,17 @@ impl Index {
     }
 
     fn build(objects: &Objects, generation: u64) -> Index {
-        fn decode<T: serde::de::DeserializeOwned>(object: &DynamicObject) -> Result<T, serde_json::Error> {
-            object.to_typed()
-        }
-        let roles: HashMap<String, Arc<[PolicyRule]>> = objects.kinds[0]
-            .iter()
-            .filter_map(|(k, o)| decode(o).ok().map(|r: Role| (k.clone(), Arc::from(r.rules))))
-            .collect();
-        let cluster_roles: HashMap<String, ClusterRole> =
-            objects.kinds[1].iter().filter_map(|(k, o)| decode(o).ok().map(|r| (k.clone(), r))).collect();
+        let roles: HashMap<&str, Arc<[PolicyRule]>> =
+            objects.roles.iter().map(|(k, r)| (k.as_str(), Arc::from(r.rules.clone()))).collect();
+        let cluster_roles = &objects.cluster_roles;
         let mut resolved: HashMap<String, Arc<[PolicyRule]>> = HashMap::new();
         for name in cluster_roles.keys() {
             let mut seen = HashSet::new();
-            let rules = aggregate(name, &cluster_roles, &mut seen);
+            let rules = aggregate(name, cluster_roles, &mut seen);
             resolved.insert(name.clone(), Arc::from(rules));
         }
         let mut index = Index { generation, ..Index::default() };
-        for object in objects.kinds[3].values() {
-            let Ok(binding) = decode(object) else { continue };
-            let binding: ClusterRoleBinding = binding;
+        for binding in objects.cluster_role_bindings.values() {
             if binding.role_ref.kind != "ClusterRole" {
                 continue;
             }
@@ -129,13 +168,11 @@ impl Index {
                 index.cluster.add(key, Grant { reason: reason.into(), rules: rules.clone() });
             }
         }
-        for object in objects.kinds[2].values() {
-            let Ok(binding) = decode(object) else { continue };
-            let binding: RoleBinding = binding;
+        for binding in objects.role_bindings.values() {
             let namespace = &binding.metadata.namespace;
             let rules = match binding.role_ref.kind.as_str() {
                 "ClusterRole" => resolved.get(&binding.role_ref.name),
-                "Role" => roles.get(&format!("{namespace}/{}", binding.role_ref.name)),
+                "Role" => roles.get(format!("{namespace}/{}", binding.role_ref.name).as_str()),
                 _ => None,
             };
             let Some(rules) = rules else { continue };
@@ -246,14 +283,11 @@ impl RbacCache {
     /// Lists the four kinds from `api` (waiting until it can), then keeps
     /// following them in the background until the cache is dropped.
     pub async fn start(api: Arc<dyn ObjectApi>) -> Arc<RbacCache> {
-        let mut initial: [(HashMap<String, DynamicObject>, String); 4] = Default::default();
-        for (slot, kind) in initial.iter_mut().zip(KINDS) {
-            *slot = list_until_ok(api.as_ref(), kind).await;
-        }
-        let mut versions = Vec::new();
         let mut objects = Objects::default();
-        for (i, (items, version)) in initial.into_iter().enumerate() {
-            objects.kinds[i] = items;
+        let mut versions = Vec::new();
+        for (kind, name) in KINDS.iter().enumerate() {
+            let (items, version) = list_until_ok(api.as_ref(), name).await;
+            objects.replace(kind, &items);
             versions.push(version);
         }
         Arc::new_cyclic(|weak: &Weak<RbacCache>| {
@@ -296,12 +330,12 @@ impl RbacCache {
     /// rolebindings, clusterrolebindings).
     pub fn counts(&self) -> [usize; 4] {
         let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
-        [0, 1, 2, 3].map(|i| objects.kinds[i].len())
+        objects.counts()
     }
 
-    fn change(&self, kind: usize, apply: impl FnOnce(&mut HashMap<String, DynamicObject>)) {
+    fn change(&self, apply: impl FnOnce(&mut Objects)) {
         let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
-        apply(&mut objects.kinds[kind]);
+        apply(&mut objects);
         // Bumped under the lock, so an index built under the read lock
         // carries the generation of exactly what it saw.
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -312,13 +346,10 @@ fn gvr(kind: &str) -> GroupVersionResource {
     GroupVersionResource::new("rbac.authorization.k8s.io", "v1", kind)
 }
 
-async fn list_until_ok(api: &dyn ObjectApi, kind: &str) -> (HashMap<String, DynamicObject>, String) {
+async fn list_until_ok(api: &dyn ObjectApi, kind: &str) -> (Vec<DynamicObject>, String) {
     loop {
         match api.list(&gvr(kind), None, &ListOptions::default()).await {
-            Ok(page) => {
-                let items = page.items.into_iter().map(|o| (key_of(&o), o)).collect();
-                return (items, page.resource_version);
-            }
+            Ok(page) => return (page.items, page.resource_version),
             Err(e) => {
                 tracing::warn!("RBAC cache: listing {kind}: {e}; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -341,14 +372,10 @@ async fn follow(api: Arc<dyn ObjectApi>, cache: Weak<RbacCache>, kind: usize, mu
                     let Some(cache) = cache.upgrade() else { return };
                     match event {
                         Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
-                            cache.change(kind, |m| {
-                                m.insert(key_of(&o), o);
-                            });
+                            cache.change(|objects| objects.insert(kind, &o));
                         }
                         Ok(WatchEvent::Deleted(o)) => {
-                            cache.change(kind, |m| {
-                                m.remove(&key_of(&o));
-                            });
+                            cache.change(|objects| objects.remove(kind, &o));
                         }
                         Ok(WatchEvent::Bookmark(_)) => {}
                         Ok(WatchEvent::Error(_)) | Err(_) => break,
@@ -361,7 +388,7 @@ async fn follow(api: Arc<dyn ObjectApi>, cache: Weak<RbacCache>, kind: usize, mu
         tokio::time::sleep(Duration::from_millis(200)).await;
         let (items, listed) = list_until_ok(api.as_ref(), KINDS[kind]).await;
         let Some(cache) = cache.upgrade() else { return };
-        cache.change(kind, |m| *m = items);
+        cache.change(|objects| objects.replace(kind, &items));
         version = listed;
     }
 }

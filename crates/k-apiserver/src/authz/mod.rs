@@ -292,6 +292,13 @@ impl Authorizer for PrivilegedGroup {
     }
 }
 
+/// The API server itself (`system:apiserver` in `system:masters`), as the
+/// writer of what it creates and maintains on its own: the bootstrap policy,
+/// the system priority classes, quota usage.
+pub fn apiserver_user() -> UserInfo {
+    UserInfo { username: "system:apiserver".to_owned(), groups: vec![SYSTEM_MASTERS.to_owned()], ..UserInfo::default() }
+}
+
 /// A mode of `--authorization-mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
