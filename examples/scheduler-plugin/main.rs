@@ -80,7 +80,7 @@ fn main() {
     let mut registry = Registry::builtin();
     registry.register(
         "RackSpread",
-        Arc::new(|args: Option<&serde_json::Value>| {
+        Arc::new(|args: Option<&serde_json::Value>, _handle: &k_scheduler::framework::Handle| {
             let label = args
                 .and_then(|a| a.get("label"))
                 .and_then(|l| l.as_str())

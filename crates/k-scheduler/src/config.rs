@@ -316,7 +316,7 @@ mod tests {
             ]
         );
         assert!(framework.queue_sort().is_some());
-        assert!(profile.missing.contains(&"InterPodAffinity"), "{:?}", profile.missing);
+        assert!(profile.missing.is_empty(), "{:?}", profile.missing);
     }
 
     #[test]

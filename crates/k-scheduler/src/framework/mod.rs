@@ -55,7 +55,7 @@
 //! extension_points!(Maintenance: filter, score);
 //!
 //! let mut registry = Registry::builtin();
-//! registry.register("Maintenance", Arc::new(|_| Ok(Arc::new(Maintenance) as Arc<dyn ExtensionPoints>)));
+//! registry.register("Maintenance", Arc::new(|_, _| Ok(Arc::new(Maintenance) as Arc<dyn ExtensionPoints>)));
 //! let profile: ProfileConfig = serde_json::from_value(serde_json::json!({
 //!     "plugins": {"multiPoint": {"enabled": [{"name": "Maintenance", "weight": 10}]}}
 //! })).unwrap();
@@ -79,6 +79,7 @@
 //! ```
 
 mod cycle_state;
+pub mod handle;
 pub mod registry;
 mod runtime;
 mod status;
@@ -88,11 +89,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cycle_state::CycleState;
+pub use handle::{Handle, Listers, Writers};
 pub use runtime::{
-    Feasible, FitError, Framework, NodeScores, Point, ScheduleResult, ScoreTable, TOTAL_NODES,
+    Feasible, FitError, Framework, MAX_PERMIT_TIMEOUT, NodeScores, Point, ScheduleResult, ScoreTable, TOTAL_NODES,
     num_feasible_nodes_to_find,
 };
 pub use status::{Code, Status};
+pub use types::{AffinityTerm, WeightedAffinityTerm};
 pub use types::{
     DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, ImageStateSummary, MAX_NODE_SCORE, NodeInfo,
     NodeScore, PodInfo, Resource, ResourceKey, normalized_image_name,
@@ -140,6 +143,18 @@ pub trait PreFilterPlugin: Plugin {
         pod: &PodInfo,
         nodes: &[Arc<NodeInfo>],
     ) -> (Option<PreFilterResult>, Status);
+
+    /// Updates this plugin's PreFilter state as if `other` ran on `node`
+    /// (kube-scheduler's PreFilterExtensions; preemption and nominated pods
+    /// use it). The default keeps no per-pod state.
+    fn add_pod(&self, _state: &mut CycleState, _pod: &PodInfo, _other: &Arc<PodInfo>, _node: &NodeInfo) -> Status {
+        Status::success()
+    }
+
+    /// Updates this plugin's PreFilter state as if `other` left `node`.
+    fn remove_pod(&self, _state: &mut CycleState, _pod: &PodInfo, _other: &Arc<PodInfo>, _node: &NodeInfo) -> Status {
+        Status::success()
+    }
 }
 
 /// A predicate: may the pod run on this node?
@@ -150,21 +165,35 @@ pub trait FilterPlugin: Plugin {
 }
 
 /// What a PostFilter (preemption) found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct PostFilterResult {
-    /// The node the pod should go to once victims are gone.
+    /// The node the pod should go to once the victims are gone.
     pub nominated_node_name: Option<String>,
+    /// The pods to delete to make room (the scheduler deletes them).
+    pub victims: Vec<Arc<PodInfo>>,
+}
+
+/// What a PostFilter sees: the profile (to re-run its filters), every node,
+/// and why each node failed.
+#[derive(Clone, Copy, Debug)]
+pub struct PostFilterContext<'a> {
+    /// The profile being run.
+    pub framework: &'a Framework,
+    /// Every node of the cycle's snapshot.
+    pub nodes: &'a [Arc<NodeInfo>],
+    /// Each filtered node's status, by node name.
+    pub filtered: &'a [(String, Status)],
 }
 
 /// Runs when no node passed the filters.
-#[async_trait::async_trait]
 pub trait PostFilterPlugin: Plugin {
-    /// Tries to make room (preemption); `filtered` holds each node's status.
-    async fn post_filter(
+    /// Tries to make room (preemption): a node to nominate and the victims
+    /// to delete there, or why nothing helps.
+    fn post_filter(
         &self,
-        state: &mut CycleState,
+        state: &CycleState,
         pod: &PodInfo,
-        filtered: &[(String, Status)],
+        context: PostFilterContext<'_>,
     ) -> (Option<PostFilterResult>, Status);
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A profile names plugins; the [`Registry`] makes them, handing each
 //! factory the `pluginConfig` arguments given for it (JSON, decoded by the
-//! factory into its own argument type). [`Registry::builtin`] knows
+//! factory into its own argument type) and the registry's [`Handle`] (the
+//! caches and API some plugins read). [`Registry::builtin`] knows
 //! kube-scheduler's plugins that k implements; add your own with
 //! [`Registry::register`].
 
@@ -11,20 +12,23 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::ExtensionPoints;
+use super::{ExtensionPoints, Handle};
 use crate::plugins::node_resources::{BalancedAllocation, Fit, ResourceSpec, ScoringStrategy, ShapePoint};
 use crate::plugins::{
-    image_locality, node_affinity, node_name, node_ports, node_resources, node_unschedulable, priority_sort,
+    default_binder, default_preemption, image_locality, inter_pod_affinity, node_volume_limits, pod_topology_spread,
+    volume_binding, volume_restrictions, volume_zone, node_affinity, node_name, node_ports, node_resources, node_unschedulable, priority_sort,
     scheduling_gates, taint_toleration,
 };
 
-/// Makes a plugin from its arguments (`None` when the profile gives none).
-pub type Factory = Arc<dyn Fn(Option<&Value>) -> Result<Arc<dyn ExtensionPoints>, String> + Send + Sync>;
+/// Makes a plugin from its arguments (`None` when the profile gives none)
+/// and the handle.
+pub type Factory = Arc<dyn Fn(Option<&Value>, &Handle) -> Result<Arc<dyn ExtensionPoints>, String> + Send + Sync>;
 
 /// Factories by plugin name; see the [module docs](self).
 #[derive(Clone, Default)]
 pub struct Registry {
     factories: BTreeMap<String, Factory>,
+    handle: Handle,
 }
 
 impl std::fmt::Debug for Registry {
@@ -34,7 +38,7 @@ impl std::fmt::Debug for Registry {
 }
 
 fn plain<P: ExtensionPoints + Default + 'static>() -> Factory {
-    Arc::new(|_| Ok(Arc::new(P::default()) as Arc<dyn ExtensionPoints>))
+    Arc::new(|_, _| Ok(Arc::new(P::default()) as Arc<dyn ExtensionPoints>))
 }
 
 fn resources(args: &Value) -> Result<Vec<ResourceSpec>, String> {
@@ -52,7 +56,7 @@ fn resources(args: &Value) -> Result<Vec<ResourceSpec>, String> {
         .collect()
 }
 
-fn fit(args: Option<&Value>) -> Result<Arc<dyn ExtensionPoints>, String> {
+fn fit(args: Option<&Value>, _: &Handle) -> Result<Arc<dyn ExtensionPoints>, String> {
     let Some(args) = args else { return Ok(Arc::new(Fit::default())) };
     let strategy = args.get("scoringStrategy").cloned().unwrap_or(Value::Null);
     let specs = resources(&strategy)?;
@@ -92,7 +96,7 @@ fn fit(args: Option<&Value>) -> Result<Arc<dyn ExtensionPoints>, String> {
     Ok(Arc::new(Fit::new(strategy, specs).ignoring(ignored)))
 }
 
-fn balanced(args: Option<&Value>) -> Result<Arc<dyn ExtensionPoints>, String> {
+fn balanced(args: Option<&Value>, _: &Handle) -> Result<Arc<dyn ExtensionPoints>, String> {
     match args {
         None => Ok(Arc::new(BalancedAllocation::default())),
         Some(args) => Ok(Arc::new(BalancedAllocation::new(resources(args)?))),
@@ -118,7 +122,25 @@ impl Registry {
         registry.register(node_affinity::NAME, plain::<node_affinity::NodeAffinity>());
         registry.register(taint_toleration::NAME, plain::<taint_toleration::TaintToleration>());
         registry.register(image_locality::NAME, plain::<image_locality::ImageLocality>());
+        registry.register(inter_pod_affinity::NAME, Arc::new(inter_pod_affinity::factory));
+        registry.register(pod_topology_spread::NAME, Arc::new(pod_topology_spread::factory));
+        registry.register(volume_restrictions::NAME, Arc::new(volume_restrictions::factory));
+        registry.register(volume_binding::NAME, Arc::new(volume_binding::factory));
+        registry.register(volume_zone::NAME, Arc::new(volume_zone::factory));
+        registry.register(node_volume_limits::NAME, Arc::new(node_volume_limits::factory));
+        registry.register(default_preemption::NAME, Arc::new(default_preemption::factory));
+        registry.register(default_binder::NAME, Arc::new(default_binder::factory));
         registry
+    }
+
+    /// The handle factories are given.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Sets the handle factories are given (the scheduler's caches and API).
+    pub fn set_handle(&mut self, handle: Handle) {
+        self.handle = handle;
     }
 
     /// Adds (or replaces) a factory.
@@ -134,6 +156,6 @@ impl Registry {
     /// Makes plugin `name` with `args`.
     pub fn make(&self, name: &str, args: Option<&Value>) -> Result<Arc<dyn ExtensionPoints>, String> {
         let factory = self.factories.get(name).ok_or_else(|| format!("plugin {name:?} is not registered"))?;
-        factory(args).map_err(|e| format!("plugin {name}: {e}"))
+        factory(args, &self.handle).map_err(|e| format!("plugin {name}: {e}"))
     }
 }

@@ -7,12 +7,22 @@ use std::sync::Arc;
 use super::{
     BindPlugin, Code, CycleState, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, NodeInfo, NodeScore, PermitPlugin,
     PodInfo, PostBindPlugin, PostFilterPlugin, PreBindPlugin, PreEnqueuePlugin, PreFilterPlugin, PreScorePlugin,
-    QueueSortPlugin, ReservePlugin, ScorePlugin, Status,
+    PostFilterContext, PostFilterResult, QueueSortPlugin, ReservePlugin, ScorePlugin, Status,
 };
+
+/// The [`CycleState`] key of the filter plugins whose PreFilter answered
+/// Skip this cycle (a `SkippedFilters`).
+const SKIPPED_FILTERS: &str = "SkippedFilters";
+
+#[derive(Clone, Debug, Default)]
+struct SkippedFilters(Vec<&'static str>);
 
 /// The [`CycleState`] key of the number of nodes in the cluster (a `usize`),
 /// written by the framework before scoring.
 pub const TOTAL_NODES: &str = "TotalNodes";
+
+/// The longest a Permit plugin may make a pod wait.
+pub const MAX_PERMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Below this many nodes, every node is evaluated.
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -331,8 +341,13 @@ impl Framework {
     }
 
     /// Runs the filters on one node: the first rejection, or Success.
-    /// Plugins whose PreFilter answered Skip (listed in `skipped`) are left out.
-    pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, skipped: &[&'static str]) -> Status {
+    /// Plugins whose PreFilter answered Skip this cycle are left out.
+    pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        let skipped = state.read::<SkippedFilters>(SKIPPED_FILTERS).map(|s| s.0.as_slice()).unwrap_or_default();
+        self.filters_skipping(state, pod, node, skipped)
+    }
+
+    fn filters_skipping(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, skipped: &[&'static str]) -> Status {
         for plugin in &self.filter {
             if skipped.contains(&plugin.name()) {
                 continue;
@@ -346,16 +361,15 @@ impl Framework {
         Status::success()
     }
 
-    /// PreFilter then Filter over `nodes`, starting at `*start` and stopping
-    /// once enough feasible nodes are found ([`num_feasible_nodes_to_find`]);
-    /// `*start` moves on, so the next pod starts where this one stopped.
-    pub fn find_feasible(
+    /// Runs every PreFilter: the nodes they narrow the search to (`None`:
+    /// all), or the first rejection. Plugins answering Skip are remembered
+    /// in `state`, and their Filter is left out this cycle.
+    pub fn run_pre_filter(
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
         nodes: &[Arc<NodeInfo>],
-        start: &mut usize,
-    ) -> Result<Feasible, FitError> {
+    ) -> Result<Option<Vec<String>>, Status> {
         let mut skipped = Vec::new();
         let mut allowed: Option<Vec<String>> = None;
         for plugin in &self.pre_filter {
@@ -366,13 +380,7 @@ impl Framework {
                     skipped.push(plugin.name());
                     continue;
                 }
-                _ => {
-                    return Err(FitError {
-                        num_all_nodes: nodes.len(),
-                        pre_filter: Some(status.from_plugin(plugin.name())),
-                        rejected: Vec::new(),
-                    });
-                }
+                _ => return Err(status.from_plugin(plugin.name())),
             }
             if let Some(names) = result.and_then(|r| r.node_names) {
                 allowed = Some(match allowed {
@@ -381,6 +389,157 @@ impl Framework {
                 });
             }
         }
+        state.write(SKIPPED_FILTERS, SkippedFilters(skipped));
+        Ok(allowed)
+    }
+
+    /// Tells every PreFilter that `other` now runs on `node` (for state
+    /// copies used by preemption and nominated pods).
+    pub fn run_pre_filter_add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        other: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
+        for plugin in &self.pre_filter {
+            let status = plugin.add_pod(state, pod, other, node);
+            if !status.is_success() {
+                return status.from_plugin(plugin.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Tells every PreFilter that `other` no longer runs on `node`.
+    pub fn run_pre_filter_remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        other: &Arc<PodInfo>,
+        node: &NodeInfo,
+    ) -> Status {
+        for plugin in &self.pre_filter {
+            let status = plugin.remove_pod(state, pod, other, node);
+            if !status.is_success() {
+                return status.from_plugin(plugin.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs the PostFilters (preemption) after no node fit: the first that
+    /// succeeds decides; otherwise the last status.
+    pub fn run_post_filter(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+        filtered: &[(String, Status)],
+    ) -> (Option<PostFilterResult>, Status) {
+        let context = PostFilterContext { framework: self, nodes, filtered };
+        let mut last = Status::unresolvable("no PostFilter plugin is enabled");
+        for plugin in &self.post_filter {
+            let (result, status) = plugin.post_filter(state, pod, context);
+            match status.code() {
+                Code::Success => return (result, status),
+                Code::Unschedulable | Code::UnschedulableAndUnresolvable => last = status.from_plugin(plugin.name()),
+                _ => return (None, status.from_plugin(plugin.name())),
+            }
+        }
+        (None, last)
+    }
+
+    /// Whether any PostFilter plugin is enabled.
+    pub fn has_post_filter(&self) -> bool {
+        !self.post_filter.is_empty()
+    }
+
+    /// Runs Reserve on every plugin; on a failure, unreserves them all (in
+    /// reverse) and returns it.
+    pub fn run_reserve(&self, state: &mut CycleState, pod: &PodInfo, node: &str) -> Status {
+        for plugin in &self.reserve {
+            let status = plugin.reserve(state, pod, node);
+            if !status.is_success() {
+                self.run_unreserve(state, pod, node);
+                return status.from_plugin(plugin.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs Unreserve on every plugin, in reverse order.
+    pub fn run_unreserve(&self, state: &mut CycleState, pod: &PodInfo, node: &str) {
+        for plugin in self.reserve.iter().rev() {
+            plugin.unreserve(state, pod, node);
+        }
+    }
+
+    /// Runs Permit: Success, a rejection, or Wait with the shortest timeout
+    /// the waiting plugins asked for.
+    pub async fn run_permit(&self, state: &CycleState, pod: &PodInfo, node: &str) -> (Status, std::time::Duration) {
+        let mut wait: Option<(Status, std::time::Duration)> = None;
+        for plugin in &self.permit {
+            let (status, timeout) = plugin.permit(state, pod, node).await;
+            match status.code() {
+                Code::Success => {}
+                Code::Wait => {
+                    let timeout = timeout.min(MAX_PERMIT_TIMEOUT);
+                    if wait.as_ref().is_none_or(|(_, t)| timeout < *t) {
+                        wait = Some((status.from_plugin(plugin.name()), timeout));
+                    }
+                }
+                _ => return (status.from_plugin(plugin.name()), std::time::Duration::ZERO),
+            }
+        }
+        wait.unwrap_or((Status::success(), std::time::Duration::ZERO))
+    }
+
+    /// Runs PreBind: the first failure, or Success.
+    pub async fn run_pre_bind(&self, state: &CycleState, pod: &PodInfo, node: &str) -> Status {
+        for plugin in &self.pre_bind {
+            let status = plugin.pre_bind(state, pod, node).await;
+            if !status.is_success() {
+                return status.from_plugin(plugin.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs Bind: the first plugin that does not Skip binds.
+    pub async fn run_bind(&self, state: &CycleState, pod: &PodInfo, node: &str) -> Status {
+        for plugin in &self.bind {
+            let status = plugin.bind(state, pod, node).await;
+            if status.code() != Code::Skip {
+                return if status.is_success() { status } else { status.from_plugin(plugin.name()) };
+            }
+        }
+        Status::error("no bind plugin bound the pod")
+    }
+
+    /// Runs PostBind (informational).
+    pub async fn run_post_bind(&self, state: &CycleState, pod: &PodInfo, node: &str) {
+        for plugin in &self.post_bind {
+            plugin.post_bind(state, pod, node).await;
+        }
+    }
+
+    /// PreFilter then Filter over `nodes`, starting at `*start` and stopping
+    /// once enough feasible nodes are found ([`num_feasible_nodes_to_find`]);
+    /// `*start` moves on, so the next pod starts where this one stopped.
+    pub fn find_feasible(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+        start: &mut usize,
+    ) -> Result<Feasible, FitError> {
+        let allowed = self.run_pre_filter(state, pod, nodes).map_err(|status| FitError {
+            num_all_nodes: nodes.len(),
+            pre_filter: Some(status),
+            rejected: Vec::new(),
+        })?;
+        let skipped = state.read::<SkippedFilters>(SKIPPED_FILTERS).map(|s| s.0.clone()).unwrap_or_default();
         let narrowed: Vec<Arc<NodeInfo>>;
         let candidates: &[Arc<NodeInfo>] = match &allowed {
             None => nodes,
@@ -402,7 +561,7 @@ impl Framework {
             }
             let node = &candidates[(offset + i) % count];
             feasible.evaluated += 1;
-            let status = self.run_filters(state, pod, node, &skipped);
+            let status = self.filters_skipping(state, pod, node, &skipped);
             if status.is_success() {
                 feasible.nodes.push(node.clone());
             } else {

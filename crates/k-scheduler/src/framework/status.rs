@@ -66,6 +66,11 @@ impl Status {
         Status::new(Code::Error, reason)
     }
 
+    /// Wait (from Permit: hold the pod until allowed, rejected or timed out).
+    pub fn wait(reason: impl Into<String>) -> Self {
+        Status::new(Code::Wait, reason)
+    }
+
     /// Skip.
     pub fn skip() -> Self {
         Status { code: Code::Skip, reasons: Vec::new(), plugin: "" }

@@ -2,10 +2,12 @@
 //! computed once when the pod or node enters the scheduler, not per plugin
 //! and node.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use k_api_types::core::v1::{Container, Node, Pod};
+use k_api_types::core::v1::{Container, Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm};
+use k_api_types::selector::label::Selector;
+use k_api_types::SortedMap;
 use k_api_types::quantity::ResourceList;
 
 /// CPU a container without a CPU request counts as, for scoring (millicores).
@@ -171,6 +173,77 @@ impl HostPort {
     }
 }
 
+/// A pod-affinity term, parsed once (kube-scheduler's `AffinityTerm`).
+#[derive(Clone, Debug)]
+pub struct AffinityTerm {
+    /// The namespaces whose pods it looks at: the term's `namespaces`, or
+    /// the pod's own namespace when neither these nor a namespace selector
+    /// are given.
+    pub namespaces: BTreeSet<String>,
+    /// Which pods it matches (`labelSelector`; none given matches nothing).
+    pub selector: Selector,
+    /// The node label defining a domain (zone, hostname…).
+    pub topology_key: String,
+    /// Namespaces (by their labels) whose pods it looks at too
+    /// (`namespaceSelector`; none given matches no namespace, `{}` all).
+    pub namespace_selector: Selector,
+}
+
+impl AffinityTerm {
+    /// Parses `term` of a pod in `namespace`.
+    pub fn parse(term: &PodAffinityTerm, namespace: &str) -> Result<Self, String> {
+        let selector = match &term.label_selector {
+            Some(s) => Selector::try_from(s).map_err(|e| format!("labelSelector: {e}"))?,
+            None => Selector::nothing(),
+        };
+        let namespace_selector = match &term.namespace_selector {
+            Some(s) => Selector::try_from(s).map_err(|e| format!("namespaceSelector: {e}"))?,
+            None => Selector::nothing(),
+        };
+        let mut namespaces: BTreeSet<String> = term.namespaces.iter().cloned().collect();
+        if namespaces.is_empty() && term.namespace_selector.is_none() {
+            namespaces.insert(namespace.to_owned());
+        }
+        Ok(AffinityTerm { namespaces, selector, topology_key: term.topology_key.clone(), namespace_selector })
+    }
+
+    /// Whether the term matches `pod`, whose namespace has `namespace_labels`.
+    pub fn matches(&self, pod: &Pod, namespace_labels: &SortedMap<String, String>) -> bool {
+        (self.namespaces.contains(&pod.metadata.namespace) || self.namespace_selector.matches(namespace_labels))
+            && self.selector.matches(&pod.metadata.labels)
+    }
+}
+
+/// A preferred pod-affinity term with its weight.
+#[derive(Clone, Debug)]
+pub struct WeightedAffinityTerm {
+    /// The term.
+    pub term: AffinityTerm,
+    /// Its weight (1–100).
+    pub weight: i64,
+}
+
+fn parse_terms(terms: &[PodAffinityTerm], namespace: &str, errors: &mut Vec<String>) -> Vec<AffinityTerm> {
+    terms
+        .iter()
+        .filter_map(|t| AffinityTerm::parse(t, namespace).map_err(|e| errors.push(e)).ok())
+        .collect()
+}
+
+fn parse_weighted(
+    terms: &[WeightedPodAffinityTerm],
+    namespace: &str,
+    errors: &mut Vec<String>,
+) -> Vec<WeightedAffinityTerm> {
+    terms
+        .iter()
+        .filter_map(|t| {
+            let term = AffinityTerm::parse(&t.pod_affinity_term, namespace).map_err(|e| errors.push(e)).ok()?;
+            Some(WeightedAffinityTerm { term, weight: i64::from(t.weight) })
+        })
+        .collect()
+}
+
 /// A pod as plugins see it: the object and what is computed from it once.
 #[derive(Clone, Debug)]
 pub struct PodInfo {
@@ -187,6 +260,17 @@ pub struct PodInfo {
     /// Its init and regular containers' images, with `:latest` added to
     /// untagged names (as ImageLocality looks them up).
     pub images: Vec<String>,
+    /// Required pod-affinity terms.
+    pub required_affinity_terms: Vec<AffinityTerm>,
+    /// Required pod-anti-affinity terms.
+    pub required_anti_affinity_terms: Vec<AffinityTerm>,
+    /// Preferred pod-affinity terms.
+    pub preferred_affinity_terms: Vec<WeightedAffinityTerm>,
+    /// Preferred pod-anti-affinity terms.
+    pub preferred_anti_affinity_terms: Vec<WeightedAffinityTerm>,
+    /// Why some affinity term could not be parsed (such a pod is
+    /// unschedulable until fixed).
+    pub parse_error: Option<String>,
 }
 
 /// `name`, with `:latest` when it has no tag (an untagged name means the
@@ -252,7 +336,44 @@ impl PodInfo {
             .chain(&pod.spec.containers)
             .map(|c| normalized_image_name(c.image.as_deref().unwrap_or_default()))
             .collect();
-        PodInfo { pod, requests, non_zero_requests, host_ports, images }
+        let namespace = pod.metadata.namespace.as_str();
+        let affinity = pod.spec.affinity.as_deref();
+        let pod_affinity = affinity.and_then(|a| a.pod_affinity.as_ref());
+        let anti_affinity = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
+        let mut errors = Vec::new();
+        let required_affinity_terms = pod_affinity
+            .map(|a| parse_terms(&a.required_during_scheduling_ignored_during_execution, namespace, &mut errors))
+            .unwrap_or_default();
+        let required_anti_affinity_terms = anti_affinity
+            .map(|a| parse_terms(&a.required_during_scheduling_ignored_during_execution, namespace, &mut errors))
+            .unwrap_or_default();
+        let preferred_affinity_terms = pod_affinity
+            .map(|a| parse_weighted(&a.preferred_during_scheduling_ignored_during_execution, namespace, &mut errors))
+            .unwrap_or_default();
+        let preferred_anti_affinity_terms = anti_affinity
+            .map(|a| parse_weighted(&a.preferred_during_scheduling_ignored_during_execution, namespace, &mut errors))
+            .unwrap_or_default();
+        let parse_error = (!errors.is_empty()).then(|| errors.join("; "));
+        PodInfo {
+            pod,
+            requests,
+            non_zero_requests,
+            host_ports,
+            images,
+            required_affinity_terms,
+            required_anti_affinity_terms,
+            preferred_affinity_terms,
+            preferred_anti_affinity_terms,
+            parse_error,
+        }
+    }
+
+    /// Whether it has any pod-affinity or anti-affinity term.
+    pub fn has_affinity(&self) -> bool {
+        !(self.required_affinity_terms.is_empty()
+            && self.required_anti_affinity_terms.is_empty()
+            && self.preferred_affinity_terms.is_empty()
+            && self.preferred_anti_affinity_terms.is_empty())
     }
 
     /// `namespace/name`.
@@ -278,6 +399,10 @@ pub struct NodeInfo {
     name: Arc<str>,
     /// The pods on it (running, or assumed by the scheduler).
     pub pods: Vec<Arc<PodInfo>>,
+    /// Those of its pods with any pod-affinity or anti-affinity term.
+    pub pods_with_affinity: Vec<Arc<PodInfo>>,
+    /// Those of its pods with required anti-affinity terms.
+    pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
     /// What the node offers (`status.allocatable`).
     pub allocatable: Resource,
     /// The sum of its pods' requests.
@@ -307,6 +432,8 @@ impl NodeInfo {
             name: Arc::from(node.metadata.name.as_str()),
             node,
             pods: Vec::new(),
+            pods_with_affinity: Vec::new(),
+            pods_with_required_anti_affinity: Vec::new(),
             allocatable,
             requested: Resource::default(),
             non_zero_requested: Resource::default(),
@@ -330,6 +457,12 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.non_zero_requested.add(&pod.non_zero_requests);
         self.used_ports.extend(pod.host_ports.iter().cloned());
+        if pod.has_affinity() {
+            self.pods_with_affinity.push(pod.clone());
+        }
+        if !pod.required_anti_affinity_terms.is_empty() {
+            self.pods_with_required_anti_affinity.push(pod.clone());
+        }
         self.pods.push(pod);
     }
 
@@ -341,6 +474,13 @@ impl NodeInfo {
             return false;
         };
         let pod = self.pods.swap_remove(at);
+        let same = |p: &Arc<PodInfo>| Arc::ptr_eq(p, &pod);
+        if let Some(i) = self.pods_with_affinity.iter().position(same) {
+            self.pods_with_affinity.swap_remove(i);
+        }
+        if let Some(i) = self.pods_with_required_anti_affinity.iter().position(same) {
+            self.pods_with_required_anti_affinity.swap_remove(i);
+        }
         self.requested.sub(&pod.requests);
         self.non_zero_requested.sub(&pod.non_zero_requests);
         for port in &pod.host_ports {

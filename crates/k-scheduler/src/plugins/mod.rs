@@ -13,16 +13,24 @@
 //! | [`taint_toleration::TaintToleration`] | Filter, Score | NoSchedule/NoExecute taints; PreferNoSchedule scoring |
 //! | [`image_locality::ImageLocality`] | Score | nodes that have the pod's images |
 
+pub mod default_binder;
+pub mod default_preemption;
 pub mod helper;
 pub mod image_locality;
+pub mod inter_pod_affinity;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;
 pub mod node_resources;
 pub mod node_unschedulable;
+pub mod node_volume_limits;
+pub mod pod_topology_spread;
 pub mod priority_sort;
 pub mod scheduling_gates;
 pub mod taint_toleration;
+pub mod volume_binding;
+pub mod volume_restrictions;
+pub mod volume_zone;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -1,0 +1,27 @@
+//! DefaultPreemption: preempts lower-priority pods. (Being written: issue 7.)
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::framework::{ExtensionPoints, Handle, Plugin};
+
+/// Its name.
+pub const NAME: &str = "DefaultPreemption";
+
+/// The plugin; see the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub struct DefaultPreemption;
+
+impl Plugin for DefaultPreemption {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}
+
+crate::extension_points!(DefaultPreemption: );
+
+/// Makes the plugin from its `pluginConfig` arguments.
+pub fn factory(_args: Option<&Value>, _handle: &Handle) -> Result<Arc<dyn ExtensionPoints>, String> {
+    Ok(Arc::new(DefaultPreemption))
+}

@@ -1,0 +1,27 @@
+//! InterPodAffinity: required and preferred pod affinity and anti-affinity by topology key. (Being written: issue 7.)
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::framework::{ExtensionPoints, Handle, Plugin};
+
+/// Its name.
+pub const NAME: &str = "InterPodAffinity";
+
+/// The plugin; see the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub struct InterPodAffinity;
+
+impl Plugin for InterPodAffinity {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}
+
+crate::extension_points!(InterPodAffinity: );
+
+/// Makes the plugin from its `pluginConfig` arguments.
+pub fn factory(_args: Option<&Value>, _handle: &Handle) -> Result<Arc<dyn ExtensionPoints>, String> {
+    Ok(Arc::new(InterPodAffinity))
+}
