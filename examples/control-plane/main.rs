@@ -8,8 +8,11 @@
 //! `--tls-private-key-file`); the kubeconfig carries the CA and the admin
 //! certificate. Requests are authenticated (client certificates,
 //! `--token-auth-file`, service-account tokens) and authorized by RBAC with
-//! Kubernetes' bootstrap roles. `--help` lists the options (in-memory store,
-//! etcd, addresses, security, the insecure port).
+//! Kubernetes' bootstrap roles. The scheduler runs in the same process
+//! (k-scheduler, the default profile or `--scheduler-config`), under leader
+//! election so that several control planes can share one etcd. `--help`
+//! lists the options (in-memory store, etcd, addresses, security, the
+//! insecure port, the scheduler).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -117,6 +120,16 @@ struct Options {
     /// Concurrent requests (not watches) before answering 429.
     #[arg(long, default_value_t = 400)]
     max_requests_inflight: usize,
+    /// Run the scheduler in this process.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    scheduler: bool,
+    /// KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1)
+    /// with the scheduler's profiles (default: one default profile).
+    #[arg(long)]
+    scheduler_config: Option<PathBuf>,
+    /// Schedule only while holding the `kube-system/kube-scheduler` Lease.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
 }
 
 #[tokio::main]
@@ -155,6 +168,7 @@ async fn run(options: Options) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (tls, credentials) = tls(&options)?;
     let api: Arc<dyn k_store::ObjectApi> = Arc::new(store.clone());
+    let scheduler = if options.scheduler { Some(scheduler(&options, api.clone())?) } else { None };
     let admission = k_apiserver::admission::Admission::from_flags(
         &options.enable_admission_plugins,
         &options.disable_admission_plugins,
@@ -214,12 +228,21 @@ async fn run(options: Options) -> Result<(), String> {
         }
     });
     wait_ready(&options.write_kubeconfig).await?;
+    let scheduling = scheduler.map(|scheduler| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(scheduler.run(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))
+    });
     println!(
         "k control plane ready: API server at {server_url}, store {described} ({crds} custom resource definitions)"
     );
     println!("try: kubectl --kubeconfig {} get namespaces", options.write_kubeconfig.display());
     if let Some(insecure) = insecure {
         let _ = insecure.await;
+    }
+    if let Some(scheduling) = scheduling {
+        let _ = scheduling.await;
     }
     match serving.await {
         Ok(Ok(())) => {
@@ -336,6 +359,32 @@ fn write_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(text.as_bytes())
+}
+
+/// The scheduler over the store, as `--scheduler-config` and
+/// `--leader-elect` say.
+fn scheduler(options: &Options, api: Arc<dyn k_store::ObjectApi>) -> Result<k_scheduler::scheduler::Scheduler, String> {
+    use k_scheduler::config::KubeSchedulerConfiguration;
+    use k_scheduler::scheduler::{Scheduler, SchedulerOptions};
+    let config = match &options.scheduler_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            KubeSchedulerConfiguration::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => KubeSchedulerConfiguration::default(),
+    };
+    let identity = format!(
+        "{}_{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "control-plane".into()),
+        std::process::id()
+    );
+    let leader_election = options
+        .leader_elect
+        .then(|| k_runtime::leader::LeaderElectionConfig::new("kube-system", "kube-scheduler", identity));
+    let scheduler = Scheduler::new(api, SchedulerOptions { config, leader_election, ..SchedulerOptions::default() })
+        .map_err(|e| format!("the scheduler: {e}"))?;
+    tracing::info!("scheduler profiles: {}", scheduler.profiles().join(", "));
+    Ok(scheduler)
 }
 
 /// Connects as the kubeconfig says (TLS and all) until the server answers.

@@ -206,6 +206,7 @@ builtin_kinds! {
     Ingress(networking::v1::Ingress),
     IngressClass(networking::v1::IngressClass),
     StorageClass(storage::v1::StorageClass),
+    CSINode(storage::v1::CSINode),
     Lease(coordination::v1::Lease),
     EndpointSlice(discovery::v1::EndpointSlice),
     PriorityClass(scheduling::v1::PriorityClass),

@@ -303,7 +303,20 @@ mod tests {
         assert_eq!(framework.name(), "default-scheduler");
         assert_eq!(
             framework.filter_plugins(),
-            ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit"]
+            [
+                "NodeUnschedulable",
+                "NodeName",
+                "TaintToleration",
+                "NodeAffinity",
+                "NodePorts",
+                "NodeResourcesFit",
+                "VolumeRestrictions",
+                "NodeVolumeLimits",
+                "VolumeBinding",
+                "VolumeZone",
+                "PodTopologySpread",
+                "InterPodAffinity"
+            ]
         );
         assert_eq!(
             framework.score_plugins(),
@@ -311,6 +324,8 @@ mod tests {
                 ("TaintToleration", 3),
                 ("NodeAffinity", 2),
                 ("NodeResourcesFit", 1),
+                ("PodTopologySpread", 2),
+                ("InterPodAffinity", 2),
                 ("NodeResourcesBalancedAllocation", 1),
                 ("ImageLocality", 1)
             ]
@@ -363,7 +378,16 @@ profiles:
         assert_eq!(profiles.len(), 3);
         let packing = &profiles[1].framework;
         assert_eq!(packing.name(), "bin-packing");
-        assert_eq!(packing.score_plugins(), [("NodeResourcesFit", 5), ("TaintToleration", 3), ("NodeAffinity", 2)]);
+        assert_eq!(
+            packing.score_plugins(),
+            [
+                ("NodeResourcesFit", 5),
+                ("TaintToleration", 3),
+                ("NodeAffinity", 2),
+                ("PodTopologySpread", 2),
+                ("InterPodAffinity", 2)
+            ]
+        );
         let only = &profiles[2].framework;
         assert_eq!(only.filter_plugins(), ["NodeName", "NodeResourcesFit"]);
         assert!(only.score_plugins().is_empty());

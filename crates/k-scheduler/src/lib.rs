@@ -26,4 +26,5 @@ pub mod config;
 pub mod framework;
 pub mod plugins;
 pub mod queue;
+pub mod scheduler;
 pub mod simulator;

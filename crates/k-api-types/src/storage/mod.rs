@@ -1,3 +1,3 @@
-//! The `storage.k8s.io` API group: storage classes.
+//! The `storage.k8s.io` API group: storage classes and CSINodes.
 
 pub mod v1;

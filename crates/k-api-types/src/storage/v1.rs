@@ -1,4 +1,4 @@
-//! `storage.k8s.io/v1`: [`StorageClass`].
+//! `storage.k8s.io/v1`: [`StorageClass`] and [`CSINode`].
 
 use crate::SortedMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::defaults::default_str;
 use crate::meta::ObjectMeta;
 use crate::validation::{
-    ErrorList, FieldError, NameRule, Path, Validate, qualified_name_errors, validate_immutable, validate_object_meta,
-    validate_object_meta_update,
+    ErrorList, FieldError, NameRule, Path, Validate, is_dns1123_subdomain, qualified_name_errors, validate_immutable,
+    validate_object_meta, validate_object_meta_update,
 };
 use crate::{ApplyDefaults, wire};
 
@@ -185,6 +185,142 @@ impl Validate for StorageClass {
     }
 }
 
+/// The CSI drivers installed on a node (cluster-scoped, named after the node).
+#[wire]
+pub struct CSINode {
+    /// APIVersion of the object (`storage.k8s.io/v1`).
+    #[wire(omitempty)]
+    pub api_version: String,
+    /// Kind of the object (`CSINode`).
+    #[wire(omitempty)]
+    pub kind: String,
+    /// Standard object metadata; the name is the node's.
+    #[wire(omitempty)]
+    pub metadata: ObjectMeta,
+    /// The drivers on the node.
+    #[wire(omitempty)]
+    pub spec: CSINodeSpec,
+}
+
+crate::impl_resource!(CSINode {
+    group: "storage.k8s.io",
+    version: "v1",
+    kind: "CSINode",
+    plural: "csinodes",
+    singular: "csinode",
+    short_names: [],
+    categories: [],
+    namespaced: false,
+    verbs: crate::resource::ALL_VERBS,
+    subresources: [],
+    selectable_fields: []
+});
+
+/// A list of CSINodes.
+pub type CSINodeList = crate::meta::ObjectList<CSINode>;
+
+/// The CSI drivers of a node.
+#[wire]
+pub struct CSINodeSpec {
+    /// The drivers registered on the node (one entry per driver name).
+    #[wire(always)]
+    pub drivers: Vec<CSINodeDriver>,
+}
+
+/// One CSI driver on a node.
+#[wire(eq)]
+pub struct CSINodeDriver {
+    /// The driver's name, such as `ebs.csi.aws.com`.
+    pub name: String,
+    /// The node's ID as the driver knows it.
+    #[serde(rename = "nodeID")]
+    pub node_id: String,
+    /// Node label keys the driver reports topology with.
+    pub topology_keys: Vec<String>,
+    /// How many of the driver's volumes the node can take.
+    pub allocatable: Option<VolumeNodeResources>,
+}
+
+/// Volume limits of a driver on a node.
+#[wire(eq)]
+pub struct VolumeNodeResources {
+    /// The most unique volumes of the driver the node can use (unset: no limit).
+    pub count: Option<i32>,
+}
+
+/// Longest CSI driver name.
+const CSI_DRIVER_NAME_MAX: usize = 63;
+/// Longest node ID a driver may report.
+const CSI_NODE_ID_MAX: usize = 192;
+
+fn validate_csi_node_spec(spec: &CSINodeSpec, errs: &mut ErrorList) {
+    let drivers = Path::new("spec").child("drivers");
+    let mut names = BTreeSet::new();
+    for (i, driver) in spec.drivers.iter().enumerate() {
+        let path = drivers.index(i);
+        let name = path.child("name");
+        if driver.name.is_empty() {
+            errs.push(FieldError::required(&name, ""));
+        } else if driver.name.len() > CSI_DRIVER_NAME_MAX {
+            errs.push(FieldError::too_long(&name, CSI_DRIVER_NAME_MAX));
+        } else if !is_dns1123_subdomain(&driver.name.to_lowercase()) {
+            errs.push(FieldError::invalid(&name, &driver.name, "a CSI driver name must be a DNS-1123 subdomain"));
+        }
+        if !names.insert(driver.name.as_str()) {
+            errs.push(FieldError::duplicate(&name, &driver.name));
+        }
+        let node_id = path.child("nodeID");
+        if driver.node_id.is_empty() {
+            errs.push(FieldError::required(&node_id, ""));
+        } else if driver.node_id.len() > CSI_NODE_ID_MAX {
+            errs.push(FieldError::too_long(&node_id, CSI_NODE_ID_MAX));
+        }
+        let keys = path.child("topologyKeys");
+        let mut seen = BTreeSet::new();
+        for (j, key) in driver.topology_keys.iter().enumerate() {
+            for msg in qualified_name_errors(key) {
+                errs.push(FieldError::invalid(&keys.index(j), key, msg));
+            }
+            if !seen.insert(key.as_str()) {
+                errs.push(FieldError::duplicate(&keys.index(j), key));
+            }
+        }
+        if let Some(count) = driver.allocatable.as_ref().and_then(|a| a.count)
+            && count < 0
+        {
+            let count_path = path.child("allocatable").child("count");
+            errs.push(FieldError::invalid(&count_path, count, "must be greater than or equal to 0"));
+        }
+    }
+}
+
+impl ApplyDefaults for CSINode {
+    fn apply_defaults(&mut self) {}
+}
+
+impl Validate for CSINode {
+    fn validate(&self) -> ErrorList {
+        let mut errs = ErrorList::new();
+        validate_object_meta(&self.metadata, false, NameRule::Subdomain, &mut errs);
+        validate_csi_node_spec(&self.spec, &mut errs);
+        errs
+    }
+
+    fn validate_update(&self, old: &Self) -> ErrorList {
+        let mut errs = ErrorList::new();
+        validate_object_meta_update(&self.metadata, &old.metadata, false, NameRule::Subdomain, &mut errs);
+        validate_csi_node_spec(&self.spec, &mut errs);
+        // Drivers may come and go, but a driver's node ID and topology keys stay.
+        for (i, driver) in self.spec.drivers.iter().enumerate() {
+            let Some(before) = old.spec.drivers.iter().find(|d| d.name == driver.name) else { continue };
+            let path = Path::new("spec").child("drivers").index(i);
+            validate_immutable(&driver.node_id, &before.node_id, &path.child("nodeID"), &mut errs);
+            validate_immutable(&driver.topology_keys, &before.topology_keys, &path.child("topologyKeys"), &mut errs);
+        }
+        errs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,5 +452,43 @@ mod tests {
                 ("volumeBindingMode", "FieldValueInvalid"),
             ])
         );
+    }
+    fn csi_node() -> serde_json::Value {
+        json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "CSINode",
+            "metadata": {"name": "node-1"},
+            "spec": {"drivers": [
+                {"name": "ebs.csi.aws.com", "nodeID": "i-0123", "topologyKeys": ["topology.ebs.csi.aws.com/zone"],
+                 "allocatable": {"count": 25}},
+                {"name": "hostpath.csi.k8s.io", "nodeID": "node-1"}
+            ]}
+        })
+    }
+
+    #[test]
+    fn csi_node_round_trip_and_validation() {
+        let node: CSINode = serde_json::from_value(csi_node()).unwrap();
+        assert_eq!(serde_json::to_value(&node).unwrap(), csi_node());
+        assert_eq!(node.spec.drivers[0].allocatable.as_ref().and_then(|a| a.count), Some(25));
+        assert!(node.validate().is_empty(), "{:?}", node.validate());
+        let mut bad = node.clone();
+        bad.spec.drivers[1].name = "ebs.csi.aws.com".into();
+        bad.spec.drivers[1].node_id.clear();
+        bad.spec.drivers[0].topology_keys.push("topology.ebs.csi.aws.com/zone".into());
+        bad.spec.drivers[0].allocatable = Some(VolumeNodeResources { count: Some(-1) });
+        assert_eq!(
+            causes(&bad.validate()),
+            expect(&[
+                ("spec.drivers[0].topologyKeys[1]", "FieldValueDuplicate"),
+                ("spec.drivers[0].allocatable.count", "FieldValueInvalid"),
+                ("spec.drivers[1].name", "FieldValueDuplicate"),
+                ("spec.drivers[1].nodeID", "FieldValueRequired"),
+            ])
+        );
+        let mut moved = node.clone();
+        moved.spec.drivers[0].node_id = "i-9999".into();
+        moved.spec.drivers.pop();
+        assert_eq!(causes(&moved.validate_update(&node)), expect(&[("spec.drivers[0].nodeID", "FieldValueInvalid")]));
     }
 }

@@ -12,14 +12,14 @@
 use std::sync::Arc;
 
 use k_api_types::apps::v1::{ReplicaSet, StatefulSet};
-use k_api_types::core::v1::{
-    Namespace, PersistentVolume, PersistentVolumeClaim, ReplicationController, Service,
-};
+use k_api_types::core::v1::{Namespace, PersistentVolume, PersistentVolumeClaim, ReplicationController, Service};
 use k_api_types::policy::v1::PodDisruptionBudget;
-use k_api_types::storage::v1::StorageClass;
+use k_api_types::storage::v1::{CSINode, StorageClass};
 use k_runtime::reflector::{Store, Writer, store};
 use k_runtime::watcher::Event;
 use k_store::ObjectApi;
+
+use super::WaitingPods;
 
 macro_rules! listers {
     ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
@@ -72,6 +72,8 @@ listers! {
     pvs: PersistentVolume,
     /// StorageClasses.
     storage_classes: StorageClass,
+    /// CSINodes (per-node CSI volume limits).
+    csi_nodes: CSINode,
     /// Namespaces (their labels, for affinity `namespaceSelector`s).
     namespaces: Namespace,
     /// Services (default topology spread constraints).
@@ -101,12 +103,14 @@ pub struct Handle {
     pub listers: Listers,
     /// The API, when there is one.
     pub api: Option<Arc<dyn ObjectApi>>,
+    /// Pods held at Permit, which plugins may allow or reject.
+    pub waiting_pods: WaitingPods,
 }
 
 impl Handle {
     /// A handle over `listers` without an API.
     pub fn new(listers: Listers) -> Self {
-        Handle { listers, api: None }
+        Handle { listers, api: None, waiting_pods: WaitingPods::default() }
     }
 
     /// The same handle with an API.

@@ -84,6 +84,7 @@ pub mod registry;
 mod runtime;
 mod status;
 mod types;
+mod waiting;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,6 +101,7 @@ pub use types::{
     DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, ImageStateSummary, MAX_NODE_SCORE, NodeInfo,
     NodeScore, PodInfo, Resource, ResourceKey, normalized_image_name,
 };
+pub use waiting::WaitingPods;
 
 /// What every plugin is: a name (kube-scheduler's, for built-ins).
 pub trait Plugin: Send + Sync {
@@ -200,7 +202,15 @@ pub trait PostFilterPlugin: Plugin {
 /// Runs once per cycle before scoring, with the feasible nodes.
 pub trait PreScorePlugin: Plugin {
     /// Prepares state for [`ScorePlugin::score`]; `Skip` skips its Score.
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, nodes: &[Arc<NodeInfo>]) -> Status;
+    /// `feasible` are the nodes to be scored; `all` every node of the
+    /// snapshot (some plugins count pods on nodes that were filtered out).
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        feasible: &[Arc<NodeInfo>],
+        all: &[Arc<NodeInfo>],
+    ) -> Status;
 }
 
 /// A priority: how good is this node for the pod?

@@ -15,9 +15,9 @@ use serde_json::Value;
 use super::{ExtensionPoints, Handle};
 use crate::plugins::node_resources::{BalancedAllocation, Fit, ResourceSpec, ScoringStrategy, ShapePoint};
 use crate::plugins::{
-    default_binder, default_preemption, image_locality, inter_pod_affinity, node_volume_limits, pod_topology_spread,
-    volume_binding, volume_restrictions, volume_zone, node_affinity, node_name, node_ports, node_resources, node_unschedulable, priority_sort,
-    scheduling_gates, taint_toleration,
+    default_binder, default_preemption, image_locality, inter_pod_affinity, node_affinity, node_name, node_ports,
+    node_resources, node_unschedulable, node_volume_limits, pod_topology_spread, priority_sort, scheduling_gates,
+    taint_toleration, volume_binding, volume_restrictions, volume_zone,
 };
 
 /// Makes a plugin from its arguments (`None` when the profile gives none)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::{
     BindPlugin, Code, CycleState, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, NodeInfo, NodeScore, PermitPlugin,
-    PodInfo, PostBindPlugin, PostFilterPlugin, PreBindPlugin, PreEnqueuePlugin, PreFilterPlugin, PreScorePlugin,
-    PostFilterContext, PostFilterResult, QueueSortPlugin, ReservePlugin, ScorePlugin, Status,
+    PodInfo, PostBindPlugin, PostFilterContext, PostFilterPlugin, PostFilterResult, PreBindPlugin, PreEnqueuePlugin,
+    PreFilterPlugin, PreScorePlugin, QueueSortPlugin, ReservePlugin, ScorePlugin, Status,
 };
 
 /// The [`CycleState`] key of the filter plugins whose PreFilter answered
@@ -581,12 +581,12 @@ impl Framework {
         state: &mut CycleState,
         pod: &PodInfo,
         feasible: &[Arc<NodeInfo>],
-        all_nodes: usize,
+        all_nodes: &[Arc<NodeInfo>],
     ) -> Result<ScoreTable, Status> {
-        state.write(TOTAL_NODES, all_nodes);
+        state.write(TOTAL_NODES, all_nodes.len());
         let mut skipped = Vec::new();
         for plugin in &self.pre_score {
-            let status = plugin.pre_score(state, pod, feasible);
+            let status = plugin.pre_score(state, pod, feasible, all_nodes);
             match status.code() {
                 Code::Success => {}
                 Code::Skip => skipped.push(plugin.name()),
@@ -647,7 +647,7 @@ impl Framework {
                 scores: ScoreTable::default(),
             });
         }
-        let scores = self.score(&mut state, pod, &feasible.nodes, nodes.len()).map_err(|status| FitError {
+        let scores = self.score(&mut state, pod, &feasible.nodes, nodes).map_err(|status| FitError {
             num_all_nodes: nodes.len(),
             pre_filter: Some(status),
             rejected: Vec::new(),

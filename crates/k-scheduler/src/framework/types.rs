@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use k_api_types::core::v1::{Container, Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm};
-use k_api_types::selector::label::Selector;
 use k_api_types::SortedMap;
+use k_api_types::core::v1::{Container, Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm};
 use k_api_types::quantity::ResourceList;
+use k_api_types::selector::label::Selector;
 
 /// CPU a container without a CPU request counts as, for scoring (millicores).
 pub const DEFAULT_MILLI_CPU_REQUEST: i64 = 100;
@@ -224,10 +224,7 @@ pub struct WeightedAffinityTerm {
 }
 
 fn parse_terms(terms: &[PodAffinityTerm], namespace: &str, errors: &mut Vec<String>) -> Vec<AffinityTerm> {
-    terms
-        .iter()
-        .filter_map(|t| AffinityTerm::parse(t, namespace).map_err(|e| errors.push(e)).ok())
-        .collect()
+    terms.iter().filter_map(|t| AffinityTerm::parse(t, namespace).map_err(|e| errors.push(e)).ok()).collect()
 }
 
 fn parse_weighted(
