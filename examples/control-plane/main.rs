@@ -373,11 +373,8 @@ fn scheduler(options: &Options, api: Arc<dyn k_store::ObjectApi>) -> Result<k_sc
         }
         None => KubeSchedulerConfiguration::default(),
     };
-    let identity = format!(
-        "{}_{}",
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "control-plane".into()),
-        std::process::id()
-    );
+    let identity =
+        format!("{}_{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "control-plane".into()), std::process::id());
     let leader_election = options
         .leader_elect
         .then(|| k_runtime::leader::LeaderElectionConfig::new("kube-system", "kube-scheduler", identity));

@@ -344,14 +344,22 @@ impl Framework {
     /// Plugins whose PreFilter answered Skip this cycle are left out.
     pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         let skipped = state.read::<SkippedFilters>(SKIPPED_FILTERS).map(|s| s.0.as_slice()).unwrap_or_default();
-        self.filters_skipping(state, pod, node, skipped)
+        Self::run_active_filters(&self.active_filters(skipped), state, pod, node)
     }
 
-    fn filters_skipping(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, skipped: &[&'static str]) -> Status {
-        for plugin in &self.filter {
-            if skipped.contains(&plugin.name()) {
-                continue;
-            }
+    /// The filter plugins to run this cycle (the skipped ones left out),
+    /// decided once per cycle rather than per node.
+    fn active_filters(&self, skipped: &[&'static str]) -> Vec<&Arc<dyn FilterPlugin>> {
+        self.filter.iter().filter(|p| !skipped.contains(&p.name())).collect()
+    }
+
+    fn run_active_filters(
+        active: &[&Arc<dyn FilterPlugin>],
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for plugin in active {
             let status = plugin.filter(state, pod, node);
             if !status.is_success() {
                 let name = plugin.name();
@@ -540,6 +548,7 @@ impl Framework {
             rejected: Vec::new(),
         })?;
         let skipped = state.read::<SkippedFilters>(SKIPPED_FILTERS).map(|s| s.0.clone()).unwrap_or_default();
+        let active = self.active_filters(&skipped);
         let narrowed: Vec<Arc<NodeInfo>>;
         let candidates: &[Arc<NodeInfo>] = match &allowed {
             None => nodes,
@@ -561,7 +570,7 @@ impl Framework {
             }
             let node = &candidates[(offset + i) % count];
             feasible.evaluated += 1;
-            let status = self.filters_skipping(state, pod, node, &skipped);
+            let status = Self::run_active_filters(&active, state, pod, node);
             if status.is_success() {
                 feasible.nodes.push(node.clone());
             } else {

@@ -12,6 +12,14 @@
 //! | [`node_affinity::NodeAffinity`] | Filter, Score | `nodeSelector` (PodSelectorMatches) and node affinity |
 //! | [`taint_toleration::TaintToleration`] | Filter, Score | NoSchedule/NoExecute taints; PreferNoSchedule scoring |
 //! | [`image_locality::ImageLocality`] | Score | nodes that have the pod's images |
+//! | [`inter_pod_affinity::InterPodAffinity`] | PreFilter, Filter, PreScore, Score | required and preferred pod (anti-)affinity by topology key, existing pods' anti-affinity |
+//! | [`pod_topology_spread::PodTopologySpread`] | PreFilter, Filter, PreScore, Score | `maxSkew` across domains, `minDomains`, system default constraints |
+//! | [`volume_restrictions::VolumeRestrictions`] | PreFilter, Filter | volumes that cannot be shared (NoDiskConflict), ReadWriteOncePod claims |
+//! | [`volume_binding::VolumeBinding`] | PreFilter, Filter, Reserve, PreBind | bound claims' node affinity; unbound WaitForFirstConsumer claims matched to volumes or provisioned |
+//! | [`volume_zone::VolumeZone`] | Filter | volumes' zone and region labels match the node's |
+//! | [`node_volume_limits::NodeVolumeLimits`] | Filter | CSI volumes per driver within the CSINode's limit |
+//! | [`default_preemption::DefaultPreemption`] | PostFilter | evicts the fewest, least important lower-priority pods so the pod fits |
+//! | [`default_binder::DefaultBinder`] | Bind | binds through `pods/binding` |
 
 pub mod default_binder;
 pub mod default_preemption;

@@ -73,6 +73,9 @@ pub struct SchedulerOptions {
     pub component: String,
     /// The clock of the queue's backoffs.
     pub clock: Arc<dyn Clock>,
+    /// Binding cycles (PreBind, Bind, events) in flight at most; the
+    /// scheduling cycle goes on while they wait.
+    pub max_bindings_in_flight: usize,
 }
 
 impl std::fmt::Debug for SchedulerOptions {
@@ -90,6 +93,7 @@ impl Default for SchedulerOptions {
             metrics: None,
             component: DEFAULT_SCHEDULER_NAME.to_owned(),
             clock: Arc::new(SystemClock),
+            max_bindings_in_flight: 256,
         }
     }
 }
@@ -133,6 +137,7 @@ struct Shared {
     recorder: Recorder,
     metrics: Metrics,
     handle: Handle,
+    binding_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The scheduler; see the [module docs](self).
@@ -253,6 +258,7 @@ impl Scheduler {
             pods: pod_informer.store(),
             metrics,
             handle,
+            binding_slots: Arc::new(tokio::sync::Semaphore::new(options.max_bindings_in_flight.max(1))),
         });
         Ok(Scheduler {
             shared,
@@ -518,6 +524,7 @@ async fn schedule_one(
     let shared = shared.clone();
     let waits = permit.code() == Code::Wait;
     bindings.spawn(async move {
+        let _slot = shared.binding_slots.clone().acquire_owned().await;
         let mut state = state;
         let mut status = crate::framework::Status::success();
         if waits {
@@ -580,12 +587,54 @@ fn decide(
     Ok(scores.best().map(|n| n.to_string()).unwrap_or_default())
 }
 
-/// Deletes the victims (with an event on each) so `pod` fits on `node`.
+/// Makes room for `pod` on `node`: marks each victim with the
+/// DisruptionTarget condition, deletes it (with a `Preempted` event), and
+/// takes the nomination from lower-priority pods nominated there.
 async fn preempt(shared: &Shared, pod: &PodInfo, node: &str, victims: Vec<Arc<PodInfo>>) {
     let preemptor = pod.key();
+    let priority = pod.pod.spec.priority.unwrap_or(0);
+    let displaced: Vec<Arc<PodInfo>> = lock(&shared.nominator)
+        .by_node
+        .get(node)
+        .map(|pods| pods.iter().filter(|p| p.pod.spec.priority.unwrap_or(0) < priority).cloned().collect())
+        .unwrap_or_default();
+    for other in displaced {
+        lock(&shared.nominator).remove(&other.key());
+        let pods: Api<Pod> = Api::with_client(shared.api.clone(), Some(other.pod.metadata.namespace.clone()));
+        let cleared = pods
+            .guaranteed_update_status(&other.pod.metadata.name, |p| {
+                if let Some(status) = p.status.as_mut() {
+                    status.nominated_node_name = None;
+                }
+            })
+            .await;
+        if let Err(e) = cleared {
+            tracing::debug!(pod = %other.key(), error = %e, "could not clear a nomination");
+        }
+    }
     for victim in victims {
         let meta = &victim.pod.metadata;
         let pods: Api<Pod> = Api::with_client(shared.api.clone(), Some(meta.namespace.clone()));
+        let marked = pods
+            .guaranteed_update_status(&meta.name, |p| {
+                let status = p.status.get_or_insert_with(Default::default);
+                status.conditions.retain(|c| c.type_ != "DisruptionTarget");
+                status.conditions.push(PodCondition {
+                    type_: "DisruptionTarget".into(),
+                    status: "True".into(),
+                    last_probe_time: None,
+                    last_transition_time: Some(Time(std::time::SystemTime::now().into())),
+                    reason: Some("PreemptionByScheduler".into()),
+                    message: Some(format!(
+                        "{}: preempting to accommodate a higher priority pod",
+                        DEFAULT_SCHEDULER_NAME
+                    )),
+                });
+            })
+            .await;
+        if let Err(e) = marked {
+            tracing::debug!(victim = %victim.key(), error = %e, "could not mark a victim");
+        }
         match pods.delete(&meta.name, &DeleteOptions::default()).await {
             Ok(_) => {
                 let message = format!("Preempted by pod {preemptor} on node {node}");

@@ -222,6 +222,23 @@ impl<K: Resource> Api<K> {
         Err(last.unwrap_or_else(|| StoreError::Internal("guaranteed update gave up".into())))
     }
 
+    /// Read-modify-write of the status subresource with retry on conflict.
+    pub async fn guaranteed_update_status(&self, name: &str, mut f: impl FnMut(&mut K) + Send) -> Result<K> {
+        let mut last = None;
+        for _ in 0..crate::store::MAX_RETRIES {
+            let mut obj = self.get(name).await?;
+            f(&mut obj);
+            match self.update_status(&obj).await {
+                Err(e) if e.is_conflict() => {
+                    last = Some(e);
+                    tokio::task::yield_now().await;
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Internal("guaranteed status update gave up".into())))
+    }
+
     /// Deletes an object; `Pending` when finalizers or graceful termination remain.
     pub async fn delete(&self, name: &str, options: &DeleteOptions) -> Result<DeleteOutcome> {
         self.client.delete(&self.gvr, self.ns(), name, options, &self.user).await
