@@ -58,6 +58,15 @@ pub struct Cache {
 pub struct Snapshot {
     /// Every node, in the cache's order.
     pub nodes: Vec<Arc<NodeInfo>>,
+    /// Each node's position in `nodes`, by name.
+    pub index: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    /// The position of node `name` in `nodes`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
 }
 
 fn key(pod: &Pod) -> String {
@@ -240,6 +249,7 @@ impl Cache {
     pub fn update_snapshot(&mut self, snapshot: &mut Snapshot) {
         if self.restructured || snapshot.nodes.len() != self.nodes.len() {
             snapshot.nodes.clone_from(&self.nodes);
+            snapshot.index.clone_from(&self.index);
         } else {
             for at in &self.changed {
                 snapshot.nodes[*at] = self.nodes[*at].clone();

@@ -148,7 +148,8 @@ fn schedule_all(
             decisions.push(Decision { pod: key, message: Some(status.to_string()), ..Decision::default() });
             continue;
         }
-        match framework.schedule(&pod, &nodes, &mut start) {
+        let lookup = |name: &str| index.get(name).copied();
+        match framework.schedule_indexed(&pod, &nodes, Some(&lookup), &mut start) {
             Ok(result) => {
                 let (feasible, scores) = if detail {
                     let feasible = result.feasible.iter().map(|n| n.to_string()).collect();

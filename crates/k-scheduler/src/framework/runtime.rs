@@ -542,6 +542,21 @@ impl Framework {
         nodes: &[Arc<NodeInfo>],
         start: &mut usize,
     ) -> Result<Feasible, FitError> {
+        self.find_feasible_indexed(state, pod, nodes, None, start)
+    }
+
+    /// [`find_feasible`](Self::find_feasible) with a lookup of a node's
+    /// position in `nodes` by name, so a PreFilter that narrows the search
+    /// to a few nodes (NodeAffinity on `metadata.name`, as DaemonSet pods
+    /// ask) costs a few lookups rather than a pass over every node.
+    pub fn find_feasible_indexed(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+        index: Option<&(dyn Fn(&str) -> Option<usize> + Sync)>,
+        start: &mut usize,
+    ) -> Result<Feasible, FitError> {
         let allowed = self.run_pre_filter(state, pod, nodes).map_err(|status| FitError {
             num_all_nodes: nodes.len(),
             pre_filter: Some(status),
@@ -553,7 +568,15 @@ impl Framework {
         let candidates: &[Arc<NodeInfo>] = match &allowed {
             None => nodes,
             Some(names) => {
-                narrowed = nodes.iter().filter(|n| names.iter().any(|m| m == n.name())).cloned().collect();
+                narrowed = match index {
+                    Some(index) => {
+                        let mut at: Vec<usize> = names.iter().filter_map(|n| index(n)).collect();
+                        at.sort_unstable();
+                        at.dedup();
+                        at.into_iter().filter_map(|i| nodes.get(i).cloned()).collect()
+                    }
+                    None => nodes.iter().filter(|n| names.iter().any(|m| m == n.name())).cloned().collect(),
+                };
                 &narrowed
             }
         };
@@ -645,8 +668,20 @@ impl Framework {
         nodes: &[Arc<NodeInfo>],
         start: &mut usize,
     ) -> Result<ScheduleResult, FitError> {
+        self.schedule_indexed(pod, nodes, None, start)
+    }
+
+    /// [`schedule`](Self::schedule) with a lookup of nodes by name (see
+    /// [`find_feasible_indexed`](Self::find_feasible_indexed)).
+    pub fn schedule_indexed(
+        &self,
+        pod: &PodInfo,
+        nodes: &[Arc<NodeInfo>],
+        index: Option<&(dyn Fn(&str) -> Option<usize> + Sync)>,
+        start: &mut usize,
+    ) -> Result<ScheduleResult, FitError> {
         let mut state = CycleState::new();
-        let feasible = self.find_feasible(&mut state, pod, nodes, start)?;
+        let feasible = self.find_feasible_indexed(&mut state, pod, nodes, index, start)?;
         let names: Vec<Arc<str>> = feasible.nodes.iter().map(|n| n.shared_name()).collect();
         if feasible.nodes.len() == 1 {
             return Ok(ScheduleResult {

@@ -9,7 +9,7 @@
 //! | [`node_ports::NodePorts`] | Filter | free host ports (PodFitsHostPorts) |
 //! | [`node_resources::Fit`] | Filter, Score | requests fit (PodFitsResources); LeastAllocated, MostAllocated, RequestedToCapacityRatio |
 //! | [`node_resources::BalancedAllocation`] | Score | balanced CPU/memory use |
-//! | [`node_affinity::NodeAffinity`] | Filter, Score | `nodeSelector` (PodSelectorMatches) and node affinity |
+//! | [`node_affinity::NodeAffinity`] | PreFilter, Filter, Score | `nodeSelector` (PodSelectorMatches) and node affinity |
 //! | [`taint_toleration::TaintToleration`] | Filter, Score | NoSchedule/NoExecute taints; PreferNoSchedule scoring |
 //! | [`image_locality::ImageLocality`] | Score | nodes that have the pod's images |
 //! | [`inter_pod_affinity::InterPodAffinity`] | PreFilter, Filter, PreScore, Score | required and preferred pod (anti-)affinity by topology key, existing pods' anti-affinity |
@@ -76,6 +76,6 @@ crate::extension_points!(node_name::NodeName: filter);
 crate::extension_points!(node_ports::NodePorts: filter);
 crate::extension_points!(node_resources::Fit: filter, score);
 crate::extension_points!(node_resources::BalancedAllocation: score);
-crate::extension_points!(node_affinity::NodeAffinity: filter, score);
+crate::extension_points!(node_affinity::NodeAffinity: pre_filter, filter, score);
 crate::extension_points!(taint_toleration::TaintToleration: filter, score);
 crate::extension_points!(image_locality::ImageLocality: score);

@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k_api_types::apps::v1::{ReplicaSet, StatefulSet};
 use k_api_types::core::v1::{
-    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition, ReplicationController, Service,
+    Namespace, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition,
+    ReplicationController, Service,
 };
 use k_api_types::meta::DeleteOptions;
 use k_api_types::meta::Time;
@@ -134,7 +135,7 @@ struct Shared {
     cache: Mutex<Cache>,
     nominator: Mutex<Nominator>,
     pods: Store<Pod>,
-    recorder: Recorder,
+    events: Events,
     metrics: Metrics,
     handle: Handle,
     binding_slots: Arc<tokio::sync::Semaphore>,
@@ -153,6 +154,45 @@ pub struct Scheduler {
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scheduler").field("profiles", &self.profiles()).finish_non_exhaustive()
+    }
+}
+
+/// Events are written by a background task, off the scheduling and
+/// binding paths (as kube-scheduler's event broadcaster does); when more
+/// than [`EVENT_QUEUE`] wait, new ones are dropped and counted.
+struct Events {
+    queue: tokio::sync::mpsc::Sender<(ObjectReference, EventType, &'static str, String)>,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// How many events may wait to be written.
+const EVENT_QUEUE: usize = 10_000;
+/// How many events are written at once.
+const EVENT_WRITERS: usize = 4;
+
+impl Events {
+    fn start(recorder: Recorder) -> Self {
+        let (queue, mut rx) =
+            tokio::sync::mpsc::channel::<(ObjectReference, EventType, &'static str, String)>(EVENT_QUEUE);
+        let recorder = Arc::new(recorder);
+        tokio::spawn(async move {
+            let slots = Arc::new(tokio::sync::Semaphore::new(EVENT_WRITERS));
+            while let Some((reference, type_, reason, message)) = rx.recv().await {
+                let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                let recorder = recorder.clone();
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    let _ = recorder.publish(&reference, type_, reason, &message).await;
+                });
+            }
+        });
+        Events { queue, dropped: Arc::default() }
+    }
+
+    fn send(&self, reference: ObjectReference, type_: EventType, reason: &'static str, message: String) {
+        if self.queue.try_send((reference, type_, reason, message)).is_err() {
+            self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -249,7 +289,7 @@ impl Scheduler {
         let node_informer = informers.informer::<Node>(None, None, None);
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
         let shared = Arc::new(Shared {
-            recorder: Recorder::new(api.clone(), options.component.clone(), host),
+            events: Events::start(Recorder::new(api.clone(), options.component.clone(), host)),
             api,
             profiles,
             queue,
@@ -457,7 +497,8 @@ async fn schedule_one(
     let adjusted = with_nominated(shared, &snapshot.nodes, &pod);
     let nodes: &[Arc<NodeInfo>] = adjusted.as_deref().unwrap_or(&snapshot.nodes);
     let mut state = CycleState::new();
-    let decision = decide(framework, &mut state, &pod, nodes, start);
+    let index = |name: &str| snapshot.position(name);
+    let decision = decide(framework, &mut state, &pod, nodes, &index, start);
     let node = match decision {
         Ok(node) => node,
         Err(fit) => {
@@ -542,7 +583,7 @@ async fn schedule_one(
             let elapsed = info.initial_attempt_timestamp.elapsed().as_secs_f64();
             shared.metrics.e2e_duration.observe(elapsed);
             let message = format!("Successfully assigned {key} to {node}");
-            let _ = shared.recorder.publish(&reference_to(&*pod.pod), EventType::Normal, "Scheduled", &message).await;
+            shared.events.send(reference_to(&*pod.pod), EventType::Normal, "Scheduled", message);
             return;
         }
         framework.run_unreserve(&mut state, &pod, &node);
@@ -561,6 +602,7 @@ fn decide(
     state: &mut CycleState,
     pod: &PodInfo,
     nodes: &[Arc<NodeInfo>],
+    index: &(dyn Fn(&str) -> Option<usize> + Sync),
     start: &mut usize,
 ) -> Result<String, FitError> {
     let nominated = pod.pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).filter(|n| !n.is_empty());
@@ -575,7 +617,7 @@ fn decide(
             return Ok(name.to_owned());
         }
     }
-    let feasible = framework.find_feasible(state, pod, nodes, start)?;
+    let feasible = framework.find_feasible_indexed(state, pod, nodes, Some(index), start)?;
     if feasible.nodes.len() == 1 {
         return Ok(feasible.nodes[0].name().to_owned());
     }
@@ -639,7 +681,7 @@ async fn preempt(shared: &Shared, pod: &PodInfo, node: &str, victims: Vec<Arc<Po
             Ok(_) => {
                 let message = format!("Preempted by pod {preemptor} on node {node}");
                 let reference = reference_to(&*victim.pod);
-                let _ = shared.recorder.publish(&reference, EventType::Normal, "Preempted", &message).await;
+                shared.events.send(reference, EventType::Normal, "Preempted", message);
             }
             Err(e) => tracing::warn!(victim = %victim.key(), error = %e, "preemption could not delete a victim"),
         }
@@ -650,7 +692,7 @@ async fn preempt(shared: &Shared, pod: &PodInfo, node: &str, victims: Vec<Arc<Po
 /// node) on the pod, unless it already says so.
 async fn report_failure(shared: &Shared, pod: &PodInfo, reason: &str, message: &str, nominated: Option<&str>) {
     let reference = reference_to(&*pod.pod);
-    let _ = shared.recorder.publish(&reference, EventType::Warning, "FailedScheduling", message).await;
+    shared.events.send(reference, EventType::Warning, "FailedScheduling", message.to_owned());
     let meta = &pod.pod.metadata;
     let pods: Api<Pod> = Api::with_client(shared.api.clone(), Some(meta.namespace.clone()));
     let Some(current) = shared.pods.get(&pod.key()) else { return };

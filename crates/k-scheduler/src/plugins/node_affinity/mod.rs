@@ -1,11 +1,16 @@
 //! NodeAffinity: the pod's `nodeSelector` (the notes' PodSelectorMatches)
 //! and required node affinity must match the node (filter); the preferred
 //! terms that match add their weights, normalized so the best node scores
-//! 100 (score).
+//! 100 (score). PreFilter narrows the search to the nodes named by
+//! `matchFields` on `metadata.name` (how DaemonSet pods are pinned), and
+//! skips the filter for pods with neither a selector nor required terms.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::framework::{
-    CycleState, FilterPlugin, MAX_NODE_SCORE, NodeInfo, NodeScore, Plugin, PodInfo, ScorePlugin, Status,
-    default_normalize_score,
+    CycleState, FilterPlugin, MAX_NODE_SCORE, NodeInfo, NodeScore, Plugin, PodInfo, PreFilterPlugin, PreFilterResult,
+    ScorePlugin, Status, default_normalize_score,
 };
 use crate::plugins::helper::term_matches;
 
@@ -21,6 +26,56 @@ pub struct NodeAffinity;
 impl Plugin for NodeAffinity {
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+/// The reason when the required terms name no node at all.
+pub const CONFLICT: &str = "pod affinity terms conflict";
+
+/// The nodes the pod's required terms pin it to by name (`matchFields`
+/// `metadata.name In`), or `None` when some term allows any node: each term
+/// gives the intersection of its name requirements; the terms are ORed.
+pub fn pinned_node_names(pod: &PodInfo) -> Option<BTreeSet<String>> {
+    let required = pod
+        .pod
+        .spec
+        .affinity
+        .as_ref()?
+        .node_affinity
+        .as_ref()?
+        .required_during_scheduling_ignored_during_execution
+        .as_ref()?;
+    let mut names = BTreeSet::new();
+    for term in &required.node_selector_terms {
+        let mut term_names: Option<BTreeSet<String>> = None;
+        for r in term.match_fields.iter().filter(|r| r.key == "metadata.name" && r.operator == "In") {
+            let values: BTreeSet<String> = r.values.iter().cloned().collect();
+            term_names = Some(match term_names {
+                None => values,
+                Some(before) => before.intersection(&values).cloned().collect(),
+            });
+        }
+        names.extend(term_names?);
+    }
+    Some(names)
+}
+
+impl PreFilterPlugin for NodeAffinity {
+    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> (Option<PreFilterResult>, Status) {
+        let spec = &pod.pod.spec;
+        let required = spec
+            .affinity
+            .as_ref()
+            .and_then(|a| a.node_affinity.as_ref())
+            .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
+        if spec.node_selector.is_empty() && required.is_none() {
+            return (None, Status::skip());
+        }
+        match pinned_node_names(pod) {
+            Some(names) if names.is_empty() => (None, Status::unresolvable(CONFLICT)),
+            Some(names) => (Some(PreFilterResult { node_names: Some(names.into_iter().collect()) }), Status::success()),
+            None => (None, Status::success()),
+        }
     }
 }
 
@@ -96,6 +151,45 @@ mod tests {
         );
         assert!(!NodeAffinity.filter(&state, &terms, &a).is_success());
         assert!(NodeAffinity.filter(&state, &terms, &b).is_success(), "terms are ORed");
+    }
+
+    #[test]
+    fn pre_filter_pins_names_and_skips_pods_without_requirements() {
+        let mut state = CycleState::new();
+        let pinned = |terms: serde_json::Value| {
+            pod(
+                "d",
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": terms}}}}),
+            )
+        };
+        let daemon = pinned(json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n7"]}]}]));
+        let (result, status) = NodeAffinity.pre_filter(&mut state, &daemon, &[]);
+        assert!(status.is_success());
+        assert_eq!(result.unwrap().node_names, Some(vec!["n7".to_owned()]));
+        let two_terms = pinned(json!([
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a", "b"]},
+                             {"key": "metadata.name", "operator": "In", "values": ["b", "c"]}]},
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["d"]}]}
+        ]));
+        let (result, _) = NodeAffinity.pre_filter(&mut state, &two_terms, &[]);
+        assert_eq!(result.unwrap().node_names, Some(vec!["b".to_owned(), "d".to_owned()]), "∩ within, ∪ across");
+        let open = pinned(json!([
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]},
+            {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["x"]}]}
+        ]));
+        let (result, status) = NodeAffinity.pre_filter(&mut state, &open, &[]);
+        assert!(status.is_success() && result.is_none(), "a term without names allows every node");
+        let conflict = pinned(json!([{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": ["a"]},
+            {"key": "metadata.name", "operator": "In", "values": ["b"]}]}]));
+        let (_, status) = NodeAffinity.pre_filter(&mut state, &conflict, &[]);
+        assert_eq!(
+            (status.code(), status.reasons()),
+            (crate::framework::Code::UnschedulableAndUnresolvable, &[CONFLICT.to_owned()][..])
+        );
+        let (_, status) = NodeAffinity.pre_filter(&mut state, &pod("plain", json!({})), &[]);
+        assert_eq!(status.code(), crate::framework::Code::Skip);
     }
 
     #[test]

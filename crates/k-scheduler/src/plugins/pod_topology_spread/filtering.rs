@@ -1,11 +1,11 @@
 //! PreFilter (with its add/remove-pod extensions) and Filter: the
 //! `DoNotSchedule` constraints.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::framework::{CycleState, FilterPlugin, NodeInfo, PodInfo, PreFilterPlugin, PreFilterResult, Status};
 
+use super::DomainCounts;
 use super::{
     Constraint, DO_NOT_SCHEDULE, NAME, PodTopologySpread, REASON_CONSTRAINTS_NOT_MATCH, REASON_NODE_LABEL_NOT_MATCH,
     count_matching, has_all_keys,
@@ -66,7 +66,7 @@ pub(super) struct PreFilterState {
     pub(super) paths: Vec<CriticalPaths>,
     /// Per constraint: matching pods by topology value (every eligible domain
     /// has an entry, possibly 0).
-    pub(super) matches: Vec<HashMap<String, i64>>,
+    pub(super) matches: Vec<DomainCounts>,
 }
 
 impl PreFilterState {
@@ -98,14 +98,20 @@ impl PreFilterState {
 /// Counts the matching pods per domain of each constraint over `nodes`.
 fn pre_filter_state(pod: &PodInfo, constraints: Vec<Constraint>, nodes: &[Arc<NodeInfo>]) -> PreFilterState {
     let namespace = pod.pod.metadata.namespace.as_str();
-    let mut matches: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
+    let mut matches: Vec<DomainCounts> = vec![DomainCounts::default(); constraints.len()];
     for node in nodes.iter().filter(|n| has_all_keys(n, &constraints)) {
         for (i, c) in constraints.iter().enumerate() {
             if !c.includes(pod, node) {
                 continue;
             }
             let value = &node.node.metadata.labels[c.topology_key.as_str()];
-            *matches[i].entry(value.clone()).or_default() += count_matching(&node.pods, &c.selector, namespace);
+            let n = count_matching(&node.pods, &c.selector, namespace);
+            match matches[i].get_mut(value.as_str()) {
+                Some(count) => *count += n,
+                None => {
+                    matches[i].insert(value.clone(), n);
+                }
+            }
         }
     }
     let paths = matches

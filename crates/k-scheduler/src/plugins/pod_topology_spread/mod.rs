@@ -321,6 +321,10 @@ fn default_selector(pod: &Pod, listers: &Listers) -> Selector {
 }
 
 /// Whether the node has every constraint's topology key.
+/// Matching pods per domain (topology value), hashed with foldhash: these
+/// maps are filled for every node in every cycle.
+pub(super) type DomainCounts = std::collections::HashMap<String, i64, foldhash::fast::RandomState>;
+
 fn has_all_keys(node: &NodeInfo, constraints: &[Constraint]) -> bool {
     constraints.iter().all(|c| node.node.metadata.labels.get(c.topology_key.as_str()).is_some())
 }

@@ -1,11 +1,13 @@
 //! PreScore, Score and NormalizeScore: the `ScheduleAnyway` constraints.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::framework::{CycleState, MAX_NODE_SCORE, NodeInfo, NodeScore, PodInfo, PreScorePlugin, ScorePlugin, Status};
 
-use super::{Constraint, LABEL_HOSTNAME, PodTopologySpread, SCHEDULE_ANYWAY, count_matching, has_all_keys};
+use super::{
+    Constraint, DomainCounts, LABEL_HOSTNAME, PodTopologySpread, SCHEDULE_ANYWAY, count_matching, has_all_keys,
+};
 
 /// The [`CycleState`] key of the PreScore state.
 const PRE_SCORE_KEY: &str = "PreScorePodTopologySpread";
@@ -18,7 +20,7 @@ pub(super) struct PreScoreState {
     pub(super) ignored: HashSet<String>,
     /// Per constraint (empty for hostname ones): matching pods by topology
     /// value, for the values of the feasible nodes.
-    pub(super) counts: Vec<HashMap<String, i64>>,
+    pub(super) counts: Vec<DomainCounts>,
     /// Per constraint: `log(domains + 2)`.
     pub(super) weights: Vec<f64>,
 }
@@ -45,7 +47,7 @@ impl PodTopologySpread {
         require_all_keys: bool,
     ) -> PreScoreState {
         let mut ignored = HashSet::new();
-        let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
+        let mut counts: Vec<DomainCounts> = vec![DomainCounts::default(); constraints.len()];
         let mut sizes = vec![0_usize; constraints.len()];
         for node in feasible {
             if require_all_keys && !has_all_keys(node, &constraints) {
