@@ -130,7 +130,11 @@ async fn pods_are_bound_unschedulable_pods_wait_for_a_node_and_preemption_makes_
     .await;
     assert_eq!(failed.type_.as_deref(), Some("Warning"));
     let message = failed.message.unwrap_or_default();
-    assert!(message.starts_with("0/50 nodes are available: 50 Insufficient cpu."), "{message}");
+    assert_eq!(
+        message,
+        "0/50 nodes are available: 50 Insufficient cpu. \
+         preemption: 0/50 nodes are available: 50 No preemption victims found for incoming pod."
+    );
     let condition = wait_for("PodScheduled=False", Duration::from_secs(10), async || {
         let p = pods.get("big").await.ok()?;
         p.status?.conditions.into_iter().find(|c| c.type_ == "PodScheduled" && c.status == "False")

@@ -80,6 +80,7 @@
 
 mod cycle_state;
 pub mod handle;
+pub mod parallel;
 pub mod registry;
 mod runtime;
 mod status;

@@ -514,7 +514,8 @@ async fn schedule_one(
                         shared.metrics.preemption_victims.observe(result.victims.len() as f64);
                         preempt(shared, &pod, nominated.as_deref().unwrap_or_default(), result.victims).await;
                     }
-                    None => message = format!("{message} preemption: {}", status.reasons().join(", ")),
+                    // DefaultPreemption's reason starts with "preemption: ", as kube's.
+                    None => message = format!("{message} {}", status.reasons().join(", ")),
                 }
             }
             let result = if fit.pre_filter.as_ref().is_some_and(|s| s.code() == Code::Error) {

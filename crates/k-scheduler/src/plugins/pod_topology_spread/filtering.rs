@@ -98,22 +98,34 @@ impl PreFilterState {
 /// Counts the matching pods per domain of each constraint over `nodes`.
 fn pre_filter_state(pod: &PodInfo, constraints: Vec<Constraint>, nodes: &[Arc<NodeInfo>]) -> PreFilterState {
     let namespace = pod.pod.metadata.namespace.as_str();
-    let mut matches: Vec<DomainCounts> = vec![DomainCounts::default(); constraints.len()];
-    for node in nodes.iter().filter(|n| has_all_keys(n, &constraints)) {
-        for (i, c) in constraints.iter().enumerate() {
-            if !c.includes(pod, node) {
-                continue;
-            }
-            let value = &node.node.metadata.labels[c.topology_key.as_str()];
-            let n = count_matching(&node.pods, &c.selector, namespace);
-            match matches[i].get_mut(value.as_str()) {
-                Some(count) => *count += n,
-                None => {
-                    matches[i].insert(value.clone(), n);
+    let count = |chunk: &[Arc<NodeInfo>]| {
+        let mut matches: Vec<DomainCounts> = vec![DomainCounts::default(); constraints.len()];
+        for node in chunk.iter().filter(|n| has_all_keys(n, &constraints)) {
+            for (i, c) in constraints.iter().enumerate() {
+                if !c.includes(pod, node) {
+                    continue;
+                }
+                let value = &node.node.metadata.labels[c.topology_key.as_str()];
+                let n = count_matching(&node.pods, &c.selector, namespace);
+                match matches[i].get_mut(value.as_str()) {
+                    Some(count) => *count += n,
+                    None => {
+                        matches[i].insert(value.clone(), n);
+                    }
                 }
             }
         }
-    }
+        matches
+    };
+    let merge = |mut a: Vec<DomainCounts>, b: Vec<DomainCounts>| {
+        for (into, from) in a.iter_mut().zip(b) {
+            for (value, n) in from {
+                *into.entry(value).or_default() += n;
+            }
+        }
+        a
+    };
+    let matches = crate::framework::parallel::map_nodes(nodes, &count, &merge);
     let paths = matches
         .iter()
         .map(|counts| {
