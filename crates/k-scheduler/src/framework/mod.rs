@@ -93,8 +93,8 @@ use std::time::Duration;
 pub use cycle_state::CycleState;
 pub use handle::{Handle, Listers, Writers};
 pub use runtime::{
-    Feasible, FitError, Framework, MAX_PERMIT_TIMEOUT, NodeScores, Point, ScheduleResult, ScoreTable, TOTAL_NODES,
-    num_feasible_nodes_to_find,
+    Feasible, FitError, Framework, MAX_PERMIT_TIMEOUT, NodeIndex, NodeScores, Point, ScheduleResult, ScoreTable,
+    TOTAL_NODES, num_feasible_nodes_to_find,
 };
 pub use status::{Code, Status};
 pub use types::{AffinityTerm, WeightedAffinityTerm};

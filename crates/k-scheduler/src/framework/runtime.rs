@@ -21,6 +21,9 @@ struct SkippedFilters(Vec<&'static str>);
 /// written by the framework before scoring.
 pub const TOTAL_NODES: &str = "TotalNodes";
 
+/// Finds a node's position in the node list by name.
+pub type NodeIndex<'a> = dyn Fn(&str) -> Option<usize> + Sync + 'a;
+
 /// The longest a Permit plugin may make a pod wait.
 pub const MAX_PERMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
@@ -554,7 +557,7 @@ impl Framework {
         state: &mut CycleState,
         pod: &PodInfo,
         nodes: &[Arc<NodeInfo>],
-        index: Option<&(dyn Fn(&str) -> Option<usize> + Sync)>,
+        index: Option<&NodeIndex<'_>>,
         start: &mut usize,
     ) -> Result<Feasible, FitError> {
         let allowed = self.run_pre_filter(state, pod, nodes).map_err(|status| FitError {
@@ -677,7 +680,7 @@ impl Framework {
         &self,
         pod: &PodInfo,
         nodes: &[Arc<NodeInfo>],
-        index: Option<&(dyn Fn(&str) -> Option<usize> + Sync)>,
+        index: Option<&NodeIndex<'_>>,
         start: &mut usize,
     ) -> Result<ScheduleResult, FitError> {
         let mut state = CycleState::new();

@@ -603,7 +603,7 @@ fn decide(
     state: &mut CycleState,
     pod: &PodInfo,
     nodes: &[Arc<NodeInfo>],
-    index: &(dyn Fn(&str) -> Option<usize> + Sync),
+    index: &crate::framework::NodeIndex<'_>,
     start: &mut usize,
 ) -> Result<String, FitError> {
     let nominated = pod.pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).filter(|n| !n.is_empty());
