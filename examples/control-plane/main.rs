@@ -130,6 +130,10 @@ struct Options {
     /// Schedule only while holding the `kube-system/kube-scheduler` Lease.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     leader_elect: bool,
+    /// Serve the scheduler's Prometheus metrics on this port of
+    /// `--bind-address`, at `/metrics` (0: off).
+    #[arg(long, default_value_t = 0)]
+    scheduler_metrics_port: u16,
 }
 
 #[tokio::main]
@@ -168,7 +172,8 @@ async fn run(options: Options) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (tls, credentials) = tls(&options)?;
     let api: Arc<dyn k_store::ObjectApi> = Arc::new(store.clone());
-    let scheduler = if options.scheduler { Some(scheduler(&options, api.clone())?) } else { None };
+    let metrics = Arc::new(std::sync::Mutex::new(prometheus_client::registry::Registry::default()));
+    let scheduler = if options.scheduler { Some(scheduler(&options, api.clone(), metrics.clone())?) } else { None };
     let admission = k_apiserver::admission::Admission::from_flags(
         &options.enable_admission_plugins,
         &options.disable_admission_plugins,
@@ -228,6 +233,16 @@ async fn run(options: Options) -> Result<(), String> {
         }
     });
     wait_ready(&options.write_kubeconfig).await?;
+    if options.scheduler_metrics_port != 0 {
+        let addr = SocketAddr::new(options.bind_address, options.scheduler_metrics_port);
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("listening on {addr} (metrics): {e}"))?;
+        let mut stopped = stopped.clone();
+        tokio::spawn(k_runtime::metrics::serve(listener, metrics, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        println!("scheduler metrics at http://{addr}/metrics");
+    }
     let scheduling = scheduler.map(|scheduler| {
         let mut stopped = stopped.clone();
         tokio::spawn(scheduler.run(async move {
@@ -363,7 +378,11 @@ fn write_private(path: &PathBuf, text: &str) -> std::io::Result<()> {
 
 /// The scheduler over the store, as `--scheduler-config` and
 /// `--leader-elect` say.
-fn scheduler(options: &Options, api: Arc<dyn k_store::ObjectApi>) -> Result<k_scheduler::scheduler::Scheduler, String> {
+fn scheduler(
+    options: &Options,
+    api: Arc<dyn k_store::ObjectApi>,
+    metrics: Arc<std::sync::Mutex<prometheus_client::registry::Registry>>,
+) -> Result<k_scheduler::scheduler::Scheduler, String> {
     use k_scheduler::config::KubeSchedulerConfiguration;
     use k_scheduler::scheduler::{Scheduler, SchedulerOptions};
     let config = match &options.scheduler_config {
@@ -378,8 +397,8 @@ fn scheduler(options: &Options, api: Arc<dyn k_store::ObjectApi>) -> Result<k_sc
     let leader_election = options
         .leader_elect
         .then(|| k_runtime::leader::LeaderElectionConfig::new("kube-system", "kube-scheduler", identity));
-    let scheduler = Scheduler::new(api, SchedulerOptions { config, leader_election, ..SchedulerOptions::default() })
-        .map_err(|e| format!("the scheduler: {e}"))?;
+    let options = SchedulerOptions { config, leader_election, metrics: Some(metrics), ..SchedulerOptions::default() };
+    let scheduler = Scheduler::new(api, options).map_err(|e| format!("the scheduler: {e}"))?;
     tracing::info!("scheduler profiles: {}", scheduler.profiles().join(", "));
     Ok(scheduler)
 }

@@ -190,3 +190,99 @@ async fn pods_are_bound_unschedulable_pods_wait_for_a_node_and_preemption_makes_
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(10), running).await.expect("graceful shutdown").unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_by_scheduler_name_under_leader_election() {
+    use k_api_types::coordination::v1::Lease;
+    use k_runtime::leader::LeaderElectionConfig;
+    use k_scheduler::config::KubeSchedulerConfiguration;
+
+    let api = server().await;
+    let nodes: Api<Node> = Api::with_client(api.clone(), None);
+    let pods: Api<Pod> = Api::with_client(api.clone(), Some("default".into()));
+    for i in 0..4 {
+        nodes.create(&node(&format!("node-{i}"), "4")).await.unwrap();
+    }
+    let config = KubeSchedulerConfiguration::parse(
+        r#"
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: default-scheduler
+- schedulerName: bin-packing
+  pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy: {type: MostAllocated}
+"#,
+    )
+    .unwrap();
+    // Two candidates: only the leader schedules.
+    let mut stops = Vec::new();
+    let mut runs = Vec::new();
+    for identity in ["first", "second"] {
+        let election = LeaderElectionConfig {
+            lease_duration: Duration::from_secs(2),
+            renew_deadline: Duration::from_millis(1500),
+            retry_period: Duration::from_millis(200),
+            ..LeaderElectionConfig::new("kube-system", "kube-scheduler", identity)
+        };
+        let options =
+            SchedulerOptions { config: config.clone(), leader_election: Some(election), ..SchedulerOptions::default() };
+        let scheduler = Scheduler::new(api.clone(), options).unwrap();
+        assert_eq!(scheduler.profiles(), ["bin-packing", "default-scheduler"]);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop);
+        runs.push(tokio::spawn(scheduler.run(async move {
+            let _ = stopped.await;
+        })));
+    }
+    let with_scheduler = |name: &str, scheduler: &str| {
+        let mut p = pod(name, "500m", 0);
+        p.spec.scheduler_name = Some(scheduler.to_owned());
+        p
+    };
+    for i in 0..4 {
+        pods.create(&with_scheduler(&format!("packed-{i}"), "bin-packing")).await.unwrap();
+    }
+    let packed = wait_for("packed pods bound", Duration::from_secs(20), async || {
+        let mut placed = Vec::new();
+        for i in 0..4 {
+            placed.push(bound(&pods, &format!("packed-{i}")).await?);
+        }
+        Some(placed)
+    })
+    .await;
+    assert!(packed.windows(2).all(|w| w[0] == w[1]), "MostAllocated packs them on one node: {packed:?}");
+    for i in 0..4 {
+        pods.create(&with_scheduler(&format!("spread-{i}"), "default-scheduler")).await.unwrap();
+    }
+    let spread = wait_for("spread pods bound", Duration::from_secs(20), async || {
+        let mut placed = std::collections::BTreeSet::new();
+        for i in 0..4 {
+            placed.insert(bound(&pods, &format!("spread-{i}")).await?);
+        }
+        Some(placed)
+    })
+    .await;
+    assert!(spread.len() >= 3, "LeastAllocated spreads them: {spread:?}");
+    pods.create(&with_scheduler("nobody", "other-scheduler")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(bound(&pods, "nobody").await.is_none(), "a pod for another scheduler is left alone");
+
+    let leases: Api<Lease> = Api::with_client(api.clone(), Some("kube-system".into()));
+    let holder = leases.get("kube-scheduler").await.unwrap().spec.holder_identity.unwrap();
+    assert!(holder == "first" || holder == "second", "{holder}");
+    // The leader stops: the other takes over and schedules.
+    let leader = if holder == "first" { 0 } else { 1 };
+    let _ = stops.remove(leader).send(());
+    tokio::time::timeout(Duration::from_secs(10), runs.remove(leader)).await.expect("graceful shutdown").unwrap();
+    pods.create(&with_scheduler("after-failover", "default-scheduler")).await.unwrap();
+    wait_for("a pod bound by the new leader", Duration::from_secs(20), async || bound(&pods, "after-failover").await)
+        .await;
+    let holder_now = leases.get("kube-scheduler").await.unwrap().spec.holder_identity.unwrap();
+    assert_ne!(holder_now, holder);
+    for stop in stops {
+        let _ = stop.send(());
+    }
+}
