@@ -150,12 +150,19 @@ impl Cache {
         self.recount_images(&touched);
     }
 
-    /// A node went away (its pods are forgotten with it).
+    /// A node went away. Its pods stay known (they leave when their own
+    /// deletion is reported), waiting as orphans in case the node comes back
+    /// under the same name; assumed ones are dropped.
     pub fn remove_node(&mut self, name: &str) -> Result<(), CacheError> {
         let at = self.index.remove(name).ok_or_else(|| CacheError::NodeNotFound(name.to_owned()))?;
         let old = self.nodes.remove(at);
         for pod in &old.pods {
-            self.pods.remove(&pod.key());
+            let key = pod.key();
+            if self.pods.get(&key).is_some_and(|s| s.assumed) {
+                self.pods.remove(&key);
+            } else {
+                self.orphans.entry(name.to_owned()).or_default().push(pod.clone());
+            }
         }
         for (i, node) in self.nodes.iter().enumerate().skip(at) {
             self.index.insert(node.name().to_owned(), i);
@@ -209,16 +216,28 @@ impl Cache {
         let key = key(&pod);
         let info = Arc::new(PodInfo::new(Arc::new(pod)));
         if let Some(state) = self.pods.get(&key).cloned() {
-            let (namespace, name) = key.split_once('/').unwrap_or(("", key.as_str()));
-            if let Some(old) = self.node_mut(&state.node) {
-                old.remove_pod(namespace, name);
-            }
+            self.take_off(&key, &state.node);
         }
         match self.node_mut(&node) {
             Some(target) => target.add_pod(info.clone()),
             None => self.orphans.entry(node.clone()).or_default().push(info.clone()),
         }
         self.pods.insert(key, PodState { node, info, assumed: false });
+    }
+
+    /// Takes pod `key` off `node`, or out of the node's orphans.
+    fn take_off(&mut self, key: &str, node: &str) {
+        let (namespace, name) = key.split_once('/').unwrap_or(("", key));
+        if self.index.contains_key(node) {
+            if let Some(info) = self.node_mut(node) {
+                info.remove_pod(namespace, name);
+            }
+        } else if let Some(orphans) = self.orphans.get_mut(node) {
+            orphans.retain(|p| p.key() != key);
+            if orphans.is_empty() {
+                self.orphans.remove(node);
+            }
+        }
     }
 
     /// A known pod changed (its requests, say).
@@ -230,13 +249,7 @@ impl Cache {
     pub fn remove_pod(&mut self, namespace: &str, name: &str) {
         let key = format!("{namespace}/{name}");
         if let Some(state) = self.pods.remove(&key) {
-            if let Some(node) = self.node_mut(&state.node) {
-                node.remove_pod(namespace, name);
-            }
-        } else {
-            for pods in self.orphans.values_mut() {
-                pods.retain(|p| p.key() != key);
-            }
+            self.take_off(&key, &state.node);
         }
     }
 
@@ -355,7 +368,28 @@ mod tests {
         cache.remove_node("n9").unwrap();
         cache.update_snapshot(&mut snapshot);
         assert!(snapshot.nodes.is_empty());
-        assert_eq!(cache.pod_count(), 0);
+        assert_eq!(cache.pod_count(), 1, "the pod is known until its own deletion");
+        cache.add_node(node("n9", json!([])));
+        cache.update_snapshot(&mut snapshot);
+        assert_eq!(cpu(&snapshot, 0), 250, "a node back under its name gets its pods back");
+        cache.remove_node("n9").unwrap();
+        cache.remove_pod("default", "early");
+        cache.add_node(node("n9", json!([])));
+        cache.update_snapshot(&mut snapshot);
+        assert_eq!((cpu(&snapshot, 0), cache.pod_count()), (0, 0), "a deleted orphan is gone");
+    }
+
+    #[test]
+    fn orphans_updated_before_their_node_count_once() {
+        let mut cache = Cache::new();
+        cache.add_pod(pod("early", Some("n9"), "250m"));
+        cache.update_pod(pod("early", Some("n9"), "500m"));
+        cache.add_pod(pod("gone", Some("n9"), "1"));
+        cache.remove_pod("default", "gone");
+        cache.add_node(node("n9", json!([])));
+        let mut snapshot = Snapshot::default();
+        cache.update_snapshot(&mut snapshot);
+        assert_eq!(cpu(&snapshot, 0), 500, "the latest version only, the deleted pod not at all");
     }
 
     #[test]

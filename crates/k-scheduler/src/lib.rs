@@ -15,11 +15,16 @@
 //!
 //! [`queue::SchedulingQueue`] holds pending pods between attempts and
 //! [`cache::Cache`] the nodes with their (assumed) pods.
+//! [`scheduler::Scheduler`] puts it all together over any k-store object
+//! API (the in-process store or a remote API server): informers, the
+//! scheduling cycle, binding in the background through `pods/binding`,
+//! preemption, events, the PodScheduled condition, metrics and leader
+//! election — what `cargo run --release --example control-plane` runs.
 //!
-//! Work in progress (issue 7): the plugins that look at other pods
-//! (InterPodAffinity, PodTopologySpread), volumes, preemption and the
-//! scheduling loop through the API server follow. The
-//! plan is in `docs/scheduler/design.md`.
+//! Where to start: `docs/scheduler/scheduler.md` (running it),
+//! `docs/scheduler/design.md` (modules, semantics, differences from
+//! kube-scheduler), `docs/scheduler/benchmarks.md` (throughput and memory;
+//! `cargo run --release --example scheduler-perf`).
 
 pub mod cache;
 pub mod config;

@@ -332,6 +332,44 @@ impl Scheduler {
     /// and stops the informers.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let Scheduler { shared, informers, pod_informer, node_informer, volume_events, leader_election } = self;
+        let mut shutdown = std::pin::pin!(shutdown);
+        // Nothing is scheduled before the caches hold the cluster: the nodes
+        // and the pods already bound go into the node cache first (the
+        // watchers' replay of them is harmless).
+        let nodes = node_informer.store();
+        let synced = async {
+            shared.pods.wait_until_synced().await;
+            nodes.wait_until_synced().await;
+            let l = &shared.handle.listers;
+            l.pvcs.wait_until_synced().await;
+            l.pvs.wait_until_synced().await;
+            l.storage_classes.wait_until_synced().await;
+            l.csi_nodes.wait_until_synced().await;
+            l.namespaces.wait_until_synced().await;
+            l.services.wait_until_synced().await;
+            l.replica_sets.wait_until_synced().await;
+            l.stateful_sets.wait_until_synced().await;
+            l.replication_controllers.wait_until_synced().await;
+            l.pdbs.wait_until_synced().await;
+        };
+        tokio::select! {
+            () = synced => {}
+            () = &mut shutdown => {
+                informers.shutdown();
+                return;
+            }
+        }
+        {
+            let mut cache = lock(&shared.cache);
+            for node in nodes.state() {
+                cache.add_node((*node).clone());
+            }
+            for pod in shared.pods.state() {
+                if assigned(&pod) && !terminal(&pod) {
+                    cache.add_pod((*pod).clone());
+                }
+            }
+        }
         let mut background = JoinSet::new();
         background.spawn(watch_pods(shared.clone(), pod_informer));
         background.spawn(watch_nodes(shared.clone(), node_informer));
@@ -346,17 +384,40 @@ impl Scheduler {
         }
         let queue = shared.queue.clone();
         background.spawn(async move { queue.run().await });
-        let work = schedule_loop(shared.clone());
+        // Shutdown closes the queue; the loop then lets the bindings in
+        // flight finish and returns.
+        let leading = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let work = {
+            let (shared, leading) = (shared.clone(), leading.clone());
+            async move {
+                leading.store(true, std::sync::atomic::Ordering::SeqCst);
+                schedule_loop(shared).await;
+            }
+        };
+        let mut work = std::pin::pin!(work);
         match leader_election {
             Some(config) => {
                 let elector = LeaderElector::new(shared.api.clone(), config);
-                let outcome = elector.run(work, shutdown).await;
+                let queue = shared.queue.clone();
+                let stop = async move {
+                    shutdown.await;
+                    queue.close();
+                    if leading.load(std::sync::atomic::Ordering::SeqCst) {
+                        // Leading: the work ends once its bindings finish,
+                        // and the elector then releases the lease.
+                        std::future::pending::<()>().await;
+                    }
+                };
+                let outcome = elector.run(work, stop).await;
                 tracing::info!(?outcome, "scheduler stopped");
             }
             None => {
                 tokio::select! {
-                    () = work => {}
-                    () = shutdown => {}
+                    () = &mut work => {}
+                    () = &mut shutdown => {
+                        shared.queue.close();
+                        work.await;
+                    }
                 }
             }
         }
@@ -389,6 +450,12 @@ fn pod_seen(shared: &Shared, old: Option<Arc<Pod>>, pod: Arc<Pod>) {
             shared.queue.move_all_to_active_or_backoff();
         } else {
             lock(&shared.cache).add_pod((*pod).clone());
+            // A pod newly on a node, or relabelled, can satisfy others' pod
+            // affinity (status updates cannot).
+            let was_assigned = old.as_ref().is_some_and(|o| assigned(o));
+            if !was_assigned || old.is_some_and(|o| o.metadata.labels != pod.metadata.labels) {
+                shared.queue.move_all_to_active_or_backoff();
+            }
         }
         return;
     }
@@ -396,8 +463,13 @@ fn pod_seen(shared: &Shared, old: Option<Arc<Pod>>, pod: Arc<Pod>) {
         return;
     }
     let info = Arc::new(PodInfo::new(pod.clone()));
-    let nominated = pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref());
-    lock(&shared.nominator).set(info.clone(), nominated);
+    // The in-memory nomination stands until the pod is bound or deleted,
+    // or a status names another node.
+    if let Some(nominated) =
+        pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).filter(|n| !n.is_empty())
+    {
+        lock(&shared.nominator).set(info.clone(), Some(nominated));
+    }
     match old {
         Some(old) if !pending_pod_changed(&old, &pod) => {}
         _ => shared.queue.add(info),
@@ -408,8 +480,10 @@ fn pod_gone(shared: &Shared, pod: &Pod) {
     let key = format!("{}/{}", pod.metadata.namespace, pod.metadata.name);
     shared.queue.delete(&key);
     lock(&shared.nominator).remove(&key);
+    shared.handle.waiting_pods.reject(&key, "Scheduler", "the pod was deleted");
+    // Also an assumed pod whose deletion was reported in its pending form.
+    lock(&shared.cache).remove_pod(&pod.metadata.namespace, &pod.metadata.name);
     if assigned(pod) {
-        lock(&shared.cache).remove_pod(&pod.metadata.namespace, &pod.metadata.name);
         shared.queue.move_all_to_active_or_backoff();
     }
 }
@@ -427,7 +501,6 @@ async fn watch_nodes(shared: Arc<Shared>, informer: Informer<Node>) {
             }
             Change::Deleted(node) => {
                 let _ = lock(&shared.cache).remove_node(&node.metadata.name);
-                continue;
             }
         }
         shared.queue.move_all_to_active_or_backoff();
@@ -441,6 +514,8 @@ async fn schedule_loop(shared: Arc<Shared>) {
     while let Some((info, cycle)) = shared.queue.pop().await {
         schedule_one(&shared, &mut snapshot, &mut start, &mut bindings, info, cycle).await;
         while bindings.try_join_next().is_some() {}
+        // Let the informers, bindings and lease renewals on this thread run.
+        tokio::task::yield_now().await;
     }
     // Shutting down: let bindings in flight finish.
     while bindings.join_next().await.is_some() {}
@@ -478,16 +553,22 @@ async fn schedule_one(
     cycle: u64,
 ) {
     let began = Instant::now();
-    let pod = info.pod.clone();
-    let key = pod.key();
-    // Skip pods deleted or bound since they were queued.
+    let mut info = info;
+    let key = info.pod.key();
+    // Skip pods deleted or bound since they were queued; schedule the
+    // latest version of the others.
     match shared.pods.get(&key) {
-        Some(current) if !assigned(&current) && current.metadata.deletion_timestamp.is_none() => {}
+        Some(current) if !assigned(&current) && current.metadata.deletion_timestamp.is_none() => {
+            if current.metadata.resource_version != info.pod.pod.metadata.resource_version {
+                info.pod = Arc::new(PodInfo::new(current));
+            }
+        }
         _ => {
             shared.queue.done(&key);
             return;
         }
     }
+    let pod = info.pod.clone();
     let profile = scheduler_name(&pod.pod).to_owned();
     let Some(framework) = shared.profiles.get(&profile) else {
         shared.queue.done(&key);
@@ -527,7 +608,11 @@ async fn schedule_one(
             if let Some(node) = &nominated {
                 lock(&shared.nominator).set(pod.clone(), Some(node));
             }
-            shared.queue.add_unschedulable(info, cycle);
+            if result == "error" {
+                shared.queue.add_backoff(info);
+            } else {
+                shared.queue.add_unschedulable(info, cycle);
+            }
             let shared = shared.clone();
             bindings.spawn(async move {
                 report_failure(&shared, &pod, "Unschedulable", &message, nominated.as_deref()).await;
@@ -543,13 +628,12 @@ async fn schedule_one(
         return;
     }
     let reserved = framework.run_reserve(&mut state, &pod, &node);
-    let (permit, wait) = if reserved.is_success() {
-        framework.run_permit(&state, &pod, &node).await
-    } else {
-        (reserved, Duration::ZERO)
-    };
+    let reserve_ok = reserved.is_success();
+    let (permit, wait) =
+        if reserve_ok { framework.run_permit(&state, &pod, &node).await } else { (reserved, Duration::ZERO) };
     if !permit.is_success() && permit.code() != Code::Wait {
-        if permit.code() != Code::Error {
+        // A failed Reserve has unreserved already; a failed Permit has not.
+        if reserve_ok {
             framework.run_unreserve(&mut state, &pod, &node);
         }
         let _ = lock(&shared.cache).forget_pod(&key);
