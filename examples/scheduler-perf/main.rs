@@ -62,6 +62,10 @@ struct Options {
     /// Through k-apiserver over HTTP instead of in process.
     #[arg(long)]
     e2e: bool,
+    /// Cores filtering one pod's nodes (KubeSchedulerConfiguration's
+    /// `parallelism`; default 1).
+    #[arg(long, default_value_t = 1)]
+    parallelism: u32,
 }
 
 fn node(i: usize) -> Value {
@@ -117,7 +121,8 @@ fn in_process(options: &Options) -> Result<(), String> {
     let mut pods = running;
     pods.extend(pending);
     let scenario: Scenario =
-        serde_json::from_value(json!({"nodes": nodes, "pods": pods})).map_err(|e| e.to_string())?;
+        serde_json::from_value(json!({"nodes": nodes, "pods": pods, "parallelism": options.parallelism}))
+            .map_err(|e| e.to_string())?;
     let before = rss_bytes();
     let outcome = simulate_with(&scenario, &Registry::builtin(), false)?;
     println!(
@@ -221,7 +226,11 @@ async fn end_to_end(options: &Options) -> Result<(), String> {
     let scheduler_api: Arc<dyn ObjectApi> =
         Arc::new(RemoteApi::connect(RemoteConfig::new(url)).await.map_err(|e| e.to_string())?);
     let started = Instant::now();
-    let scheduler = Scheduler::new(scheduler_api, SchedulerOptions::default())?;
+    let config = k_scheduler::config::KubeSchedulerConfiguration {
+        parallelism: Some(options.parallelism),
+        ..Default::default()
+    };
+    let scheduler = Scheduler::new(scheduler_api, SchedulerOptions { config, ..SchedulerOptions::default() })?;
     let metrics = scheduler.metrics();
     let attempts = move || {
         let labels =

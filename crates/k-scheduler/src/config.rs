@@ -165,6 +165,10 @@ pub struct KubeSchedulerConfiguration {
     /// Nodes to evaluate, in percent (0 or absent: adaptive).
     #[serde(default)]
     pub percentage_of_nodes_to_score: Option<u32>,
+    /// Cores that filter one pod's nodes (absent: 1; see
+    /// [`Framework::set_parallelism`]).
+    #[serde(default)]
+    pub parallelism: Option<u32>,
     /// The profiles (none: one default profile).
     #[serde(default)]
     pub profiles: Vec<ProfileConfig>,
@@ -210,7 +214,11 @@ impl KubeSchedulerConfiguration {
         let profiles = if self.profiles.is_empty() { vec![ProfileConfig::default()] } else { self.profiles.clone() };
         profiles
             .iter()
-            .map(|p| build_profile_config(p, self.percentage_of_nodes_to_score.unwrap_or(0), registry))
+            .map(|p| {
+                let mut profile = build_profile_config(p, self.percentage_of_nodes_to_score.unwrap_or(0), registry)?;
+                profile.framework.set_parallelism(self.parallelism.unwrap_or(1).max(1) as usize);
+                Ok(profile)
+            })
             .collect()
     }
 }

@@ -29,6 +29,10 @@ pub struct Scenario {
     /// The profile (default: kube-scheduler's default plugins).
     #[serde(default)]
     pub profile: Option<ProfileConfig>,
+    /// Cores filtering one pod's nodes (as KubeSchedulerConfiguration's
+    /// `parallelism`; absent: 1).
+    #[serde(default)]
+    pub parallelism: Option<u32>,
     /// The nodes.
     #[serde(default)]
     pub nodes: Vec<Node>,
@@ -111,7 +115,8 @@ pub fn simulate(scenario: &Scenario, registry: &Registry) -> Result<Outcome, Str
 /// measure scheduling rather than report building.
 pub fn simulate_with(scenario: &Scenario, registry: &Registry, detail: bool) -> Result<Outcome, String> {
     let profile = build_profile_config(&scenario.profile.clone().unwrap_or_default(), 0, registry)?;
-    let framework = profile.framework;
+    let mut framework = profile.framework;
+    framework.set_parallelism(scenario.parallelism.unwrap_or(1).max(1) as usize);
     let mut nodes: Vec<NodeInfo> = scenario.nodes.iter().map(|n| NodeInfo::new(Arc::new(n.clone()))).collect();
     let index: BTreeMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name().to_owned(), i)).collect();
     let mut pending = Vec::new();

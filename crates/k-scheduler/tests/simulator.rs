@@ -95,3 +95,37 @@ fn a_profile_changes_the_decision() {
     let outcome = simulate(&s, &Registry::builtin()).expect("simulate");
     assert_eq!(outcome.decisions[3].feasible, ["n1", "n2", "n3", "n4"], "nothing filters huge out, nothing scores");
 }
+
+#[test]
+fn parallel_filtering_makes_the_same_decisions() {
+    // 1,500 nodes of varied sizes and taints, 60 pods of varied requests:
+    // filtering on two cores must pick exactly what one core picks.
+    assert!(rayon::current_num_threads() > 1, "this test needs two cores to filter in parallel");
+    let nodes: Vec<serde_json::Value> = (0..1500)
+        .map(|i| {
+            let mut node = serde_json::json!({"metadata": {"name": format!("n{i}")},
+                "status": {"allocatable": {"cpu": format!("{}", 1 + i % 5), "memory": "8Gi", "pods": "110"}}});
+            if i % 7 == 0 {
+                node["spec"] =
+                    serde_json::json!({"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]});
+            }
+            node
+        })
+        .collect();
+    let pods: Vec<serde_json::Value> = (0..60)
+        .map(|i| {
+            serde_json::json!({"metadata": {"name": format!("p{i}"), "namespace": "default"},
+                "spec": {"containers": [{"name": "c", "image": "busybox",
+                    "resources": {"requests": {"cpu": format!("{}m", 500 + 250 * (i % 12))}}}]}})
+        })
+        .collect();
+    let mut one: Scenario = serde_json::from_value(serde_json::json!({"nodes": nodes, "pods": pods})).unwrap();
+    let decisions = |scenario: &Scenario| {
+        let outcome = simulate(scenario, &Registry::builtin()).expect("simulate");
+        outcome.decisions.into_iter().map(|d| (d.pod, d.node, d.feasible)).collect::<Vec<_>>()
+    };
+    let sequential = decisions(&one);
+    one.parallelism = Some(2);
+    assert_eq!(decisions(&one), sequential);
+    assert!(sequential.iter().all(|(_, node, _)| node.is_some()));
+}
