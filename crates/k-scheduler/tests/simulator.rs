@@ -97,9 +97,9 @@ fn a_profile_changes_the_decision() {
 }
 
 #[test]
-fn parallel_filtering_makes_the_same_decisions() {
+fn parallel_filtering_and_scoring_make_the_same_decisions() {
     // 1,500 nodes of varied sizes and taints, 60 pods of varied requests:
-    // filtering on two cores must pick exactly what one core picks.
+    // filtering and scoring on two cores must give exactly what one core gives.
     assert!(rayon::current_num_threads() > 1, "this test needs two cores to filter in parallel");
     let nodes: Vec<serde_json::Value> = (0..1500)
         .map(|i| {
@@ -122,10 +122,11 @@ fn parallel_filtering_makes_the_same_decisions() {
     let mut one: Scenario = serde_json::from_value(serde_json::json!({"nodes": nodes, "pods": pods})).unwrap();
     let decisions = |scenario: &Scenario| {
         let outcome = simulate(scenario, &Registry::builtin()).expect("simulate");
-        outcome.decisions.into_iter().map(|d| (d.pod, d.node, d.feasible)).collect::<Vec<_>>()
+        outcome.decisions.into_iter().map(|d| (d.pod, d.node, d.feasible, d.scores)).collect::<Vec<_>>()
     };
     let sequential = decisions(&one);
     one.parallelism = Some(2);
     assert_eq!(decisions(&one), sequential);
-    assert!(sequential.iter().all(|(_, node, _)| node.is_some()));
+    assert!(sequential.iter().all(|(_, node, _, _)| node.is_some()));
+    assert!(sequential.iter().all(|(_, _, feasible, _)| feasible.len() >= 256), "enough nodes to score in parallel");
 }

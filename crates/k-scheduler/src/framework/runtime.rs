@@ -27,6 +27,10 @@ pub type NodeIndex<'a> = dyn Fn(&str) -> Option<usize> + Sync + 'a;
 /// The longest a Permit plugin may make a pod wait.
 pub const MAX_PERMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// Fewer feasible nodes than this are scored on one core even with
+/// `parallelism`.
+const MIN_PARALLEL_SCORE: usize = 256;
+
 /// Below this many nodes, every node is evaluated.
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 /// The adaptive percentage never goes below this.
@@ -333,9 +337,10 @@ impl Framework {
     }
 
     /// Sets `percentageOfNodesToScore` (0: adaptive).
-    /// How many cores filter the nodes of one pod (1, the default: one;
-    /// more splits rounds of at least 256 nodes across rayon's pool when
-    /// there are 1,024 nodes or more). On the 2-core machine k is measured
+    /// How many cores filter and score the nodes of one pod (1, the
+    /// default: one; more splits filtering rounds of at least 256 nodes
+    /// across rayon's pool when there are 1,024 nodes or more, and scoring
+    /// of 256 feasible nodes or more). On the 2-core machine k is measured
     /// on, two halve the throughput (the hand-off costs more than ~100 µs
     /// of filtering), so it is off unless configured
     /// (`parallelism` in KubeSchedulerConfiguration).
@@ -696,13 +701,48 @@ impl Framework {
         };
         let mut scores: Vec<NodeScore> =
             feasible.iter().map(|n| NodeScore { name: n.shared_name(), score: 0 }).collect();
-        for (plugin, weight) in &self.score {
-            let name = plugin.name();
-            if skipped.contains(&name) {
-                continue;
+        let active: Vec<&(Arc<dyn ScorePlugin>, i64)> =
+            self.score.iter().filter(|(p, _)| !skipped.contains(&p.name())).collect();
+        // With `parallelism`, every plugin's raw scores are computed in
+        // pieces of the feasible nodes on several cores first.
+        let pieces = self.parallelism.min(rayon::current_num_threads());
+        let state: &CycleState = state;
+        let raw: Option<Vec<Vec<i64>>> = if pieces > 1 && feasible.len() >= MIN_PARALLEL_SCORE {
+            let columns = |range: std::ops::Range<usize>| -> Vec<Result<Vec<i64>, Status>> {
+                active
+                    .iter()
+                    .map(|(plugin, _)| {
+                        feasible[range.clone()]
+                            .iter()
+                            .map(|node| plugin.score(state, pod, node).map_err(|s| s.from_plugin(plugin.name())))
+                            .collect()
+                    })
+                    .collect()
+            };
+            let per_piece = split_range(0..feasible.len(), feasible.len().div_ceil(pieces), &|r| vec![columns(r)]);
+            let mut raw = vec![Vec::with_capacity(feasible.len()); active.len()];
+            for piece in per_piece {
+                for (column, part) in raw.iter_mut().zip(piece) {
+                    column.extend(part?);
+                }
             }
-            for (slot, node) in scores.iter_mut().zip(feasible) {
-                slot.score = plugin.score(state, pod, node).map_err(|s| s.from_plugin(name))?;
+            Some(raw)
+        } else {
+            None
+        };
+        for (i, (plugin, weight)) in active.into_iter().enumerate() {
+            let name = plugin.name();
+            match &raw {
+                Some(raw) => {
+                    for (slot, score) in scores.iter_mut().zip(&raw[i]) {
+                        slot.score = *score;
+                    }
+                }
+                None => {
+                    for (slot, node) in scores.iter_mut().zip(feasible) {
+                        slot.score = plugin.score(state, pod, node).map_err(|s| s.from_plugin(name))?;
+                    }
+                }
             }
             let status = plugin.normalize(state, pod, &mut scores);
             if !status.is_success() {
