@@ -102,7 +102,7 @@ pub use types::{
     DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, ImageStateSummary, MAX_NODE_SCORE, NodeInfo,
     NodeScore, PodInfo, Resource, ResourceKey, normalized_image_name,
 };
-pub use waiting::WaitingPods;
+pub use waiting::{WaitingPod, WaitingPods};
 
 /// What every plugin is: a name (kube-scheduler's, for built-ins).
 pub trait Plugin: Send + Sync {

@@ -41,10 +41,32 @@ impl WaitingPods {
     /// Holds the pod `key` until it is allowed, rejected or `timeout`
     /// passes (then it is rejected as timed out).
     pub async fn wait(&self, key: &str, timeout: Duration) -> Status {
+        self.register(key).wait(timeout).await
+    }
+
+    /// Registers the pod `key` as waiting now (so an allow or reject that
+    /// comes before [`WaitingPod::wait`] is not lost).
+    pub fn register(&self, key: &str) -> WaitingPod {
         let (tx, rx) = oneshot::channel();
         self.lock().insert(key.to_owned(), tx);
+        WaitingPod { pods: self.clone(), key: key.to_owned(), rx }
+    }
+}
+
+/// A pod registered as waiting at Permit.
+#[derive(Debug)]
+pub struct WaitingPod {
+    pods: WaitingPods,
+    key: String,
+    rx: oneshot::Receiver<Status>,
+}
+
+impl WaitingPod {
+    /// Waits until the pod is allowed, rejected or `timeout` passes.
+    pub async fn wait(self, timeout: Duration) -> Status {
+        let WaitingPod { pods, key, rx } = self;
         let outcome = tokio::time::timeout(timeout, rx).await;
-        self.lock().remove(key);
+        pods.lock().remove(&key);
         match outcome {
             Ok(Ok(status)) => status,
             Ok(Err(_)) => Status::unschedulable("rejected: the waiting pod was dropped"),

@@ -658,14 +658,16 @@ async fn schedule_one(
     lock(&shared.nominator).remove(&key);
     let framework = framework.clone();
     let shared = shared.clone();
-    let waits = permit.code() == Code::Wait;
+    // A pod held at Permit is registered now, so that an early allow is
+    // not lost; it takes a binding slot only once let through.
+    let waiter = (permit.code() == Code::Wait).then(|| shared.handle.waiting_pods.register(&key));
     bindings.spawn(async move {
-        let _slot = shared.binding_slots.clone().acquire_owned().await;
         let mut state = state;
         let mut status = crate::framework::Status::success();
-        if waits {
-            status = shared.handle.waiting_pods.wait(&key, wait).await;
+        if let Some(waiter) = waiter {
+            status = waiter.wait(wait).await;
         }
+        let _slot = shared.binding_slots.clone().acquire_owned().await;
         if status.is_success() {
             status = framework.run_pre_bind(&state, &pod, &node).await;
         }
