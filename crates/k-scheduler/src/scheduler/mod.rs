@@ -594,7 +594,9 @@ async fn schedule_one(
         Ok(node) => node,
         Err(fit) => {
             let mut message = fit.to_string();
-            let mut nominated = None;
+            // The nomination to record: kept (None), a node, or cleared
+            // (Some("")) when preemption ran and found nothing.
+            let mut nominated: Option<String> = None;
             let unresolvable = fit.pre_filter.as_ref().is_some_and(|s| s.code() != Code::Unschedulable);
             if framework.has_post_filter() && !unresolvable {
                 shared.metrics.preemption_attempts.inc();
@@ -606,7 +608,10 @@ async fn schedule_one(
                         preempt(shared, &pod, nominated.as_deref().unwrap_or_default(), result.victims).await;
                     }
                     // DefaultPreemption's reason starts with "preemption: ", as kube's.
-                    None => message = format!("{message} {}", status.reasons().join(", ")),
+                    None => {
+                        message = format!("{message} {}", status.reasons().join(", "));
+                        nominated = Some(String::new());
+                    }
                 }
             }
             let result = if fit.pre_filter.as_ref().is_some_and(|s| s.code() == Code::Error) {
@@ -615,8 +620,10 @@ async fn schedule_one(
                 "unschedulable"
             };
             shared.metrics.attempt(result, &profile, began.elapsed().as_secs_f64());
-            if let Some(node) = &nominated {
-                lock(&shared.nominator).set(pod.clone(), Some(node));
+            match nominated.as_deref() {
+                Some("") => lock(&shared.nominator).remove(&key),
+                Some(node) => lock(&shared.nominator).set(pod.clone(), Some(node)),
+                None => {}
             }
             if result == "error" {
                 shared.queue.add_backoff(info);
@@ -785,8 +792,9 @@ async fn preempt(shared: &Shared, pod: &PodInfo, node: &str, victims: Vec<Arc<Po
     }
 }
 
-/// Records FailedScheduling and sets PodScheduled=False (and the nominated
-/// node) on the pod, unless it already says so.
+/// Records FailedScheduling and sets PodScheduled=False and the nominated
+/// node (`Some("")`: clears it; `None`: leaves it) on the pod, unless it
+/// already says so.
 async fn report_failure(shared: &Shared, pod: &PodInfo, reason: &str, message: &str, nominated: Option<&str>) {
     let reference = reference_to(&*pod.pod);
     shared.events.send(reference, EventType::Warning, "FailedScheduling", message.to_owned());
@@ -798,7 +806,7 @@ async fn report_failure(shared: &Shared, pod: &PodInfo, reason: &str, message: &
     let same_condition = condition.is_some_and(|c| {
         c.status == "False" && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(message)
     });
-    let same_nomination = nominated.is_none_or(|n| status.nominated_node_name.as_deref() == Some(n));
+    let same_nomination = nominated.is_none_or(|n| status.nominated_node_name.as_deref().unwrap_or_default() == n);
     if same_condition && same_nomination {
         return;
     }
@@ -819,7 +827,7 @@ async fn report_failure(shared: &Shared, pod: &PodInfo, reason: &str, message: &
         message: Some(message.to_owned()),
     });
     if let Some(node) = nominated {
-        status.nominated_node_name = Some(node.to_owned());
+        status.nominated_node_name = Some(node.to_owned()).filter(|n| !n.is_empty());
     }
     if let Err(e) = pods.update_status(&updated).await {
         tracing::debug!(pod = %pod.key(), error = %e, "could not record the PodScheduled condition");
