@@ -449,13 +449,7 @@ impl Framework {
         other: &Arc<PodInfo>,
         node: &NodeInfo,
     ) -> Status {
-        for plugin in &self.pre_filter {
-            let status = plugin.add_pod(state, pod, other, node);
-            if !status.is_success() {
-                return status.from_plugin(plugin.name());
-            }
-        }
-        Status::success()
+        self.each_pre_filter(|p| p.add_pod(state, pod, other, node))
     }
 
     /// Tells every PreFilter that `other` no longer runs on `node`.
@@ -466,8 +460,13 @@ impl Framework {
         other: &Arc<PodInfo>,
         node: &NodeInfo,
     ) -> Status {
+        self.each_pre_filter(|p| p.remove_pod(state, pod, other, node))
+    }
+
+    /// `call` on every PreFilter plugin in order: the first failure, or Success.
+    fn each_pre_filter(&self, mut call: impl FnMut(&Arc<dyn PreFilterPlugin>) -> Status) -> Status {
         for plugin in &self.pre_filter {
-            let status = plugin.remove_pod(state, pod, other, node);
+            let status = call(plugin);
             if !status.is_success() {
                 return status.from_plugin(plugin.name());
             }
