@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use k_api_types::core::v1::{Node, Pod};
 
+use k_runtime::reflector::key_of;
+
 use crate::framework::{NodeInfo, PodInfo};
 
 /// Why the cache refused a change.
@@ -69,10 +71,6 @@ impl Snapshot {
     }
 }
 
-fn key(pod: &Pod) -> String {
-    format!("{}/{}", pod.metadata.namespace, pod.metadata.name)
-}
-
 impl Cache {
     /// An empty cache.
     pub fn new() -> Self {
@@ -115,9 +113,10 @@ impl Cache {
     }
 
     /// A node appeared (or changed: its pods stay).
-    pub fn add_node(&mut self, node: Node) {
+    pub fn add_node(&mut self, node: impl Into<Arc<Node>>) {
+        let node: Arc<Node> = node.into();
         let name = node.metadata.name.clone();
-        let mut info = NodeInfo::new(Arc::new(node));
+        let mut info = NodeInfo::new(node);
         let new_images = Self::image_names(&info);
         let mut touched = new_images.clone();
         match self.index.get(&name).copied() {
@@ -211,10 +210,11 @@ impl Cache {
 
     /// A pod bound to a node was reported (by the informer): confirms an
     /// assumption (moving it if it was bound elsewhere) or adds it.
-    pub fn add_pod(&mut self, pod: Pod) {
+    pub fn add_pod(&mut self, pod: impl Into<Arc<Pod>>) {
+        let pod: Arc<Pod> = pod.into();
         let Some(node) = pod.spec.node_name.clone().filter(|n| !n.is_empty()) else { return };
-        let key = key(&pod);
-        let info = Arc::new(PodInfo::new(Arc::new(pod)));
+        let key = key_of(&*pod);
+        let info = Arc::new(PodInfo::new(pod));
         if let Some(state) = self.pods.get(&key).cloned() {
             self.take_off(&key, &state.node);
         }
@@ -241,7 +241,7 @@ impl Cache {
     }
 
     /// A known pod changed (its requests, say).
-    pub fn update_pod(&mut self, pod: Pod) {
+    pub fn update_pod(&mut self, pod: impl Into<Arc<Pod>>) {
         self.add_pod(pod);
     }
 

@@ -15,6 +15,7 @@ use k_api_types::apps::v1::{ReplicaSet, StatefulSet};
 use k_api_types::core::v1::{Namespace, PersistentVolume, PersistentVolumeClaim, ReplicationController, Service};
 use k_api_types::policy::v1::PodDisruptionBudget;
 use k_api_types::storage::v1::{CSINode, StorageClass};
+use k_runtime::informer::InformerFactory;
 use k_runtime::reflector::{Store, Writer, store};
 use k_runtime::watcher::Event;
 use k_store::ObjectApi;
@@ -40,6 +41,17 @@ macro_rules! listers {
             pub fn new() -> (Listers, Writers) {
                 $(let $field = store::<$ty>();)*
                 (Listers { $($field: $field.0,)* }, Writers { $($field: $field.1,)* })
+            }
+
+            /// The caches of `informers`' shared informers (all
+            /// namespaces), started on first use.
+            pub fn from_informers(informers: &InformerFactory) -> Listers {
+                Listers { $($field: informers.informer::<$ty>(None, None, None).store(),)* }
+            }
+
+            /// Waits until every cache has been listed once.
+            pub async fn wait_until_synced(&self) {
+                $(self.$field.wait_until_synced().await;)*
             }
         }
 

@@ -336,7 +336,6 @@ impl Framework {
         }
     }
 
-    /// Sets `percentageOfNodesToScore` (0: adaptive).
     /// How many cores filter and score the nodes of one pod (1, the
     /// default: one; more splits filtering rounds of at least 256 nodes
     /// across rayon's pool when there are 1,024 nodes or more, and scoring

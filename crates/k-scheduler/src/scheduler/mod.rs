@@ -34,20 +34,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k_api_types::apps::v1::{ReplicaSet, StatefulSet};
-use k_api_types::core::v1::{
-    Namespace, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition,
-    ReplicationController, Service,
-};
+use k_api_types::core::v1::{Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition};
 use k_api_types::meta::DeleteOptions;
 use k_api_types::meta::Time;
-use k_api_types::policy::v1::PodDisruptionBudget;
 use k_api_types::storage::v1::{CSINode, StorageClass};
 use k_runtime::clock::{Clock, SystemClock};
 use k_runtime::events::{EventType, Recorder, reference_to};
 use k_runtime::informer::{Informer, InformerFactory};
 use k_runtime::leader::{LeaderElectionConfig, LeaderElector};
-use k_runtime::reflector::{Change, Store};
+use k_runtime::reflector::{Change, Store, key_of};
 use k_runtime::watcher::Config;
 use k_store::{Api, ObjectApi};
 use tokio::task::JoinSet;
@@ -237,19 +232,8 @@ impl Scheduler {
     /// or profiles with different QueueSort plugins.
     pub fn new(api: Arc<dyn ObjectApi>, options: SchedulerOptions) -> Result<Self, String> {
         let informers = InformerFactory::new(api.clone(), Config::default());
-        let listers = Listers {
-            pvcs: informers.informer::<PersistentVolumeClaim>(None, None, None).store(),
-            pvs: informers.informer::<PersistentVolume>(None, None, None).store(),
-            storage_classes: informers.informer::<StorageClass>(None, None, None).store(),
-            namespaces: informers.informer::<Namespace>(None, None, None).store(),
-            services: informers.informer::<Service>(None, None, None).store(),
-            replica_sets: informers.informer::<ReplicaSet>(None, None, None).store(),
-            stateful_sets: informers.informer::<StatefulSet>(None, None, None).store(),
-            replication_controllers: informers.informer::<ReplicationController>(None, None, None).store(),
-            pdbs: informers.informer::<PodDisruptionBudget>(None, None, None).store(),
-            csi_nodes: informers.informer::<CSINode>(None, None, None).store(),
-        };
-        // Volume changes can make parked pods fit.
+        let listers = Listers::from_informers(&informers);
+        // Volume changes can make parked pods fit (the same shared informers).
         let volume_events: Vec<futures::stream::BoxStream<'static, ()>> = vec![
             informers.informer::<PersistentVolumeClaim>(None, None, None).subscribe().map(|_| ()).boxed(),
             informers.informer::<PersistentVolume>(None, None, None).subscribe().map(|_| ()).boxed(),
@@ -340,17 +324,7 @@ impl Scheduler {
         let synced = async {
             shared.pods.wait_until_synced().await;
             nodes.wait_until_synced().await;
-            let l = &shared.handle.listers;
-            l.pvcs.wait_until_synced().await;
-            l.pvs.wait_until_synced().await;
-            l.storage_classes.wait_until_synced().await;
-            l.csi_nodes.wait_until_synced().await;
-            l.namespaces.wait_until_synced().await;
-            l.services.wait_until_synced().await;
-            l.replica_sets.wait_until_synced().await;
-            l.stateful_sets.wait_until_synced().await;
-            l.replication_controllers.wait_until_synced().await;
-            l.pdbs.wait_until_synced().await;
+            shared.handle.listers.wait_until_synced().await;
         };
         tokio::select! {
             () = synced => {}
@@ -362,11 +336,11 @@ impl Scheduler {
         {
             let mut cache = lock(&shared.cache);
             for node in nodes.state() {
-                cache.add_node((*node).clone());
+                cache.add_node(node);
             }
             for pod in shared.pods.state() {
                 if assigned(&pod) && !terminal(&pod) {
-                    cache.add_pod((*pod).clone());
+                    cache.add_pod(pod);
                 }
             }
         }
@@ -448,7 +422,7 @@ async fn watch_pods(shared: Arc<Shared>, informer: Informer<Pod>) {
 }
 
 fn pod_seen(shared: &Shared, old: Option<Arc<Pod>>, pod: Arc<Pod>) {
-    let key = format!("{}/{}", pod.metadata.namespace, pod.metadata.name);
+    let key = key_of(&*pod);
     if assigned(&pod) {
         shared.queue.delete(&key);
         lock(&shared.nominator).remove(&key);
@@ -456,7 +430,7 @@ fn pod_seen(shared: &Shared, old: Option<Arc<Pod>>, pod: Arc<Pod>) {
             lock(&shared.cache).remove_pod(&pod.metadata.namespace, &pod.metadata.name);
             shared.queue.move_all_to_active_or_backoff();
         } else {
-            lock(&shared.cache).add_pod((*pod).clone());
+            lock(&shared.cache).add_pod(pod.clone());
             // A pod newly on a node, or relabelled, can satisfy others' pod
             // affinity (status updates cannot).
             let was_assigned = old.as_ref().is_some_and(|o| assigned(o));
@@ -484,7 +458,7 @@ fn pod_seen(shared: &Shared, old: Option<Arc<Pod>>, pod: Arc<Pod>) {
 }
 
 fn pod_gone(shared: &Shared, pod: &Pod) {
-    let key = format!("{}/{}", pod.metadata.namespace, pod.metadata.name);
+    let key = key_of(pod);
     shared.queue.delete(&key);
     lock(&shared.nominator).remove(&key);
     shared.handle.waiting_pods.reject(&key, "Scheduler", "the pod was deleted");
@@ -499,12 +473,12 @@ async fn watch_nodes(shared: Arc<Shared>, informer: Informer<Node>) {
     let mut changes = Box::pin(informer.subscribe());
     while let Some(change) = changes.next().await {
         match change {
-            Change::Added(node) => lock(&shared.cache).add_node((*node).clone()),
+            Change::Added(node) => lock(&shared.cache).add_node(node),
             Change::Updated { old, new } => {
                 if !node_changed(&old, &new) {
                     continue;
                 }
-                lock(&shared.cache).add_node((*new).clone());
+                lock(&shared.cache).add_node(new);
             }
             Change::Deleted(node) => {
                 let _ = lock(&shared.cache).remove_node(&node.metadata.name);
@@ -533,25 +507,28 @@ async fn schedule_loop(shared: Arc<Shared>) {
 
 /// The nodes as this pod sees them: pods nominated elsewhere with at least
 /// its priority count where they are nominated.
-fn with_nominated(shared: &Shared, nodes: &[Arc<NodeInfo>], pod: &PodInfo) -> Option<Vec<Arc<NodeInfo>>> {
+fn with_nominated(
+    shared: &Shared,
+    nodes: &[Arc<NodeInfo>],
+    position: &crate::framework::NodeIndex<'_>,
+    pod: &PodInfo,
+) -> Option<Vec<Arc<NodeInfo>>> {
     let nominator = lock(&shared.nominator);
     if nominator.by_node.is_empty() {
         return None;
     }
     let priority = pod.pod.spec.priority.unwrap_or(0);
     let key = pod.key();
-    let mut out = nodes.to_vec();
-    let mut changed = false;
-    for node in &mut out {
-        let Some(nominated) = nominator.by_node.get(node.name()) else { continue };
-        for other in nominated {
-            if other.key() != key && other.pod.spec.priority.unwrap_or(0) >= priority {
-                Arc::make_mut(node).add_pod(other.clone());
-                changed = true;
-            }
+    let mut out: Option<Vec<Arc<NodeInfo>>> = None;
+    for (node, nominated) in &nominator.by_node {
+        let Some(at) = position(node) else { continue };
+        for other in nominated.iter().filter(|o| o.key() != key && o.pod.spec.priority.unwrap_or(0) >= priority) {
+            // The node list is copied only once a nomination applies.
+            let copy = out.get_or_insert_with(|| nodes.to_vec());
+            Arc::make_mut(&mut copy[at]).add_pod(other.clone());
         }
     }
-    changed.then_some(out)
+    out
 }
 
 async fn schedule_one(
@@ -585,10 +562,10 @@ async fn schedule_one(
         return;
     };
     lock(&shared.cache).update_snapshot(snapshot);
-    let adjusted = with_nominated(shared, &snapshot.nodes, &pod);
+    let index = |name: &str| snapshot.position(name);
+    let adjusted = with_nominated(shared, &snapshot.nodes, &index, &pod);
     let nodes: &[Arc<NodeInfo>] = adjusted.as_deref().unwrap_or(&snapshot.nodes);
     let mut state = CycleState::new();
-    let index = |name: &str| snapshot.position(name);
     let decision = decide(framework, &mut state, &pod, nodes, &index, start);
     let node = match decision {
         Ok(node) => node,
