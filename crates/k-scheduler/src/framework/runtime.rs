@@ -627,43 +627,35 @@ impl Framework {
         let state: &CycleState = state;
         let pieces = self.parallelism.min(rayon::current_num_threads());
         let parallel = pieces > 1 && count >= super::parallel::MIN_PARALLEL_NODES;
-        if !parallel {
-            for i in 0..count {
-                if feasible.nodes.len() >= wanted {
-                    break;
-                }
-                let node = &candidates[(offset + i) % count];
-                feasible.evaluated += 1;
-                let status = Self::run_active_filters(&active, state, pod, node);
-                if status.is_success() {
-                    feasible.nodes.push(node.clone());
-                } else {
-                    feasible.rejected.push((node.name().to_owned(), status));
-                }
+        // Takes one node's verdict, in evaluation order, up to `wanted`.
+        let take = |feasible: &mut Feasible, node: &Arc<NodeInfo>, status: Status| {
+            feasible.evaluated += 1;
+            if status.is_success() {
+                feasible.nodes.push(node.clone());
+            } else {
+                feasible.rejected.push((node.name().to_owned(), status));
             }
-        }
+        };
+        let at = |i: usize| &candidates[(offset + i) % count];
         let mut next = 0;
-        while parallel && next < count && feasible.nodes.len() < wanted {
-            // A round of nodes in evaluation order, filtered in pieces on
-            // several cores, then taken in order up to `wanted` (the same
-            // nodes as one at a time).
+        while next < count && feasible.nodes.len() < wanted {
+            if !parallel {
+                let node = at(next);
+                take(&mut feasible, node, Self::run_active_filters(&active, state, pod, node));
+                next += 1;
+                continue;
+            }
+            // A round of nodes filtered in pieces on several cores, then
+            // taken in order (the same nodes as one at a time).
             let round = (wanted - feasible.nodes.len()).max(256).min(count - next);
-            let at = |i: usize| &candidates[(offset + next + i) % count];
             let filter = |range: std::ops::Range<usize>| -> Vec<Status> {
-                range.map(|i| Self::run_active_filters(&active, state, pod, at(i))).collect()
+                range.map(|i| Self::run_active_filters(&active, state, pod, at(next + i))).collect()
             };
-            let statuses = split_range(0..round, round.div_ceil(pieces), &filter);
-            for (i, status) in statuses.into_iter().enumerate() {
+            for (i, status) in split_range(0..round, round.div_ceil(pieces), &filter).into_iter().enumerate() {
                 if feasible.nodes.len() >= wanted {
                     break;
                 }
-                let node = at(i);
-                feasible.evaluated += 1;
-                if status.is_success() {
-                    feasible.nodes.push(node.clone());
-                } else {
-                    feasible.rejected.push((node.name().to_owned(), status));
-                }
+                take(&mut feasible, at(next + i), status);
             }
             next += round;
         }
