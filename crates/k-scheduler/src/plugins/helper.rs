@@ -29,6 +29,13 @@ pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|t| tolerates(t, taint))
 }
 
+/// The first NoSchedule or NoExecute taint of `taints` that `tolerations`
+/// do not tolerate (kube's `FindMatchingUntoleratedTaint` for the hard
+/// effects).
+pub fn untolerated_hard_taint<'a>(taints: &'a [Taint], tolerations: &[Toleration]) -> Option<&'a Taint> {
+    taints.iter().filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute").find(|t| !tolerated(tolerations, t))
+}
+
 fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
     let values = &requirement.values;
     match requirement.operator.as_str() {

@@ -118,24 +118,52 @@ impl Plugin for NodeVolumeLimits {
     }
 }
 
+/// The [`CycleState`] key of the pod's own volumes, worked out once in
+/// PreFilter (they do not depend on the node).
+const STATE_KEY: &str = "PreFilterNodeVolumeLimits";
+
+#[derive(Clone, Debug)]
+struct PodVolumes(Result<Volumes, Status>);
+
 impl PreFilterPlugin for NodeVolumeLimits {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &[Arc<NodeInfo>]) -> (Option<PreFilterResult>, Status) {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &[Arc<NodeInfo>],
+    ) -> (Option<PreFilterResult>, Status) {
         let uses_claims =
             pod.pod.spec.volumes.iter().any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some());
-        (None, if uses_claims { Status::success() } else { Status::skip() })
+        if !uses_claims {
+            return (None, Status::skip());
+        }
+        let mut volumes = Volumes::new();
+        let result = self.attachable_volumes(&pod.pod, true, &mut volumes).map(|()| volumes);
+        state.write(STATE_KEY, PodVolumes(result));
+        (None, Status::success())
     }
 }
 
 impl FilterPlugin for NodeVolumeLimits {
-    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         if pod.pod.spec.volumes.is_empty() {
             return Status::success();
         }
+        let computed;
+        let new_volumes = match state.read::<PodVolumes>(STATE_KEY) {
+            Some(PodVolumes(Ok(volumes))) => volumes,
+            Some(PodVolumes(Err(status))) => return status.clone(),
+            // Filter called on its own (without PreFilter): work them out here.
+            None => {
+                let mut volumes = Volumes::new();
+                if let Err(status) = self.attachable_volumes(&pod.pod, true, &mut volumes) {
+                    return status;
+                }
+                computed = volumes;
+                &computed
+            }
+        };
         let csi_node = self.handle.listers.csi_nodes.get(node.name());
-        let mut new_volumes = Volumes::new();
-        if let Err(status) = self.attachable_volumes(&pod.pod, true, &mut new_volumes) {
-            return status;
-        }
         if new_volumes.is_empty() {
             return Status::success();
         }
@@ -150,12 +178,12 @@ impl FilterPlugin for NodeVolumeLimits {
             }
         }
         let mut attached_count: HashMap<&str, i64> = HashMap::new();
-        for (volume, driver) in &attached {
-            new_volumes.remove(volume);
+        for driver in attached.values() {
             *attached_count.entry(driver).or_default() += 1;
         }
+        // The pod's volumes already attached to the node count once.
         let mut new_count: HashMap<&str, i64> = HashMap::new();
-        for driver in new_volumes.values() {
+        for (_, driver) in new_volumes.iter().filter(|(volume, _)| !attached.contains_key(*volume)) {
             *new_count.entry(driver).or_default() += 1;
         }
         let exceeded = new_count.iter().any(|(driver, count)| {

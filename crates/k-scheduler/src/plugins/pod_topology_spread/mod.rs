@@ -40,7 +40,7 @@ use k_api_types::validation::qualified_name_errors;
 use serde_json::Value;
 
 use crate::framework::{ExtensionPoints, Handle, Listers, NodeInfo, Plugin, PodInfo};
-use crate::plugins::helper::tolerated;
+use crate::plugins::helper::untolerated_hard_taint;
 use crate::plugins::node_affinity::required_matches;
 
 /// Its name.
@@ -237,10 +237,7 @@ impl Constraint {
         if self.honor_node_affinity && !required_matches(pod, node) {
             return false;
         }
-        !(self.honor_node_taints
-            && node.node.spec.taints.iter().any(|t| {
-                (t.effect == "NoSchedule" || t.effect == "NoExecute") && !tolerated(&pod.pod.spec.tolerations, t)
-            }))
+        !(self.honor_node_taints && untolerated_hard_taint(&node.node.spec.taints, &pod.pod.spec.tolerations).is_some())
     }
 }
 
@@ -320,11 +317,11 @@ fn default_selector(pod: &Pod, listers: &Listers) -> Selector {
     selector
 }
 
-/// Whether the node has every constraint's topology key.
 /// Matching pods per domain (topology value), hashed with foldhash: these
 /// maps are filled for every node in every cycle.
 pub(super) type DomainCounts = std::collections::HashMap<String, i64, foldhash::fast::RandomState>;
 
+/// Whether the node has every constraint's topology key.
 fn has_all_keys(node: &NodeInfo, constraints: &[Constraint]) -> bool {
     constraints.iter().all(|c| node.node.metadata.labels.get(c.topology_key.as_str()).is_some())
 }

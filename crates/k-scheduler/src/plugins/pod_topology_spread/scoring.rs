@@ -48,7 +48,6 @@ impl PodTopologySpread {
     ) -> PreScoreState {
         let mut ignored = HashSet::new();
         let mut counts: Vec<DomainCounts> = vec![DomainCounts::default(); constraints.len()];
-        let mut sizes = vec![0_usize; constraints.len()];
         for node in feasible {
             if require_all_keys && !has_all_keys(node, &constraints) {
                 ignored.insert(node.name().to_owned());
@@ -59,17 +58,15 @@ impl PodTopologySpread {
                     continue; // counted per node in Score
                 }
                 let value = node.node.metadata.labels.get(c.topology_key.as_str()).cloned().unwrap_or_default();
-                if let std::collections::hash_map::Entry::Vacant(e) = counts[i].entry(value) {
-                    e.insert(0);
-                    sizes[i] += 1;
-                }
+                counts[i].entry(value).or_insert(0);
             }
         }
         let weights = constraints
             .iter()
-            .zip(&sizes)
-            .map(|(c, size)| {
-                let size = if c.topology_key == LABEL_HOSTNAME { feasible.len() - ignored.len() } else { *size };
+            .zip(&counts)
+            .map(|(c, domains)| {
+                let size =
+                    if c.topology_key == LABEL_HOSTNAME { feasible.len() - ignored.len() } else { domains.len() };
                 topology_normalizing_weight(size)
             })
             .collect();

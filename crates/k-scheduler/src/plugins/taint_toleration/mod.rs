@@ -7,7 +7,7 @@ use crate::framework::{
     CycleState, FilterPlugin, MAX_NODE_SCORE, NodeInfo, NodeScore, Plugin, PodInfo, ScorePlugin, Status,
     default_normalize_score,
 };
-use crate::plugins::helper::{tolerated, tolerates};
+use crate::plugins::helper::{tolerates, untolerated_hard_taint};
 
 /// Its name.
 pub const NAME: &str = "TaintToleration";
@@ -24,14 +24,7 @@ impl Plugin for TaintToleration {
 
 impl FilterPlugin for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let untolerated = node
-            .node
-            .spec
-            .taints
-            .iter()
-            .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-            .find(|t| !tolerated(&pod.pod.spec.tolerations, t));
-        match untolerated {
+        match untolerated_hard_taint(&node.node.spec.taints, &pod.pod.spec.tolerations) {
             None => Status::success(),
             Some(taint) => Status::unresolvable(format!(
                 "node(s) had untolerated taint {{{}: {}}}",

@@ -140,20 +140,10 @@ impl PreFilterPlugin for VolumeZone {
 }
 
 impl FilterPlugin for VolumeZone {
-    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        if pod.pod.spec.volumes.is_empty() {
-            return Status::success();
-        }
-        let computed;
-        let topologies = match state.read::<StateData>(STATE_KEY) {
-            Some(data) => &data.0,
-            None => match self.pod_topologies(pod) {
-                Ok(t) => {
-                    computed = t;
-                    &computed
-                }
-                Err(status) => return status,
-            },
+    fn filter(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Status {
+        // PreFilter wrote the state, or answered Skip (then Filter does not run).
+        let Some(StateData(topologies)) = state.read::<StateData>(STATE_KEY) else {
+            return Status::error(format!("reading {STATE_KEY:?} from cycleState: not found")).from_plugin(NAME);
         };
         let labels = &node.node.metadata.labels;
         if !TOPOLOGY_LABELS.iter().any(|key| labels.contains_key(*key)) {
