@@ -285,11 +285,12 @@ fn validate_csi_node_spec(spec: &CSINodeSpec, errs: &mut ErrorList) {
                 errs.push(FieldError::duplicate(&keys.index(j), key));
             }
         }
-        if let Some(count) = driver.allocatable.as_ref().and_then(|a| a.count)
-            && count < 0
-        {
-            let count_path = path.child("allocatable").child("count");
-            errs.push(FieldError::invalid(&count_path, count, "must be greater than or equal to 0"));
+        if let Some(count) = driver.allocatable.as_ref().and_then(|a| a.count) {
+            crate::apps::v1::common::validate_nonnegative(
+                i64::from(count),
+                &path.child("allocatable").child("count"),
+                errs,
+            );
         }
     }
 }
