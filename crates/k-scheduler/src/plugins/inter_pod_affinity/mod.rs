@@ -177,6 +177,25 @@ pub fn factory(args: Option<&Value>, handle: &Handle) -> Result<Arc<dyn Extensio
 /// No labels: what the incoming pod's (namespace-merged) terms are matched with.
 static NO_LABELS: SortedMap<String, String> = SortedMap::new();
 
+/// Adds `delta` to `map[key][value]` and returns the new count; the keys
+/// are allocated only for a new entry (this runs for every counted pod).
+fn add_count(map: &mut HashMap<String, HashMap<String, i64>>, key: &str, value: &str, delta: i64) -> i64 {
+    let values = match map.get_mut(key) {
+        Some(values) => values,
+        None => map.entry(key.to_owned()).or_default(),
+    };
+    match values.get_mut(value) {
+        Some(count) => {
+            *count += delta;
+            *count
+        }
+        None => {
+            values.insert(value.to_owned(), delta);
+            delta
+        }
+    }
+}
+
 /// Counts by topology key and value; entries that fall to zero are removed,
 /// so an empty map means nothing was counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -186,10 +205,9 @@ impl TopologyCounts {
     /// Adds `delta` to the domain of `node` for `key`, if the node has the label.
     fn update(&mut self, node: &NodeInfo, key: &str, delta: i64) {
         let Some(value) = node.node.metadata.labels.get(key) else { return };
-        let values = self.0.entry(key.to_owned()).or_default();
-        let count = values.entry(value.clone()).or_default();
-        *count += delta;
-        if *count == 0 {
+        if add_count(&mut self.0, key, value, delta) == 0
+            && let Some(values) = self.0.get_mut(key)
+        {
             values.remove(value);
             if values.is_empty() {
                 self.0.remove(key);

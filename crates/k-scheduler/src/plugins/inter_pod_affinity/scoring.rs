@@ -43,7 +43,7 @@ impl Scores<'_> {
         if term.matches(pod, labels)
             && let Some(value) = node.node.metadata.labels.get(term.topology_key.as_str())
         {
-            *map.entry(term.topology_key.clone()).or_default().entry(value.clone()).or_default() += weight;
+            super::add_count(map, &term.topology_key, value, weight);
         }
     }
 
