@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the test suite uses, as "package:command-it-provides".
 # (Grows as issues add tests against real components: etcd, CNI plugins, …)
-PACKAGES=("etcd-server:etcd" "protobuf-compiler:protoc")
+PACKAGES=("etcd-server:etcd" "protobuf-compiler:protoc" "containernetworking-plugins:/usr/lib/cni/bridge"
+          "iptables:iptables-restore" "iproute2:ip")
 
 missing=()
 for entry in "${PACKAGES[@]}"; do

@@ -1,10 +1,18 @@
-//! k's node networking (issue 8, in progress): so far the CNI vocabulary
-//! in [`types`] — network configuration lists, plugin configurations with
-//! unknown keys kept, results converted between CNI 0.3.x/0.4.0 and
-//! 1.0.0/1.1.0, the spec's errors and VERSION negotiation.
-//!
-//! The plan (the `NetworkPlugin` trait, the plugin-binary skeleton, the
-//! libcni-like executor, host-local compatible IPAM, pod networks and the
-//! service proxy) is in `docs/netplugin/design.md`.
+//! k's node networking (issue 8, in progress). See `docs/netplugin/design.md`.
 
+pub mod exec;
+pub mod ipam;
+pub mod iproute;
+pub mod netns;
+#[cfg(feature = "proxy")]
+pub mod node;
+pub mod plugin;
+pub mod pod;
+#[cfg(feature = "proxy")]
+pub mod proxy;
+pub mod skel;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod types;
+
+pub use plugin::{Attachment, GcAttachment, NetworkPlugin};

@@ -14,7 +14,9 @@ use super::{CniError, Dns, ErrorCode, Version};
 #[serde(rename_all = "camelCase")]
 pub struct PluginConf {
     /// The plugin binary's name (`bridge`, `host-local`, …).
-    #[serde(rename = "type")]
+    /// (Absent on stdin is tolerated, as the reference plugins do; lists
+    /// refuse plugins without one.)
+    #[serde(rename = "type", default)]
     pub type_: String,
     /// The network's name (the executor copies the list's in).
     #[serde(default, skip_serializing_if = "String::is_empty")]
