@@ -265,6 +265,22 @@ pub fn route_del(ns: &NetNs, dst: &str) -> Result<(), IpError> {
     }
 }
 
+/// Deletes the route to `dst` only if it carries route protocol `proto`
+/// (gone is fine), leaving a same-prefix route someone else made alone.
+pub fn route_del_proto(ns: &NetNs, dst: &str, proto: u8) -> Result<(), IpError> {
+    let proto = proto.to_string();
+    match ip_in(ns, &["route", "del", dst, "proto", &proto]) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let wanted = normalize_prefix(dst);
+            match routes(ns, Some(proto.parse().unwrap_or(0))) {
+                Ok(present) if !present.iter().any(|r| r.dst == wanted) => Ok(()),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct RouteJson {
     dst: Option<String>,

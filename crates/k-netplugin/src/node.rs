@@ -50,6 +50,9 @@ pub struct HostGwConfig {
     pub conf_dir: PathBuf,
     /// The route protocol number marking k's routes.
     pub route_protocol: u8,
+    /// How often the controller reconciles even without a Node change
+    /// (routes someone removed come back; failures are retried).
+    pub resync: std::time::Duration,
 }
 
 impl HostGwConfig {
@@ -65,6 +68,7 @@ impl HostGwConfig {
             data_dir: PathBuf::from("/var/lib/cni/networks"),
             conf_dir: PathBuf::from("/etc/cni/net.d"),
             route_protocol: ROUTE_PROTOCOL,
+            resync: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -98,9 +102,20 @@ pub fn node_internal_ip(node: &Node) -> Option<String> {
     addresses.iter().find(|a| a.type_ == "InternalIP").or_else(|| addresses.first()).map(|a| a.address.clone())
 }
 
-fn pod_cidr(node: &Node) -> Option<String> {
+/// The node's `InternalIP` of the same family as `cidr`.
+fn internal_ip_for(node: &Node, cidr: &str) -> Option<String> {
+    let v6 = cidr.contains(':');
+    let addresses = &node.status.as_ref()?.addresses;
+    addresses.iter().find(|a| a.type_ == "InternalIP" && a.address.contains(':') == v6).map(|a| a.address.clone())
+}
+
+/// The node's pod ranges: `spec.podCIDRs`, else `spec.podCIDR`.
+fn pod_cidrs(node: &Node) -> Vec<String> {
     let spec = &node.spec;
-    spec.pod_cidr.clone().filter(|c| !c.is_empty()).or_else(|| spec.pod_cidrs.first().cloned())
+    if !spec.pod_cidrs.is_empty() {
+        return spec.pod_cidrs.clone();
+    }
+    spec.pod_cidr.iter().filter(|c| !c.is_empty()).cloned().collect()
 }
 
 impl HostGwNode {
@@ -114,9 +129,19 @@ impl HostGwNode {
         &self.config
     }
 
-    /// The conflist for a node whose pod range is `pod_cidr`.
-    pub fn conflist(&self, pod_cidr: &str) -> NetworkConfigList {
+    /// The conflist for a node whose pod ranges are `pod_cidrs` (one
+    /// address per family: dual-stack nodes get one range set and one
+    /// default route per family).
+    pub fn conflist(&self, pod_cidrs: &[String]) -> NetworkConfigList {
         let c = &self.config;
+        let ranges: Vec<_> = pod_cidrs.iter().map(|cidr| json!([{"subnet": cidr}])).collect();
+        let mut routes = Vec::new();
+        if pod_cidrs.iter().any(|c| !c.contains(':')) {
+            routes.push(json!({"dst": "0.0.0.0/0"}));
+        }
+        if pod_cidrs.iter().any(|c| c.contains(':')) {
+            routes.push(json!({"dst": "::/0"}));
+        }
         let text = json!({
             "cniVersion": "1.0.0",
             "name": c.network_name,
@@ -130,8 +155,8 @@ impl HostGwNode {
                     "ipam": {
                         "type": c.ipam_type,
                         "dataDir": c.data_dir,
-                        "ranges": [[{"subnet": pod_cidr}]],
-                        "routes": [{"dst": "0.0.0.0/0"}]
+                        "ranges": ranges,
+                        "routes": routes
                     }
                 },
                 {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
@@ -142,11 +167,11 @@ impl HostGwNode {
     }
 
     /// Writes the conflist to `<conf_dir>/10-<network>.conflist`.
-    pub fn write_conflist(&self, pod_cidr: &str) -> Result<PathBuf, HostGwError> {
+    pub fn write_conflist(&self, pod_cidrs: &[String]) -> Result<PathBuf, HostGwError> {
         let path = self.config.conf_dir.join(format!("10-{}.conflist", self.config.network_name));
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(&self.config.conf_dir)?;
-            let text = serde_json::to_vec_pretty(&self.conflist(pod_cidr)).map_err(std::io::Error::other)?;
+            let text = serde_json::to_vec_pretty(&self.conflist(pod_cidrs)).map_err(std::io::Error::other)?;
             let tmp = path.with_extension("tmp");
             std::fs::write(&tmp, text)?;
             std::fs::rename(&tmp, &path)
@@ -155,34 +180,46 @@ impl HostGwNode {
         Ok(path)
     }
 
-    /// The routes this node should have: every other node's podCIDR via
-    /// its InternalIP.
+    /// The routes this node should have: every other node's podCIDRs, each
+    /// via its InternalIP of the same family.
     pub fn desired_routes(&self, nodes: &[Arc<Node>]) -> BTreeMap<String, String> {
         nodes
             .iter()
             .filter(|n| n.metadata.name != self.config.node_name)
-            .filter_map(|n| Some((pod_cidr(n)?, node_internal_ip(n)?)))
+            .flat_map(|n| {
+                pod_cidrs(n)
+                    .into_iter()
+                    .filter_map(|cidr| Some((internal_ip_for(n, &cidr)?, cidr)))
+                    .map(|(ip, cidr)| (cidr, ip))
+            })
             .collect()
     }
 
     /// Installs `desired` (replacing changed routes) and removes k's routes
-    /// that are not in it. Returns how many routes were added or changed
-    /// and how many removed.
+    /// that are not in it. A prefix already routed by someone else (another
+    /// route protocol) is left alone and reported. Returns how many routes
+    /// were added or changed and how many removed.
     pub fn apply_routes(&self, desired: &BTreeMap<String, String>) -> Result<(usize, usize), HostGwError> {
         let ns = &self.config.netns;
         let proto = self.config.route_protocol;
-        let current: BTreeMap<String, Option<String>> =
+        let ours: BTreeMap<String, Option<String>> =
             iproute::routes(ns, Some(proto))?.into_iter().map(|r| (r.dst, r.via)).collect();
+        let foreign: Vec<String> =
+            iproute::routes(ns, None)?.into_iter().filter(|r| !ours.contains_key(&r.dst)).map(|r| r.dst).collect();
         let mut changed = 0;
         for (dst, via) in desired {
-            if current.get(dst).and_then(|v| v.as_deref()) != Some(via.as_str()) {
+            if foreign.contains(dst) {
+                tracing::warn!(node = %self.config.node_name, %dst, "a route to this pod range exists already and is not k's: left alone");
+                continue;
+            }
+            if ours.get(dst).and_then(|v| v.as_deref()) != Some(via.as_str()) {
                 iproute::route_replace(ns, dst, via, Some(proto))?;
                 changed += 1;
             }
         }
         let mut removed = 0;
-        for dst in current.keys().filter(|d| !desired.contains_key(*d)) {
-            iproute::route_del(ns, dst)?;
+        for dst in ours.keys().filter(|d| !desired.contains_key(*d)) {
+            iproute::route_del_proto(ns, dst, proto)?;
             removed += 1;
         }
         Ok((changed, removed))
@@ -195,9 +232,10 @@ impl HostGwNode {
     }
 
     /// The controller: watches Nodes through `api`; writes the conflist
-    /// when this node has a podCIDR, and keeps the routes to the others.
-    /// Publishes each reconciled route table on `routes` (for tests and
-    /// status). Runs until `shutdown` resolves.
+    /// when this node has a podCIDR, and keeps the routes to the others,
+    /// reconciling on every Node change and every `resync` (failures are
+    /// logged and retried). Publishes each reconciled route table on
+    /// `routes` (for tests and status). Runs until `shutdown` resolves.
     pub async fn run(
         self,
         api: Arc<dyn ObjectApi>,
@@ -210,16 +248,26 @@ impl HostGwNode {
         let mut changes = Box::pin(informer.subscribe());
         let store = informer.store();
         tokio::pin!(shutdown);
-        let mut written: Option<String> = None;
-        store.wait_until_synced().await;
+        tokio::select! {
+            () = &mut shutdown => {
+                factory.shutdown();
+                return Ok(());
+            }
+            () = store.wait_until_synced() => {}
+        }
+        let mut written: Option<Vec<String>> = None;
+        let mut tick = tokio::time::interval(self.config.resync);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let nodes = store.state();
-            if let Some(own) = nodes.iter().find(|n| n.metadata.name == self.config.node_name)
-                && let Some(cidr) = pod_cidr(own)
-                && written.as_deref() != Some(cidr.as_str())
-            {
-                self.write_conflist(&cidr)?;
-                written = Some(cidr);
+            if let Some(own) = nodes.iter().find(|n| n.metadata.name == self.config.node_name) {
+                let cidrs = pod_cidrs(own);
+                if !cidrs.is_empty() && written.as_ref() != Some(&cidrs) {
+                    match self.write_conflist(&cidrs) {
+                        Ok(_) => written = Some(cidrs),
+                        Err(e) => tracing::warn!(node = %self.config.node_name, error = %e, "host-gw conflist"),
+                    }
+                }
             }
             let desired = self.desired_routes(&nodes);
             match self.apply_routes(&desired) {
@@ -230,6 +278,7 @@ impl HostGwNode {
             }
             tokio::select! {
                 () = &mut shutdown => break,
+                _ = tick.tick() => {}
                 change = changes.next() => if change.is_none() { break },
             }
             // Take every change that is already queued before reconciling.

@@ -124,18 +124,23 @@ impl PodNetwork {
         &self.executor
     }
 
-    /// Creates the pod's namespace and attaches it; undone on failure.
+    /// Creates the pod's namespace (or uses the one that exists) and
+    /// attaches it. A failure is undone: DEL on both networks, and the
+    /// namespace removed if this call created it.
     pub async fn setup(&self, pod: &PodSandbox) -> Result<PodAttachment, PodNetworkError> {
         let ns_error = |source| PodNetworkError::Netns { name: pod.netns_name.clone(), source };
-        let netns = match NetNs::open(&pod.netns_name) {
-            Ok(ns) => ns,
-            Err(_) => NetNs::create(&pod.netns_name).map_err(ns_error)?,
+        let (netns, created) = match NetNs::open(&pod.netns_name) {
+            Ok(ns) => (ns, false),
+            Err(_) => (NetNs::create(&pod.netns_name).map_err(ns_error)?, true),
         };
         match self.attach(pod, &netns).await {
             Ok(attachment) => Ok(attachment),
             Err(e) => {
                 // Best effort: the error to report is the setup's.
-                let _ = self.teardown(pod).await;
+                let released = self.detach(pod, Some(&netns)).await.is_none();
+                if created && released {
+                    let _ = netns.delete();
+                }
                 Err(e)
             }
         }
@@ -178,13 +183,26 @@ impl PodNetwork {
         Ok(())
     }
 
-    /// DELs both networks (node network first) and removes the namespace.
-    /// Repeating it, or running it after a failed setup, is fine.
+    /// DELs both networks (node network first), then removes the
+    /// namespace. Repeating it, or running it after a failed setup, is fine.
+    /// When a DEL fails the namespace is kept, so a retry can still clean up
+    /// inside it (as containerd does).
     pub async fn teardown(&self, pod: &PodSandbox) -> Result<(), PodNetworkError> {
         let netns = NetNs::open(&pod.netns_name).ok();
+        if let Some(error) = self.detach(pod, netns.as_ref()).await {
+            return Err(error);
+        }
+        match netns.map(|ns| ns.delete()) {
+            Some(Err(source)) => Err(PodNetworkError::Netns { name: pod.netns_name.clone(), source }),
+            _ => Ok(()),
+        }
+    }
+
+    /// DEL on both networks; the first error, if any.
+    async fn detach(&self, pod: &PodSandbox, netns: Option<&NetNs>) -> Option<PodNetworkError> {
         let conf = |ifname: &str, caps: bool| RuntimeConf {
             container_id: pod.id.clone(),
-            netns: netns.as_ref().map(NetNs::path),
+            netns: netns.map(NetNs::path),
             ifname: ifname.into(),
             args: pod.args(),
             capability_args: if caps { pod.capability_args.clone() } else { Map::new() },
@@ -195,11 +213,6 @@ impl PodNetwork {
                 first_error.get_or_insert(PodNetworkError::Plugin { network: list.name.clone(), source });
             }
         }
-        if let Some(ns) = netns
-            && let Err(source) = ns.delete()
-        {
-            first_error.get_or_insert(PodNetworkError::Netns { name: pod.netns_name.clone(), source });
-        }
-        first_error.map_or(Ok(()), Err)
+        first_error
     }
 }

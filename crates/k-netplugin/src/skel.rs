@@ -201,6 +201,15 @@ async fn execute<P: NetworkPlugin + ?Sized>(
     let at = attachment(command, env)?;
     let conf: PluginConf = serde_json::from_slice(stdin)
         .map_err(|e| CniError::new(ErrorCode::Decode, format!("error unmarshalling network config: {e}")))?;
+    // The network's name, as the reference plugins check it (before the
+    // version).
+    if conf.name.is_empty() {
+        return Err(CniError::new(ErrorCode::InvalidNetworkConfig, "missing network name"));
+    }
+    if !valid_container_id(&conf.name) {
+        return Err(CniError::new(ErrorCode::InvalidNetworkConfig, "invalid characters found in network name")
+            .with_details(conf.name.clone()));
+    }
     // A configuration without a version is 0.1.0's, which k does not speak.
     let version_text = if conf.cni_version.is_empty() { "0.1.0" } else { conf.cni_version.as_str() };
     let version: Version = version_text.parse()?;
@@ -327,6 +336,11 @@ mod tests {
             go(&full("ADD"), json!({"cniVersion": "9.9.9", "name": "n", "type": "fixed"})).await.error_json().unwrap();
         assert_eq!((e.code, e.msg.as_str()), (1, "incompatible CNI versions"));
         assert!(e.details.starts_with("config is \"9.9.9\", plugin supports [\"0.3.0\""), "{}", e.details);
+        let e = go(&full("ADD"), json!({"cniVersion": "9.9.9", "type": "fixed"})).await.error_json().unwrap();
+        assert_eq!((e.code, e.msg.as_str()), (7, "missing network name"), "the name is checked before the version");
+        let e =
+            go(&full("DEL"), json!({"cniVersion": "1.0.0", "name": "-n", "type": "fixed"})).await.error_json().unwrap();
+        assert_eq!((e.code, e.msg.as_str(), e.details.as_str()), (7, "invalid characters found in network name", "-n"));
         let e = go(&full("ADD"), json!({"name": "n", "type": "fixed"})).await.error_json().unwrap();
         assert_eq!(e.code, 1, "no version is 0.1.0");
         let mut bad = full("ADD");

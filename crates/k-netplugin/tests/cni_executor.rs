@@ -104,7 +104,12 @@ async fn the_reference_plugins_give_twenty_pods_working_distinct_addresses() {
     assert_eq!(raw["netns"], format!("/run/netns/{}", sb0.netns_name));
     assert_eq!(raw["cniArgs"][0], json!(["IgnoreUnknown", "1"]));
     let config = base64::engine::general_purpose::STANDARD.decode(raw["config"].as_str().unwrap()).unwrap();
-    assert_eq!(NetworkConfigList::from_bytes(&config).unwrap(), list);
+    assert_eq!(config, list.raw, "the list's own bytes, as libcni stores them");
+    assert!(raw.get("capabilityArgs").is_none(), "pod 0 had no capability arguments");
+    let with_ports: Value =
+        serde_json::from_slice(&std::fs::read(exec.cache().path("ktest", &sandboxes[2].0.id, "eth0")).unwrap())
+            .unwrap();
+    assert_eq!(with_ports["capabilityArgs"]["portMappings"][0]["hostPort"], 18080);
     assert_eq!(raw["result"]["cniVersion"], "1.0.0");
     assert!(raw["result"]["ips"][0]["address"].as_str().unwrap().starts_with("10.99.0."));
 
@@ -288,4 +293,46 @@ async fn a_skeleton_plugin_chains_with_the_reference_bridge() {
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(calls.lines().any(|l| l == "status STATUS"), "{calls}");
     assert!(calls.lines().any(|l| l == "status GC 0"), "{calls}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_hangs_is_killed_at_the_timeout() {
+    let mut net = TestNet::new();
+    let node = net.netns();
+    let path = cni_path(&net);
+    let slow = path[0].join("k-slow");
+    std::fs::write(
+        &slow,
+        "#!/bin/sh\nif [ \"$CNI_COMMAND\" = VERSION ]; then echo '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"1.0.0\"]}'; exit 0; fi\necho $$ > \"$0.pid\"\nexec sleep 30\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let exec = Executor::new(path, net.dir().join("cache"))
+        .with_host_netns(&node)
+        .unwrap()
+        .with_timeout(std::time::Duration::from_millis(500));
+    let list =
+        NetworkConfigList::from_bytes(br#"{"cniVersion": "1.0.0", "name": "slow", "plugins": [{"type": "k-slow"}]}"#)
+            .unwrap();
+    let pod = net.netns();
+    let started = std::time::Instant::now();
+    let err = exec.add(&list, &RuntimeConf::new("s1", pod.path(), "eth0")).await.unwrap_err();
+    assert!(
+        matches!(&err, k_netplugin::exec::ExecError::Timeout { plugin, command, .. } if plugin == "k-slow" && command == "ADD"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "gave up at the timeout");
+    assert_eq!(err.code(), 5);
+    let pid: i32 = std::fs::read_to_string(slow.with_extension("pid")).unwrap().trim().parse().unwrap();
+    // The killed plugin is gone (reaped, or at most a zombie for a moment).
+    let mut gone = false;
+    for _ in 0..50 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if status.is_empty() || status.contains("State:\tZ") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the plugin process {pid} was killed");
 }

@@ -43,6 +43,7 @@ fn start_node(net: &TestNet, api: Arc<dyn ObjectApi>, name: &str, ns: NetNs) -> 
     config.conf_dir = net.dir().join(name).join("net.d");
     config.data_dir = net.dir().join(name).join("ipam");
     config.ipam_type = "k-host-local".into();
+    config.resync = Duration::from_millis(500);
     let conf_dir = config.conf_dir.clone();
     let (tx, routes) = watch::channel(BTreeMap::new());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -92,6 +93,17 @@ async fn pods_on_different_nodes_talk_by_pod_ip_without_nat() {
     assert_eq!(installed.len(), 1);
     assert_eq!((installed[0].dst.as_str(), installed[0].via.as_deref()), ("10.244.2.0/24", Some("192.168.77.2")));
     assert_eq!(iproute::sysctl_get(&host1, "net.ipv4.ip_forward").unwrap(), "1");
+    // A route removed behind the controller's back comes back at the next resync.
+    iproute::route_del(&host1, "10.244.2.0/24").unwrap();
+    let mut restored = false;
+    for _ in 0..100 {
+        if iproute::routes(&host1, Some(ROUTE_PROTOCOL)).unwrap().len() == 1 {
+            restored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(restored, "the resync put the route back");
 
     // Each node's pods, attached with the conflist its controller wrote.
     let cni_path = cni_path(&net);

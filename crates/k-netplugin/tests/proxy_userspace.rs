@@ -275,15 +275,32 @@ async fn userspace_proxy_balances_pins_follows_endpoints_and_serves_node_ports_a
     let mut held = held.expect("one of three round-robin connections reaches backend-2");
     assert_eq!(echo(&mut held, "before").await, "before");
     let on_two = pinned.iter().find(|(_, b)| *b == "backend-2").map(|(k, _)| *k).unwrap();
-    for name in ["web", "sticky"] {
+    // A UDP client on a fixed port whose session goes to backend-2.
+    let mut fixed = None;
+    for _ in 0..3 {
+        let socket = node.run(|| std::net::UdpSocket::bind("0.0.0.0:0")).unwrap().unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let socket = tokio::net::UdpSocket::from_std(socket).unwrap();
+        if udp_ask(&socket, "who").await == "backend-2" {
+            fixed = Some(socket);
+            break;
+        }
+    }
+    let fixed = fixed.expect("one of three UDP sessions reaches backend-2");
+    assert_eq!(udp_ask(&fixed, "again").await, "backend-2", "a UDP session keeps its endpoint");
+    for name in ["web", "sticky", "dns"] {
         let mut s = slices.get(&format!("{name}-abc")).await.unwrap();
         s.endpoints.retain(|e| e.addresses[0] != backend_ip(2));
         slices.update(&s).await.unwrap();
     }
     synced(&status, "backend-2 removed", |s| {
-        ready(s, "web", Protocol::Tcp) == Some(2) && ready(s, "sticky", Protocol::Tcp) == Some(2)
+        ready(s, "web", Protocol::Tcp) == Some(2)
+            && ready(s, "sticky", Protocol::Tcp) == Some(2)
+            && ready(s, "dns", Protocol::Udp) == Some(2)
     })
     .await;
+    let moved = udp_ask(&fixed, "after").await;
+    assert!(moved == "backend-1" || moved == "backend-3", "the fixed-port UDP client moved off backend-2: {moved}");
     let counts = hits(&node, web_addr, None, 20).await;
     assert_eq!(
         counts,
@@ -323,4 +340,17 @@ async fn userspace_proxy_balances_pins_follows_endpoints_and_serves_node_ports_a
     for server in &servers {
         server.abort();
     }
+}
+
+/// Sends `payload` from `socket` to the dns service and returns the backend
+/// that answered (resending every second, for 10 s).
+async fn udp_ask(socket: &tokio::net::UdpSocket, payload: &str) -> String {
+    let mut buf = [0u8; 512];
+    for _ in 0..10 {
+        socket.send_to(payload.as_bytes(), addr(DNS_IP, 53)).await.unwrap();
+        if let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_secs(1), socket.recv_from(&mut buf)).await {
+            return backend_of(String::from_utf8_lossy(&buf[..n]).trim());
+        }
+    }
+    panic!("no UDP answer to {payload:?}");
 }

@@ -4,7 +4,7 @@
 //! cargo build --release -p k-netplugin --bins --examples
 //! target/release/examples/netplugin-bench cni [rounds]
 //! target/release/examples/netplugin-bench proxy [seconds]
-//! target/release/examples/netplugin-bench iptables
+//! target/release/examples/netplugin-bench iptables [limit-seconds]
 //! ```
 //!
 //! - `cni`: ADD+DEL latency of the reference `bridge` with k's IPAM
@@ -120,6 +120,38 @@ async fn cni(rounds: usize) {
         r50.as_secs_f64() / o50.as_secs_f64(),
         r99.as_secs_f64() / o99.as_secs_f64()
     );
+    // The IPAM plugins alone (what differs between the two chains above).
+    let ipam_only = |ipam: &str, subnet: &str| {
+        let text = json!({"cniVersion": "1.0.0", "name": format!("ipam-{ipam}"), "plugins": [{
+            "type": ipam, "ipam": {"type": ipam, "dataDir": work.join("ipam"), "ranges": [[{"subnet": subnet}]]}}]});
+        NetworkConfigList::from_bytes(text.to_string().as_bytes()).expect("list")
+    };
+    let (ours, theirs) = (ipam_only("k-host-local", "10.203.0.0/16"), ipam_only("host-local", "10.204.0.0/16"));
+    let mut samples: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..=rounds {
+        for (i, l) in [&ours, &theirs].into_iter().enumerate() {
+            let rt = RuntimeConf::new(format!("i{round}"), pod.path(), "eth0");
+            let start = Instant::now();
+            exec.add(l, &rt).await.expect("ADD");
+            exec.del(l, &rt).await.expect("DEL");
+            if round > 0 {
+                samples[i].push(start.elapsed());
+            }
+        }
+    }
+    for s in &mut samples {
+        s.sort();
+    }
+    let (o50, o99) = (percentile(&samples[0], 0.5), percentile(&samples[0], 0.99));
+    let (r50, r99) = (percentile(&samples[1], 0.5), percentile(&samples[1], 0.99));
+    println!("IPAM alone (ADD+DEL through the executor), {rounds} rounds interleaved");
+    println!("  k-host-local: p50 {:.2} ms  p99 {:.2} ms", ms(o50), ms(o99));
+    println!("  host-local:   p50 {:.2} ms  p99 {:.2} ms", ms(r50), ms(r99));
+    println!(
+        "  ratio (reference / k): p50 {:.2}x  p99 {:.2}x",
+        r50.as_secs_f64() / o50.as_secs_f64(),
+        r99.as_secs_f64() / o99.as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(&work);
 }
 
@@ -131,9 +163,9 @@ fn main() {
     match what {
         "cni" => runtime.block_on(cni(n.unwrap_or(200))),
         "proxy" => runtime.block_on(proxy_bench::proxy(n.unwrap_or(5))),
-        "iptables" => runtime.block_on(proxy_bench::iptables()),
+        "iptables" => runtime.block_on(proxy_bench::iptables(Duration::from_secs(n.unwrap_or(120) as u64))),
         _ => {
-            eprintln!("usage: netplugin-bench cni [rounds] | proxy [seconds] | iptables");
+            eprintln!("usage: netplugin-bench cni [rounds] | proxy [seconds] | iptables [limit-seconds]");
             std::process::exit(2);
         }
     }

@@ -102,7 +102,12 @@ impl ResultCache {
         entry.kind = CACHE_KIND.into();
         let bytes = serde_json::to_vec(&entry).map_err(|e| fail(e.to_string()))?;
         // Write a sibling and rename it over, so readers never see half a file.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        // A hidden sibling unique to this write (ids and interface names may
+        // hold dots, so the name is built, not derived by extension).
+        let tmp = self.results_dir().join(format!(".{file_name}.{}.{n}.tmp", std::process::id()));
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -160,6 +165,10 @@ impl ResultCache {
         };
         let mut entries = Vec::new();
         for file in read.flatten() {
+            // Hidden files are writes in progress (or left by a crash).
+            if file.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             let Ok(bytes) = fs::read(file.path()) else { continue };
             let Ok(entry) = serde_json::from_slice::<CacheEntry>(&bytes) else { continue };
             if entry.kind == CACHE_KIND && container_id.is_none_or(|id| id == entry.container_id) {

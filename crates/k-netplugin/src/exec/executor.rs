@@ -231,14 +231,23 @@ impl Executor {
                 supported.retain(|v| theirs.contains(v));
             }
         }
-        let version =
-            negotiate(&list.versions(), &supported).map_err(|e| {
-                ExecError::Config(e.with_details(format!(
-                    "network {:?}: {}",
-                    list.name, "no version both the list and its plugins speak"
-                )))
-            })?;
+        let version = negotiate(&list.versions(), &supported).map_err(|e| {
+            let details =
+                format!("network {:?}: no version both the list and its plugins speak: {}", list.name, e.details);
+            ExecError::Config(e.with_details(details))
+        })?;
         Ok((version, resolved))
+    }
+
+    /// Checks the container id and interface name as libcni does (code 4).
+    fn validate(rt: &RuntimeConf) -> Result<(), ExecError> {
+        if !crate::skel::valid_container_id(&rt.container_id) {
+            return Err(ExecError::Config(
+                CniError::new(ErrorCode::InvalidEnvironment, "invalid characters in containerID")
+                    .with_details(rt.container_id.clone()),
+            ));
+        }
+        crate::skel::check_ifname(&rt.ifname).map_err(ExecError::Config)
     }
 
     fn attachment(&self, rt: &RuntimeConf) -> Attachment {
@@ -325,6 +334,7 @@ impl Executor {
     /// `prevResult`, and caches the last. Returns it in the list's chosen
     /// version.
     pub async fn add(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<CniResult, ExecError> {
+        Self::validate(rt)?;
         let (version, resolved) = self.prepare(list).await?;
         let at = self.attachment(rt);
         let mut prev: Option<Value> = None;
@@ -338,7 +348,7 @@ impl Executor {
         last.cni_version = version.to_string();
         let entry = CacheEntry {
             container_id: rt.container_id.clone(),
-            config: serde_json::to_vec(list).unwrap_or_default(),
+            config: if list.raw.is_empty() { serde_json::to_vec(list).unwrap_or_default() } else { list.raw.clone() },
             ifname: rt.ifname.clone(),
             network_name: list.name.clone(),
             netns: rt.netns.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
@@ -368,6 +378,7 @@ impl Executor {
     /// repeated), then drops the cache entry. The first failure stops it
     /// and keeps the entry, so the DEL can be retried.
     pub async fn del(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), ExecError> {
+        Self::validate(rt)?;
         let (version, resolved) = self.prepare(list).await?;
         let at = self.attachment(rt);
         let prev = if version >= Version::V0_4 { self.cached_result(list, rt, version).unwrap_or(None) } else { None };
@@ -381,6 +392,7 @@ impl Executor {
     /// CHECK (0.4.0 and later; nothing when `disableCheck`): runs the chain
     /// in order with the cached result as `prevResult`.
     pub async fn check(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), ExecError> {
+        Self::validate(rt)?;
         let (version, resolved) = self.prepare(list).await?;
         if version < Version::V0_4 {
             return Err(ExecError::Config(CniError::new(
@@ -460,10 +472,10 @@ impl Executor {
                     }
                     Resolved::Binary(p) => {
                         let mut conf = conf.clone();
-                        conf.extra.insert(
-                            "cni.dev/valid-attachments".into(),
-                            serde_json::to_value(valid).unwrap_or_default(),
-                        );
+                        let valid = serde_json::to_value(valid).unwrap_or_default();
+                        // libcni sends the list under both names the spec has used.
+                        conf.extra.insert("cni.dev/valid-attachments".into(), valid.clone());
+                        conf.extra.insert("cni.dev/attachments".into(), valid);
                         let stdin = serde_json::to_vec(&conf).unwrap_or_default();
                         p.invoke("GC", &stdin, None, &self.cni_path).await.map(drop)
                     }

@@ -153,7 +153,9 @@ impl NetworkPlugin for ExternalPlugin {
     async fn gc(&self, conf: &PluginConf, valid: &[GcAttachment], path: &[PathBuf]) -> Result<(), CniError> {
         let mut conf = conf.clone();
         let list = serde_json::to_value(valid).map_err(|e| CniError::new(ErrorCode::Decode, e.to_string()))?;
-        conf.extra.insert("cni.dev/valid-attachments".into(), list);
+        // libcni sends the list under both names the spec has used.
+        conf.extra.insert("cni.dev/valid-attachments".into(), list.clone());
+        conf.extra.insert("cni.dev/attachments".into(), list);
         self.invoke("GC", &stdin_of(&conf)?, None, path).await.map(drop).map_err(to_cni)
     }
 }

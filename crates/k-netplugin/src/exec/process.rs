@@ -72,25 +72,34 @@ async fn run_process(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| ExecError::io(format!("starting {shown}"), e))?;
-    if let Some(mut pipe) = child.stdin.take() {
-        // A plugin may exit without reading stdin (VERSION); a broken pipe
-        // is then not an error.
-        match pipe.write_all(&stdin).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(e) => return Err(ExecError::io(format!("writing {shown}'s stdin"), e)),
+    // Feed stdin while the output is collected, all under the timeout: a
+    // plugin that never reads its stdin, or fills its stderr first, cannot
+    // stall the call.
+    let pipe = child.stdin.take();
+    let feed = async move {
+        if let Some(mut pipe) = pipe {
+            // A plugin may exit without reading stdin (VERSION): a broken
+            // pipe is then not an error.
+            match pipe.write_all(&stdin).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(e),
+            }
+        } else {
+            Ok(())
         }
-    }
-    let wait = child.wait_with_output();
-    let output = match timeout {
-        Some(limit) => match tokio::time::timeout(limit, wait).await {
-            Ok(output) => output,
+    };
+    let both = async { tokio::join!(feed, child.wait_with_output()) };
+    let (fed, output) = match timeout {
+        Some(limit) => match tokio::time::timeout(limit, both).await {
+            Ok(done) => done,
             // Dropping the future drops the child, which kills it.
             Err(_) => return Ok(None),
         },
-        None => wait.await,
-    }
-    .map_err(|e| ExecError::io(format!("waiting for {shown}"), e))?;
+        None => both.await,
+    };
+    fed.map_err(|e| ExecError::io(format!("writing {shown}'s stdin"), e))?;
+    let output = output.map_err(|e| ExecError::io(format!("waiting for {shown}"), e))?;
     Ok(Some(ExecOutput { success: output.status.success(), stdout: output.stdout, stderr: output.stderr }))
 }
 

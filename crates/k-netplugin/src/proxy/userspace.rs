@@ -127,6 +127,11 @@ impl PortRuntime {
     fn failed(&self, client: IpAddr, endpoint: SocketAddr) {
         self.balancer.lock().unwrap_or_else(PoisonError::into_inner).failed(client, endpoint);
     }
+
+    /// Whether `endpoint` still serves this port.
+    fn has_endpoint(&self, endpoint: SocketAddr) -> bool {
+        self.balancer.lock().unwrap_or_else(PoisonError::into_inner).endpoints.contains(&endpoint)
+    }
 }
 
 /// What every relay task needs.
@@ -495,6 +500,8 @@ async fn relay_tcp(mut conn: TcpStream, client: SocketAddr, port: Arc<PortRuntim
 #[derive(Debug)]
 struct Session {
     upstream: UdpSocket,
+    /// The endpoint the upstream socket is connected to.
+    endpoint: SocketAddr,
     /// Milliseconds since the context's epoch of the last datagram either way.
     last: AtomicU64,
 }
@@ -534,6 +541,20 @@ async fn serve_udp(socket: Arc<UdpSocket>, port: Arc<PortRuntime>, ctx: Arc<Cont
             }
         };
         let existing = sessions.lock().unwrap_or_else(PoisonError::into_inner).get(&client).cloned();
+        // A session whose endpoint left the service is dropped, so a client
+        // that keeps sending (a resolver on a fixed port) moves on; its reply
+        // task ends when it next wakes up.
+        let existing = match existing {
+            Some(session) if !port.has_endpoint(session.endpoint) => {
+                let mut map = sessions.lock().unwrap_or_else(PoisonError::into_inner);
+                if map.get(&client).is_some_and(|s| Arc::ptr_eq(s, &session)) {
+                    map.remove(&client);
+                }
+                session.last.store(0, Ordering::Relaxed);
+                None
+            }
+            other => other,
+        };
         let session = match existing {
             Some(session) => session,
             None => {
@@ -559,7 +580,7 @@ async fn open_session(client: SocketAddr, port: &PortRuntime, ctx: &Context) -> 
         tried.push(endpoint);
         match ctx.sockets.udp_upstream(endpoint).await {
             Ok(upstream) => {
-                let session = Session { upstream, last: AtomicU64::new(millis_since(ctx.epoch)) };
+                let session = Session { upstream, endpoint, last: AtomicU64::new(millis_since(ctx.epoch)) };
                 return Some(Arc::new(session));
             }
             Err(e) => {

@@ -70,6 +70,10 @@ pub struct NetworkConfigList {
     /// Every other key, kept.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The bytes the list was read from (empty when built in code); the
+    /// executor caches these, as libcni does.
+    #[serde(skip)]
+    pub raw: Vec<u8>,
 }
 
 fn invalid(msg: impl Into<String>) -> CniError {
@@ -105,6 +109,8 @@ impl NetworkConfigList {
             }
         };
         list.validate()?;
+        let mut list = list;
+        list.raw = bytes.to_vec();
         Ok(list)
     }
 

@@ -37,8 +37,9 @@ pub enum ErrorCode {
 #[serde(rename_all = "camelCase")]
 #[error("CNI error {code}: {msg}{}", if details.is_empty() { String::new() } else { format!(" ({details})") })]
 pub struct CniError {
-    /// The version of this answer.
-    #[serde(default)]
+    /// The version of this answer (left out when empty, as the reference
+    /// plugins do for errors found before the version is known).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cni_version: String,
     /// The code (see [`ErrorCode`]; 100+ are the plugin's own).
     pub code: u32,

@@ -38,7 +38,7 @@ pub mod restore;
 pub mod sync;
 
 pub use render::{Chain, PortRules, RenderOptions, SharedRules, render_port, render_shared};
-pub use restore::{Iptables, TableInput};
+pub use restore::{Backend, Iptables, TableInput};
 pub use sync::IptablesProxier;
 
 #[cfg(test)]

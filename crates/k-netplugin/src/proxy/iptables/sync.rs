@@ -182,6 +182,12 @@ impl IptablesProxier {
         self
     }
 
+    /// Runs the binaries of `backend` (default: the system's `iptables`).
+    pub fn with_backend(mut self, backend: super::restore::Backend) -> Self {
+        self.iptables = self.iptables.with_backend(backend);
+        self
+    }
+
     /// Runs no command: syncs only plan, and [`Self::last_restore_input`]
     /// shows what would have been written.
     pub fn dry_run(mut self) -> Self {
