@@ -24,6 +24,7 @@
 //! `default-features = false` needs neither. The guide is
 //! `docs/netplugin/netplugin.md`, the design `docs/netplugin/design.md`.
 
+pub mod cri;
 pub mod exec;
 pub mod ipam;
 pub mod iproute;
