@@ -78,6 +78,45 @@ fn our_bin_dir() -> PathBuf {
     dir
 }
 
+/// ADD+DEL of `lists[0]` (k) and `lists[1]` (the reference), interleaved
+/// round by round after one warm-up round, then p50/p99 and the ratio.
+async fn compare(
+    exec: &Executor,
+    pod: &NetNs,
+    lists: [&NetworkConfigList; 2],
+    rounds: usize,
+    title: &str,
+    labels: [&str; 2],
+    attachment: impl Fn(usize, usize) -> (String, String),
+) {
+    let mut samples: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..=rounds {
+        for (i, l) in lists.into_iter().enumerate() {
+            let (id, ifname) = attachment(round, i);
+            let rt = RuntimeConf::new(id, pod.path(), ifname);
+            let start = Instant::now();
+            exec.add(l, &rt).await.expect("ADD");
+            exec.del(l, &rt).await.expect("DEL");
+            if round > 0 {
+                samples[i].push(start.elapsed());
+            }
+        }
+    }
+    for s in &mut samples {
+        s.sort();
+    }
+    let (o50, o99) = (percentile(&samples[0], 0.5), percentile(&samples[0], 0.99));
+    let (r50, r99) = (percentile(&samples[1], 0.5), percentile(&samples[1], 0.99));
+    println!("{title}, {rounds} rounds interleaved");
+    println!("  {:<22} p50 {:.2} ms  p99 {:.2} ms", format!("{}:", labels[0]), ms(o50), ms(o99));
+    println!("  {:<22} p50 {:.2} ms  p99 {:.2} ms", format!("{}:", labels[1]), ms(r50), ms(r99));
+    println!(
+        "  ratio (reference / k): p50 {:.2}x  p99 {:.2}x",
+        r50.as_secs_f64() / o50.as_secs_f64(),
+        r99.as_secs_f64() / o99.as_secs_f64()
+    );
+}
+
 async fn cni(rounds: usize) {
     let mut spaces = Spaces::default();
     let node = spaces.create("node");
@@ -94,32 +133,11 @@ async fn cni(rounds: usize) {
     let ours = list("k-host-local", "kb-ours", "10.201.0.0/16");
     let theirs = list("host-local", "kb-ref", "10.202.0.0/16");
     let pod = spaces.create("pod");
-    let mut samples: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-    // One warm-up round each (the bridge is created on the first ADD).
-    for round in 0..=rounds {
-        for (i, l) in [&ours, &theirs].into_iter().enumerate() {
-            let rt = RuntimeConf::new(format!("c{round}"), pod.path(), format!("eth{i}"));
-            let start = Instant::now();
-            exec.add(l, &rt).await.expect("ADD");
-            exec.del(l, &rt).await.expect("DEL");
-            if round > 0 {
-                samples[i].push(start.elapsed());
-            }
-        }
-    }
-    for s in &mut samples {
-        s.sort();
-    }
-    let (o50, o99) = (percentile(&samples[0], 0.5), percentile(&samples[0], 0.99));
-    let (r50, r99) = (percentile(&samples[1], 0.5), percentile(&samples[1], 0.99));
-    println!("CNI ADD+DEL, bridge + IPAM, {rounds} rounds interleaved");
-    println!("  bridge + k-host-local: p50 {:.2} ms  p99 {:.2} ms", ms(o50), ms(o99));
-    println!("  bridge + host-local:   p50 {:.2} ms  p99 {:.2} ms", ms(r50), ms(r99));
-    println!(
-        "  ratio (reference / k): p50 {:.2}x  p99 {:.2}x",
-        r50.as_secs_f64() / o50.as_secs_f64(),
-        r99.as_secs_f64() / o99.as_secs_f64()
-    );
+    let labels = ["bridge + k-host-local", "bridge + host-local"];
+    compare(&exec, &pod, [&ours, &theirs], rounds, "CNI ADD+DEL, bridge + IPAM", labels, |round, i| {
+        (format!("c{round}"), format!("eth{i}"))
+    })
+    .await;
     // The IPAM plugins alone (what differs between the two chains above).
     let ipam_only = |ipam: &str, subnet: &str| {
         let text = json!({"cniVersion": "1.0.0", "name": format!("ipam-{ipam}"), "plugins": [{
@@ -127,31 +145,11 @@ async fn cni(rounds: usize) {
         NetworkConfigList::from_bytes(text.to_string().as_bytes()).expect("list")
     };
     let (ours, theirs) = (ipam_only("k-host-local", "10.203.0.0/16"), ipam_only("host-local", "10.204.0.0/16"));
-    let mut samples: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-    for round in 0..=rounds {
-        for (i, l) in [&ours, &theirs].into_iter().enumerate() {
-            let rt = RuntimeConf::new(format!("i{round}"), pod.path(), "eth0");
-            let start = Instant::now();
-            exec.add(l, &rt).await.expect("ADD");
-            exec.del(l, &rt).await.expect("DEL");
-            if round > 0 {
-                samples[i].push(start.elapsed());
-            }
-        }
-    }
-    for s in &mut samples {
-        s.sort();
-    }
-    let (o50, o99) = (percentile(&samples[0], 0.5), percentile(&samples[0], 0.99));
-    let (r50, r99) = (percentile(&samples[1], 0.5), percentile(&samples[1], 0.99));
-    println!("IPAM alone (ADD+DEL through the executor), {rounds} rounds interleaved");
-    println!("  k-host-local: p50 {:.2} ms  p99 {:.2} ms", ms(o50), ms(o99));
-    println!("  host-local:   p50 {:.2} ms  p99 {:.2} ms", ms(r50), ms(r99));
-    println!(
-        "  ratio (reference / k): p50 {:.2}x  p99 {:.2}x",
-        r50.as_secs_f64() / o50.as_secs_f64(),
-        r99.as_secs_f64() / o99.as_secs_f64()
-    );
+    let labels = ["k-host-local", "host-local"];
+    compare(&exec, &pod, [&ours, &theirs], rounds, "IPAM alone (ADD+DEL through the executor)", labels, |round, _| {
+        (format!("i{round}"), "eth0".into())
+    })
+    .await;
     let _ = std::fs::remove_dir_all(&work);
 }
 

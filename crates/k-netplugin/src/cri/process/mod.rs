@@ -608,6 +608,14 @@ impl ContainerEntry {
     }
 }
 
+impl ProcessRuntime {
+    /// The ids of sandbox `id`'s containers.
+    fn containers_of(&self, id: &str) -> Vec<String> {
+        let state = self.inner.lock();
+        state.containers.iter().filter(|(_, c)| c.sandbox_id == id).map(|(cid, _)| cid.clone()).collect()
+    }
+}
+
 #[async_trait]
 impl RuntimeService for ProcessRuntime {
     async fn version(&self) -> CriResult<VersionResponse> {
@@ -674,10 +682,7 @@ impl RuntimeService for ProcessRuntime {
     async fn stop_pod_sandbox(&self, id: &str) -> CriResult<()> {
         let Some(lock) = self.sandbox_lock(id) else { return Ok(()) };
         let _guard = lock.lock().await;
-        let containers: Vec<String> = {
-            let state = self.inner.lock();
-            state.containers.iter().filter(|(_, c)| c.sandbox_id == id).map(|(cid, _)| cid.clone()).collect()
-        };
+        let containers = self.containers_of(id);
         for cid in containers {
             self.stop_container_inner(&cid, Duration::ZERO).await?;
         }
@@ -705,10 +710,7 @@ impl RuntimeService for ProcessRuntime {
         self.stop_pod_sandbox(id).await?;
         let Some(lock) = self.sandbox_lock(id) else { return Ok(()) };
         let _guard = lock.lock().await;
-        let containers: Vec<String> = {
-            let state = self.inner.lock();
-            state.containers.iter().filter(|(_, c)| c.sandbox_id == id).map(|(cid, _)| cid.clone()).collect()
-        };
+        let containers = self.containers_of(id);
         for cid in containers {
             self.remove_container_locked(&cid).await?;
         }
