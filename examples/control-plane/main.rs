@@ -12,7 +12,10 @@
 //! (k-scheduler, the default profile or `--scheduler-config`), under leader
 //! election so that several control planes can share one etcd. `--help`
 //! lists the options (in-memory store, etcd, addresses, security, the
-//! insecure port, the scheduler).
+//! insecure port, the scheduler). Nodes run in the same process: one
+//! simulated node by default (`--nodes N` for more, `--nodes 0` for none),
+//! and with `--process-node NAME` (root) a real node that runs pods as
+//! processes on this machine; `kubectl logs` reads their logs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -134,6 +137,22 @@ struct Options {
     /// `--bind-address`, at `/metrics` (0: off).
     #[arg(long, default_value_t = 0)]
     scheduler_metrics_port: u16,
+    /// Simulated nodes to run in this process (k-node agents on the fake
+    /// runtime, named `sim-node-<i>`): pods bound to them go through the
+    /// whole kubelet sequence without running anything.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// Run a real node named NAME on this machine (root): pods bound to it
+    /// run as processes in their own network namespace (CNI bridge
+    /// `k-cni0`), with images mapped to the host's filesystem.
+    #[arg(long, value_name = "NAME")]
+    process_node: Option<String>,
+    /// The process node's pod CIDR.
+    #[arg(long, default_value = "10.244.0.0/24")]
+    process_node_pod_cidr: String,
+    /// Where the reference CNI plugins are (the process node's network).
+    #[arg(long, default_value = "/usr/lib/cni")]
+    cni_bin_dir: PathBuf,
 }
 
 #[tokio::main]
@@ -186,14 +205,16 @@ async fn run(options: Options) -> Result<(), String> {
         .map_err(|e| format!("creating the system priority classes: {e}"))?;
     let security = security(&options, api.clone()).await?;
     store.add_admission(security.escalation_guard());
+    let logs = Arc::new(k_node::logs::ApiLogSource::new(api.clone()));
     let config = ServerConfig {
+        log_source: Some(logs.clone()),
         max_requests_inflight: options.max_requests_inflight,
         external_address: addr.to_string(),
         ..ServerConfig::default()
     };
     let mut secure = config.clone();
     security.configure(&mut secure);
-    let server = ApiServer::new(api, secure);
+    let server = ApiServer::new(api.clone(), secure);
     let host = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
     let server_url = format!("https://{host}");
     write_kubeconfig(&options.write_kubeconfig, &server_url, &credentials)?;
@@ -243,6 +264,12 @@ async fn run(options: Options) -> Result<(), String> {
         }));
         println!("scheduler metrics at http://{addr}/metrics");
     }
+    if let Some(ca) = &credentials.ca {
+        use base64::Engine;
+        let pem = base64::engine::general_purpose::STANDARD.decode(ca).unwrap_or_default();
+        tokio::spawn(publish_root_ca(api.clone(), String::from_utf8_lossy(&pem).into_owned()));
+    }
+    let node_tasks = nodes(&options, api.clone(), &logs, &stopped)?;
     let scheduling = scheduler.map(|scheduler| {
         let mut stopped = stopped.clone();
         tokio::spawn(scheduler.run(async move {
@@ -259,6 +286,9 @@ async fn run(options: Options) -> Result<(), String> {
     if let Some(scheduling) = scheduling {
         let _ = scheduling.await;
     }
+    for task in node_tasks {
+        let _ = task.await;
+    }
     match serving.await {
         Ok(Ok(())) => {
             println!("k control plane stopped");
@@ -267,6 +297,101 @@ async fn run(options: Options) -> Result<(), String> {
         Ok(Err(e)) => Err(format!("serving: {e}")),
         Err(e) => Err(format!("serving: {e}")),
     }
+}
+
+/// The simulated nodes and the process node, as `--nodes` and
+/// `--process-node` say; their logs are served through `logs`.
+fn nodes(
+    options: &Options,
+    api: Arc<dyn k_store::ObjectApi>,
+    logs: &Arc<k_node::logs::ApiLogSource>,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let mut tasks = Vec::new();
+    let until = |stopped: &tokio::sync::watch::Receiver<bool>| {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    if options.nodes > 0 {
+        let source = logs.clone();
+        let sim = k_node::sim::SimulatedNodes::new(api.clone(), options.nodes)
+            .on_start(move |agent| source.add_node(agent.name(), agent.logs()));
+        println!("{} simulated node(s): {}", options.nodes, sim.names().join(", "));
+        tasks.push(tokio::spawn(sim.run(until(stopped))));
+    }
+    if let Some(name) = &options.process_node {
+        if !running_as_root() {
+            return Err(format!("--process-node {name} needs root (network namespaces, cgroups)"));
+        }
+        let root = options.data_dir.join("nodes").join(name);
+        let list = serde_json::json!({"cniVersion": "1.0.0", "name": "k-pod-network", "plugins": [
+            {"type": "bridge", "bridge": "k-cni0", "isGateway": true, "ipMasq": true,
+             "ipam": {"type": "host-local", "dataDir": root.join("ipam"),
+                      "ranges": [[{"subnet": options.process_node_pod_cidr}]],
+                      "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "portmap", "capabilities": {"portMappings": true}}
+        ]});
+        let list = k_netplugin::types::NetworkConfigList::from_bytes(list.to_string().as_bytes())
+            .map_err(|e| format!("the process node's network: {e}"))?;
+        let executor = k_netplugin::exec::Executor::new(vec![options.cni_bin_dir.clone()], root.join("cni-cache"));
+        let images = Arc::new(k_netplugin::cri::image::HostImages::new());
+        let mut config = k_netplugin::cri::process::ProcessRuntimeConfig::new(root.join("runtime"), images.clone());
+        config.network = Some(k_netplugin::pod::PodNetwork::new(executor, list));
+        let runtime = Arc::new(
+            k_netplugin::cri::process::ProcessRuntime::new(config).map_err(|e| format!("the process runtime: {e}"))?,
+        );
+        let mut node = k_node::NodeConfig::new(name.clone());
+        node.root_dir = root.join("agent");
+        node.pod_cidr = Some(options.process_node_pod_cidr.clone());
+        node.runtime_version = "k-process".into();
+        let agent = k_node::NodeAgent::new(api, runtime.clone(), images, node).with_host_pressure();
+        logs.add_node(name.clone(), agent.logs());
+        println!("process node {name}: pods in {}", options.process_node_pod_cidr);
+        let stop = until(stopped);
+        tasks.push(tokio::spawn(async move {
+            agent.run(stop).await;
+            // The process runtime keeps no state across restarts: its
+            // pods stop with the control plane (and start again with it).
+            if let Err(e) = runtime.shutdown().await {
+                tracing::warn!("stopping the process node's pods: {e}");
+            }
+        }));
+    }
+    Ok(tasks)
+}
+
+/// Keeps the ConfigMap `kube-root-ca.crt` (the cluster's CA, which every
+/// pod's service-account volume mounts) in every namespace, as
+/// kube-controller-manager's root-ca-cert-publisher does.
+async fn publish_root_ca(api: Arc<dyn k_store::ObjectApi>, ca: String) {
+    use k_api_types::core::v1::ConfigMap;
+    let namespaces: Api<Namespace> = Api::with_client(api.clone(), None);
+    loop {
+        if let Ok(list) = namespaces.list(&Default::default()).await {
+            for ns in list.items.iter().filter(|n| n.metadata.deletion_timestamp.is_none()) {
+                let maps: Api<ConfigMap> = Api::with_client(api.clone(), Some(ns.metadata.name.clone()));
+                if matches!(maps.get_opt("kube-root-ca.crt").await, Ok(None)) {
+                    let mut map = ConfigMap::named("kube-root-ca.crt");
+                    map.metadata.namespace.clone_from(&ns.metadata.name);
+                    map.data.insert("ca.crt".into(), ca.clone());
+                    if let Err(e) = maps.create(&map).await
+                        && !e.is_already_exists()
+                    {
+                        tracing::warn!("publishing kube-root-ca.crt in {}: {e}", ns.metadata.name);
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
+/// Whether this process runs as root (effective uid 0).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2)) == Some("0"))
 }
 
 /// Authentication (certificates, token file, service-account tokens,

@@ -21,8 +21,15 @@ pub struct NodeConfig {
     pub pod_cidr: Option<String>,
     /// The agent's directory (pod data, logs).
     pub root_dir: PathBuf,
-    /// How often the Node's status is written (`--node-status-update-frequency`).
+    /// How often the Node's status is computed
+    /// (`--node-status-update-frequency`, 10 s); it is written when it
+    /// changed, or when `node_status_report_frequency` passed since the
+    /// last write.
     pub node_status_update_frequency: Duration,
+    /// How often an unchanged status is written anyway
+    /// (`--node-status-report-frequency`, 5 min: the Lease is the
+    /// heartbeat).
+    pub node_status_report_frequency: Duration,
     /// The Lease's duration.
     pub lease_duration: Duration,
     /// How often the Lease is renewed.
@@ -50,6 +57,7 @@ impl NodeConfig {
             pod_cidr: None,
             root_dir: PathBuf::from("/var/lib/k-node"),
             node_status_update_frequency: Duration::from_secs(10),
+            node_status_report_frequency: Duration::from_secs(300),
             lease_duration: Duration::from_secs(40),
             lease_renew_interval: Duration::from_secs(10),
             pod_manifest_path: None,

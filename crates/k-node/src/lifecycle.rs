@@ -1,7 +1,8 @@
 //! Container lifecycle hooks (postStart, preStop) and graceful stops.
 //!
 //! A hook is an exec (through the runtime's ExecSync), an httpGet or
-//! tcpSocket (through the [`NetworkProber`]), or a sleep. preStop runs
+//! tcpSocket (through a [`Prober`], normally the
+//! [`NetworkProber`](crate::probes::NetworkProber)), or a sleep. preStop runs
 //! before the stop signal and counts against the grace period: the
 //! container then gets what is left of it (at least 2 s, as the kubelet
 //! gives) before SIGKILL.
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use k_api_types::core::v1::{Container, LifecycleHandler, Probe};
 use k_netplugin::cri::{CriResult, RuntimeService};
 
-use crate::probes::{NetworkProber, ProbeOutcome, Prober};
+use crate::probes::{ProbeOutcome, Prober};
 
 /// The least time a container gets after its preStop hook.
 pub const MIN_GRACE_AFTER_HOOK: Duration = Duration::from_secs(2);
@@ -25,7 +26,7 @@ pub async fn run_hook(
     id: &str,
     pod_ip: Option<IpAddr>,
     runtime: &dyn RuntimeService,
-    prober: &NetworkProber,
+    prober: &dyn Prober,
     timeout: Duration,
 ) -> Result<(), String> {
     if let Some(sleep) = &hook.sleep {
@@ -60,7 +61,7 @@ pub async fn stop_gracefully(
     id: &str,
     pod_ip: Option<IpAddr>,
     runtime: &dyn RuntimeService,
-    prober: &NetworkProber,
+    prober: &dyn Prober,
     grace: Duration,
 ) -> CriResult<Option<String>> {
     let started = Instant::now();
@@ -86,6 +87,7 @@ mod tests {
     use k_netplugin::cri::{ContainerConfig, ContainerMetadata, ContainerState, ImageSpec, PodSandboxConfig};
 
     use super::*;
+    use crate::probes::NetworkProber;
 
     #[tokio::test]
     async fn pre_stop_runs_before_the_stop_and_hooks_report_failures() {

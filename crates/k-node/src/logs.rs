@@ -150,6 +150,224 @@ pub fn follow_log(
     .filter(|chunk| std::future::ready(!matches!(chunk, Ok(bytes) if bytes.is_empty())))
 }
 
+/// Why a container's log cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// No such container (or no earlier instance for `previous`).
+    #[error("{0}")]
+    NotFound(String),
+    /// The runtime failed.
+    #[error("container runtime: {0}")]
+    Runtime(#[from] k_netplugin::cri::CriError),
+    /// The file could not be read.
+    #[error("reading the log: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a `pods/log` request asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogRequest {
+    /// The container's name in the pod.
+    pub container: String,
+    /// Keep streaming new lines until the container exits.
+    pub follow: bool,
+    /// The previous instance (the one before a restart).
+    pub previous: bool,
+    /// Only the last N lines.
+    pub tail_lines: Option<usize>,
+    /// Prefix each line with its timestamp.
+    pub timestamps: bool,
+}
+
+/// One node's container logs, found through the runtime by the pod
+/// labels its agent gives containers: what the API server's `pods/log`
+/// reads (through an adapter to its `LogSource`; the control-plane example
+/// has one).
+#[derive(Clone)]
+pub struct NodeLogs {
+    runtime: std::sync::Arc<dyn k_netplugin::cri::RuntimeService>,
+    poll: Duration,
+}
+
+impl std::fmt::Debug for NodeLogs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeLogs").finish_non_exhaustive()
+    }
+}
+
+impl NodeLogs {
+    /// Logs of the containers `runtime` runs.
+    pub fn new(runtime: std::sync::Arc<dyn k_netplugin::cri::RuntimeService>) -> Self {
+        NodeLogs { runtime, poll: Duration::from_millis(200) }
+    }
+
+    /// The instance of container `request.container` of pod
+    /// `namespace/pod`: the newest, or the one before it for `previous`.
+    pub async fn find(
+        &self,
+        namespace: &str,
+        pod: &str,
+        request: &LogRequest,
+    ) -> Result<k_netplugin::cri::ContainerStatus, LogError> {
+        use crate::pods::actions::{CONTAINER_NAME_LABEL, POD_NAME_LABEL, POD_NAMESPACE_LABEL, restart_count};
+        let selector = k_netplugin::cri::Labels::from([
+            (POD_NAMESPACE_LABEL.to_owned(), namespace.to_owned()),
+            (POD_NAME_LABEL.to_owned(), pod.to_owned()),
+            (CONTAINER_NAME_LABEL.to_owned(), request.container.clone()),
+        ]);
+        let filter = k_netplugin::cri::ContainerFilter { label_selector: selector, ..Default::default() };
+        let mut instances = Vec::new();
+        for c in self.runtime.list_containers(&filter).await? {
+            match self.runtime.container_status(&c.id).await {
+                Ok(status) => instances.push(status),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        instances.sort_by_key(|c| std::cmp::Reverse((c.created_at, restart_count(c))));
+        let index = usize::from(request.previous);
+        instances.into_iter().nth(index).ok_or_else(|| {
+            LogError::NotFound(if request.previous {
+                format!("previous terminated container \"{}\" in pod \"{pod}\" not found", request.container)
+            } else {
+                format!("container \"{}\" in pod \"{pod}\" is waiting to start: ContainerCreating", request.container)
+            })
+        })
+    }
+
+    /// The container's output: what was written, and with `follow` every
+    /// new line until the instance exits.
+    pub async fn stream(
+        &self,
+        namespace: &str,
+        pod: &str,
+        request: &LogRequest,
+    ) -> Result<futures::stream::BoxStream<'static, std::io::Result<Vec<u8>>>, LogError> {
+        let instance = self.find(namespace, pod, request).await?;
+        if instance.log_path.is_empty() {
+            return Err(LogError::NotFound(format!("container \"{}\" has no log file", request.container)));
+        }
+        let path = PathBuf::from(&instance.log_path);
+        let options = ReadOptions { tail_lines: request.tail_lines, timestamps: request.timestamps };
+        let running = instance.state == k_netplugin::cri::ContainerState::Running;
+        if !request.follow || !running {
+            let bytes = match read_log(&path, &options) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            return Ok(futures::stream::iter([Ok(bytes)]).boxed());
+        }
+        let runtime = self.runtime.clone();
+        let id = instance.id.clone();
+        let poll = self.poll;
+        let done = async move {
+            loop {
+                match runtime.container_status(&id).await {
+                    Ok(s) if s.state == k_netplugin::cri::ContainerState::Running => {}
+                    _ => return,
+                }
+                tokio::time::sleep(poll).await;
+            }
+        };
+        Ok(follow_log(path, options, poll, done).boxed())
+    }
+}
+
+#[cfg(feature = "apiserver")]
+pub use api_source::ApiLogSource;
+
+#[cfg(feature = "apiserver")]
+mod api_source {
+    use std::collections::HashMap;
+    use std::sync::{Arc, PoisonError, RwLock};
+
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use futures::stream::BoxStream;
+    use k_api_types::core::v1::Pod;
+    use k_apiserver::error::ApiError;
+    use k_apiserver::pods::{LogOptions, LogSource};
+    use k_store::{Api, ObjectApi};
+
+    use super::{LogError, LogRequest, NodeLogs};
+
+    /// The API server's `pods/log` served from node agents in the same
+    /// process: the pod is looked up, and its node's [`NodeLogs`] read.
+    /// Install it as `ServerConfig::log_source`.
+    pub struct ApiLogSource {
+        api: Arc<dyn ObjectApi>,
+        nodes: RwLock<HashMap<String, NodeLogs>>,
+    }
+
+    impl std::fmt::Debug for ApiLogSource {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("ApiLogSource").finish_non_exhaustive()
+        }
+    }
+
+    impl ApiLogSource {
+        /// A source reading pods through `api`, with no nodes yet.
+        pub fn new(api: Arc<dyn ObjectApi>) -> Self {
+            ApiLogSource { api, nodes: RwLock::default() }
+        }
+
+        /// Serves the logs of node `name`.
+        pub fn add_node(&self, name: impl Into<String>, logs: NodeLogs) {
+            self.nodes.write().unwrap_or_else(PoisonError::into_inner).insert(name.into(), logs);
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl LogSource for ApiLogSource {
+        async fn logs(
+            &self,
+            namespace: &str,
+            pod: &str,
+            options: &LogOptions,
+        ) -> Result<BoxStream<'static, Bytes>, ApiError> {
+            let pods: Api<Pod> = Api::with_client(self.api.clone(), Some(namespace.to_owned()));
+            let object = pods.get(pod).await.map_err(|e| {
+                if e.is_not_found() {
+                    ApiError::new(404, "NotFound", format!("pods \"{pod}\" not found"))
+                } else {
+                    ApiError::internal(e.to_string())
+                }
+            })?;
+            let Some(node) = object.spec.node_name.clone().filter(|n| !n.is_empty()) else {
+                return Err(ApiError::bad_request(format!("pod {pod} is not scheduled to a node yet")));
+            };
+            let container = match &options.container {
+                Some(c) => c.clone(),
+                None => object.spec.containers.first().map(|c| c.name.clone()).unwrap_or_default(),
+            };
+            let logs = self.nodes.read().unwrap_or_else(PoisonError::into_inner).get(&node).cloned();
+            let Some(logs) = logs else {
+                return Err(ApiError::new(
+                    503,
+                    "ServiceUnavailable",
+                    format!("no node agent in this process serves node {node}"),
+                ));
+            };
+            let request = LogRequest {
+                container,
+                follow: options.follow,
+                previous: options.previous,
+                tail_lines: options.tail_lines.and_then(|n| usize::try_from(n).ok()),
+                timestamps: options.timestamps,
+            };
+            let stream = logs.stream(namespace, pod, &request).await.map_err(|e| match e {
+                LogError::NotFound(message) => ApiError::bad_request(message),
+                other => ApiError::internal(other.to_string()),
+            })?;
+            Ok(stream
+                .take_while(|item| futures::future::ready(item.is_ok()))
+                .filter_map(|item| futures::future::ready(item.ok().map(Bytes::from)))
+                .boxed())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -228,8 +228,9 @@ impl NodeStatusManager {
         }
     }
 
-    /// Heartbeats until `shutdown`: the Lease every renew interval, the
-    /// status every update frequency or when the health changes. Errors
+    /// Heartbeats until `shutdown`: the Lease every renew interval; the
+    /// status when the health changes (checked every second and every
+    /// update frequency) and at least every report frequency. Errors
     /// are logged and retried at the next tick.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
@@ -241,6 +242,7 @@ impl NodeStatusManager {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         let mut last_health: Option<NodeHealth> = None;
+        let mut last_write: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 () = &mut shutdown => return,
@@ -251,16 +253,25 @@ impl NodeStatusManager {
                 }
                 _ = status_tick.tick() => {
                     let health = self.health().await;
-                    match self.update_status(&health).await {
-                        Ok(_) => last_health = Some(health),
-                        Err(e) => tracing::warn!(node = %self.config.name, error = %e, "updating node status"),
+                    let due = last_write.is_none_or(|t: tokio::time::Instant| t.elapsed() >= self.config.node_status_report_frequency);
+                    if due || last_health.as_ref() != Some(&health) {
+                        match self.update_status(&health).await {
+                            Ok(_) => {
+                                last_health = Some(health);
+                                last_write = Some(tokio::time::Instant::now());
+                            }
+                            Err(e) => tracing::warn!(node = %self.config.name, error = %e, "updating node status"),
+                        }
                     }
                 }
                 _ = health_tick.tick() => {
                     let health = self.health().await;
                     if last_health.as_ref().is_some_and(|h| *h != health) {
                         match self.update_status(&health).await {
-                            Ok(_) => last_health = Some(health),
+                            Ok(_) => {
+                                last_health = Some(health);
+                                last_write = Some(tokio::time::Instant::now());
+                            }
                             Err(e) => tracing::warn!(node = %self.config.name, error = %e, "updating node status"),
                         }
                     }

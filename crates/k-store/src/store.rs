@@ -378,8 +378,14 @@ impl Store {
         if new == old {
             return Ok(old);
         }
-        // A terminating object whose last finalizer was removed is deleted now.
-        if new.metadata.deletion_timestamp.is_some() && new.metadata.finalizers.is_empty() {
+        // A terminating object whose last finalizer was removed is deleted
+        // now, unless it waits out a grace period (a bound pod: its node
+        // agent deletes it once its containers stopped), as Kubernetes'
+        // shouldDeleteDuringUpdate says.
+        if new.metadata.finalizers.is_empty()
+            && old.metadata.deletion_timestamp.is_some()
+            && old.metadata.deletion_grace_period_seconds.is_none_or(|g| g == 0)
+        {
             let key = object_key(&resource, &new.metadata.namespace, &new.metadata.name);
             let (rev, _) =
                 self.backend_delete(&key, Some(kv.mod_revision)).await.map_err(|e| named(e, &resource, &new))?;

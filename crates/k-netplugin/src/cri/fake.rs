@@ -973,6 +973,13 @@ impl FakeRuntime {
         self
     }
 
+    /// Containers with no script of their own (by name or image) follow
+    /// `script` (by default they run until stopped).
+    pub fn with_default_script(mut self, script: Script) -> Self {
+        self.state_mut().default_script = Arc::new(script);
+        self
+    }
+
     /// Containers named `name` follow `script`, whatever their image.
     pub fn with_container_script(mut self, name: &str, script: Script) -> Self {
         self.state_mut().container_scripts.insert(name.to_string(), Arc::new(script));

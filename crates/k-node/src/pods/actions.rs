@@ -24,8 +24,9 @@
 //!   pod ([`PodActions::init_failed`]);
 //! - then every app container is started; an exited one is restarted per
 //!   the restart policy (`Always`; `OnFailure` when its exit code is not 0;
-//!   never with `Never`) once its back-off allows it, else it waits in
-//!   `CrashLoopBackOff`;
+//!   never with `Never`) once its back-off allows it (at once after its
+//!   first failure, then 10 s, 20 s, … up to 5 min: [`BackOff`]), else it
+//!   waits in `CrashLoopBackOff`;
 //! - a running container whose spec hash ([`container_hash`]) changed is
 //!   killed and started again, whatever the policy and the back-off;
 //! - a running container whose liveness probe failed is killed and
@@ -258,14 +259,20 @@ pub fn next_restart_count(runtime: &RuntimePod, name: &str) -> u32 {
 // ---------------------------------------------------------------------------
 
 /// Crash-loop back-off per container (key `<pod uid>/<container name>`,
-/// [`BackOff::key`]): after each failure the container may restart only
-/// after a delay, 10 s doubling to 5 min; a container that ran for 10 min
-/// (twice the maximum) before failing starts over at 10 s.
+/// [`BackOff::key`]), with the kubelet's semantics: the first failure
+/// restarts the container at once (delay 0); after the second it may
+/// restart only 10 s after the failure, then 20 s, 40 s, … capped at
+/// 5 min. A container that ran for 10 min (twice the maximum) before
+/// failing starts over: that failure restarts it at once again, the next
+/// one waits 10 s.
 #[derive(Clone, Debug)]
 pub struct BackOff {
     initial: Duration,
     max: Duration,
     reset_after: Duration,
+    /// The delay after a first failure: none for container restarts,
+    /// `initial` for image pulls.
+    first: Duration,
     entries: BTreeMap<String, BackOffEntry>,
 }
 
@@ -286,15 +293,21 @@ impl Default for BackOff {
 }
 
 impl BackOff {
-    /// The first delay (10 s).
+    /// The first non-zero delay (10 s), after the second failure.
     pub const INITIAL: Duration = Duration::from_secs(10);
     /// The longest delay (5 min).
     pub const MAX: Duration = Duration::from_secs(300);
 
-    /// A back-off starting at `initial`, doubling to `max`, reset after a
-    /// run of `2 × max`.
+    /// A back-off with no delay after the first failure, then `initial`
+    /// doubling to `max`; reset (no delay again) after a run of `2 × max`.
     pub fn new(initial: Duration, max: Duration) -> Self {
-        Self { initial, max, reset_after: max.saturating_mul(2), entries: BTreeMap::new() }
+        Self { initial, max, reset_after: max.saturating_mul(2), first: Duration::ZERO, entries: BTreeMap::new() }
+    }
+
+    /// The kubelet's image-pull back-off: `initial` (10 s) already after
+    /// the first failure, doubling to `max` (5 min).
+    pub fn for_image_pulls() -> Self {
+        Self { first: Self::INITIAL, ..Self::default() }
     }
 
     /// The key of a pod's container.
@@ -309,18 +322,21 @@ impl BackOff {
         (now < until).then_some(until)
     }
 
-    /// The current delay of the container, if it failed before.
+    /// The current delay of the container, if it failed before (zero
+    /// after its first failure or a reset).
     pub fn delay(&self, key: &str) -> Option<Duration> {
         self.entries.get(key).map(|e| e.delay)
     }
 
-    /// The container failed at `at`: the delay starts (10 s), doubles
-    /// (capped), or starts over when the failed instance ran for the reset
-    /// period. A failure no later than the last one recorded is already
-    /// counted and ignored.
+    /// The container failed at `at`: no delay for a first failure, then
+    /// the delay starts (10 s) or doubles (capped); it is zero again when
+    /// the failed instance ran for the reset period. A failure no later
+    /// than the last one recorded is already counted and ignored.
     pub fn record_failure(&mut self, key: &str, at: SystemTime) {
         let Some(entry) = self.entries.get_mut(key) else {
-            let entry = BackOffEntry { delay: self.initial, last_failure: at, running_since: None };
+            // As the kubelet: the first failure restarts at once; the
+            // delay starts with the second.
+            let entry = BackOffEntry { delay: self.first, last_failure: at, running_since: None };
             self.entries.insert(key.to_owned(), entry);
             return;
         };
@@ -329,7 +345,13 @@ impl BackOff {
         }
         let since = entry.running_since.unwrap_or(entry.last_failure);
         let ran_long = at.duration_since(since).is_ok_and(|d| d >= self.reset_after);
-        entry.delay = if ran_long { self.initial } else { entry.delay.saturating_mul(2).min(self.max) };
+        entry.delay = if ran_long {
+            self.first
+        } else if entry.delay.is_zero() {
+            self.initial
+        } else {
+            entry.delay.saturating_mul(2).min(self.max)
+        };
         entry.last_failure = at;
         entry.running_since = None;
     }
@@ -1080,15 +1102,27 @@ mod tests {
                 vec![exited(&pod, "i0", "c1", 0, 1, 2, 0), exited(&pod, "i1", "c2", 0, 3, 4, 1)],
             );
             let mut backoff = BackOff::default();
+            // The first failure: retried at once.
             let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(5));
+            assert!(!a.init_failed && !a.kill_pod);
+            assert!(a.waiting.is_empty(), "{policy}: {a:?}");
+            assert_eq!(a.next_init_container, Some(1), "{policy}");
+            assert_eq!(next_restart_count(&rt, "i1"), 1);
+
+            // The retry fails too: 10 s from its failure.
+            let mut rt = rt;
+            rt.containers.push(exited(&pod, "i1", "c3", 1, 5, 6, 1));
+            let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(7));
             assert!(!a.init_failed && !a.kill_pod);
             assert_eq!(a.next_init_container, None);
             let remaining = Duration::from_secs(9);
             let want = WaitReason::CrashLoopBackOff { delay: BackOff::INITIAL, remaining };
             assert_eq!(a.waiting, [("i1".to_owned(), want)], "{policy}");
-            let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(14));
+            let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(15));
+            assert_eq!(a.next_init_container, None, "{policy}: 1 s left");
+            let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(16));
             assert_eq!(a.next_init_container, Some(1), "{policy}");
-            assert_eq!(next_restart_count(&rt, "i1"), 1);
+            assert_eq!(next_restart_count(&rt, "i1"), 2);
         }
     }
 
@@ -1131,7 +1165,17 @@ mod tests {
         let s = sandbox("s1", 0, true, 0);
         let mut backoff = BackOff::default();
         let mut rt = runtime(vec![s], vec![exited(&pod, "a", "c1", 0, 1, 2, 1)]);
+        // The first failure: restarted at once.
         let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(2));
+        assert!(a.waiting.is_empty() && a.waiting_entries(&pod).is_empty(), "{a:?}");
+        assert_eq!(started(&a), [("a", 1, StartReason::Restart)]);
+        assert!(!a.kill_pod);
+        // Same inputs: same answer (the failure is not counted twice).
+        assert_eq!(compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(2)), a);
+
+        // The restart crashes after 1 s: 10 s this time.
+        rt.containers.push(exited(&pod, "a", "c2", 1, 2, 3, 1));
+        let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(3));
         let want = WaitReason::CrashLoopBackOff { delay: Duration::from_secs(10), remaining: Duration::from_secs(10) };
         assert_eq!(a.waiting, [("a".to_owned(), want)]);
         assert!(a.start.is_empty() && !a.kill_pod, "a crash loop does not take the pod down");
@@ -1140,18 +1184,21 @@ mod tests {
         assert_eq!(entries[0].2, "back-off 10s restarting failed container=a pod=web_default(uid-1)");
 
         // Same inputs: same answer (the failure is not counted twice).
-        assert_eq!(compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(2)), a);
+        assert_eq!(compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(3)), a);
         let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(12));
-        assert_eq!(started(&a), [("a", 1, StartReason::Restart)]);
-
-        // The restart crashes after 1 s: 20 s this time.
-        rt.containers.push(exited(&pod, "a", "c2", 1, 12, 13, 1));
+        let want = WaitReason::CrashLoopBackOff { delay: Duration::from_secs(10), remaining: Duration::from_secs(1) };
+        assert_eq!(a.waiting, [("a".to_owned(), want)]);
         let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(13));
+        assert_eq!(started(&a), [("a", 2, StartReason::Restart)]);
+
+        // That restart crashes after 1 s: 20 s this time.
+        rt.containers.push(exited(&pod, "a", "c3", 2, 13, 14, 1));
+        let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(14));
         let want = WaitReason::CrashLoopBackOff { delay: Duration::from_secs(20), remaining: Duration::from_secs(20) };
         assert_eq!(a.waiting, [("a".to_owned(), want)]);
         assert_eq!(a.waiting_entries(&pod)[0].2, "back-off 20s restarting failed container=a pod=web_default(uid-1)");
-        let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(33));
-        assert_eq!(started(&a), [("a", 2, StartReason::Restart)]);
+        let a = compute_pod_actions(&pod, &rt, &mut backoff, &none(), at(34));
+        assert_eq!(started(&a), [("a", 3, StartReason::Restart)]);
     }
 
     #[test]
@@ -1162,20 +1209,27 @@ mod tests {
         assert_eq!(b.next_allowed(&key, at(0)), None);
         let mut t = 0;
         let mut delays = Vec::new();
-        for _ in 0..8 {
+        assert_eq!(b.delay(&key), None);
+        for _ in 0..9 {
             b.record_failure(&key, at(t));
             let delay = b.delay(&key).unwrap();
             delays.push(delay.as_secs());
-            assert_eq!(b.next_allowed(&key, at(t)), Some(at(t + delay.as_secs())));
+            if delay.is_zero() {
+                assert_eq!(b.next_allowed(&key, at(t)), None, "restarted at once");
+            } else {
+                assert_eq!(b.next_allowed(&key, at(t)), Some(at(t + delay.as_secs())));
+                assert_eq!(b.next_allowed(&key, at(t + delay.as_secs() - 1)), Some(at(t + delay.as_secs())));
+            }
             assert_eq!(b.next_allowed(&key, at(t + delay.as_secs())), None);
             // Restarted when allowed, crashes 5 s later.
             t += delay.as_secs();
             b.record_running(&key, at(t));
             t += 5;
         }
-        assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(delays, [0, 10, 20, 40, 80, 160, 300, 300, 300]);
 
-        // A run just short of 10 min: still capped. A 10 min run: reset.
+        // A run just short of 10 min: still capped. A 10 min run: reset,
+        // restarted at once, and the failure after waits 10 s again.
         b.record_failure(&key, at(t));
         t += 300;
         b.record_running(&key, at(t));
@@ -1183,19 +1237,32 @@ mod tests {
         assert_eq!(b.delay(&key), Some(Duration::from_secs(300)));
         t += 599 + 300;
         b.record_running(&key, at(t));
-        b.record_failure(&key, at(t + 600));
+        t += 600;
+        b.record_failure(&key, at(t));
+        assert_eq!(b.delay(&key), Some(Duration::ZERO));
+        assert_eq!(b.next_allowed(&key, at(t)), None);
+        b.record_running(&key, at(t));
+        b.record_failure(&key, at(t + 5));
         assert_eq!(b.delay(&key), Some(Duration::from_secs(10)));
+        assert_eq!(b.next_allowed(&key, at(t + 5)), Some(at(t + 15)));
 
-        // A stale run (before the last failure) does not count.
+        // A stale run (before the last failure) does not count: counted,
+        // its 699 s (50 to 749) would reset.
         let mut b = BackOff::default();
         b.record_failure(&key, at(100));
+        b.record_failure(&key, at(150));
+        assert_eq!(b.delay(&key), Some(Duration::from_secs(10)));
         b.record_running(&key, at(50));
-        b.record_failure(&key, at(800));
-        assert_eq!(b.delay(&key), Some(Duration::from_secs(10)), "10 min after the last failure");
-        b.record_failure(&key, at(805));
-        assert_eq!(b.delay(&key), Some(Duration::from_secs(20)));
-        b.record_failure(&key, at(805));
+        b.record_failure(&key, at(749));
+        assert_eq!(b.delay(&key), Some(Duration::from_secs(20)), "599 s after the last failure");
+        b.record_failure(&key, at(749));
         assert_eq!(b.delay(&key), Some(Duration::from_secs(20)), "the same failure twice");
+        b.record_failure(&key, at(700));
+        assert_eq!(b.delay(&key), Some(Duration::from_secs(20)), "an older failure");
+        b.record_failure(&key, at(1349));
+        assert_eq!(b.delay(&key), Some(Duration::ZERO), "10 min after the last failure");
+        b.record_failure(&key, at(1354));
+        assert_eq!(b.delay(&key), Some(Duration::from_secs(10)));
     }
 
     #[test]
@@ -1203,14 +1270,17 @@ mod tests {
         let mut b = BackOff::default();
         b.record_failure("p1/a", at(0));
         b.record_failure("p1/b", at(500));
+        b.record_failure("p2/a", at(495));
         b.record_failure("p2/a", at(500));
         b.gc(at(599));
         assert_eq!(b.len(), 3);
         b.gc(at(600));
         assert_eq!(b.len(), 2, "p1/a failed 10 min ago");
+        assert_eq!(b.delay("p1/a"), None);
         b.forget_pod("p1");
         assert_eq!(b.len(), 1);
-        assert!(b.next_allowed("p2/a", at(505)).is_some());
+        assert_eq!(b.delay("p1/b"), None);
+        assert_eq!(b.next_allowed("p2/a", at(505)), Some(at(510)));
         b.forget_pod("p2");
         assert!(b.is_empty());
     }
@@ -1222,16 +1292,22 @@ mod tests {
         new.spec.containers[0].image = Some("nginx:1.28".into());
         let rt = runtime(
             vec![sandbox("s1", 0, true, 0)],
-            vec![exited(&old, "a", "c0", 0, 1, 2, 1), running(&old, "a", "c1", 1, 3), running(&old, "b", "c2", 0, 1)],
+            vec![
+                exited(&old, "a", "c0", 0, 1, 2, 1),
+                exited(&old, "a", "c1", 1, 2, 3, 1),
+                running(&old, "a", "c3", 2, 4),
+                running(&old, "b", "c2", 0, 1),
+            ],
         );
         let mut backoff = BackOff::default();
-        // c0's failure puts "a" in back-off; the spec change ignores it.
-        let a = compute_pod_actions(&new, &rt, &mut backoff, &none(), at(4));
-        assert!(backoff.next_allowed("uid-1/a", at(4)).is_some());
-        assert_eq!(killed(&a), [("c1", KILL_SPEC_CHANGED)]);
-        assert_eq!(started(&a), [("a", 2, StartReason::SpecChanged)]);
-        assert!(!a.kill_pod);
-        assert!(compute_pod_actions(&old, &rt, &mut backoff, &none(), at(4)).is_empty());
+        // c0's and c1's failures put "a" in back-off until 13; the spec
+        // change ignores it.
+        let a = compute_pod_actions(&new, &rt, &mut backoff, &none(), at(5));
+        assert_eq!(backoff.next_allowed("uid-1/a", at(5)), Some(at(13)));
+        assert_eq!(killed(&a), [("c3", KILL_SPEC_CHANGED)]);
+        assert_eq!(started(&a), [("a", 3, StartReason::SpecChanged)]);
+        assert!(a.waiting.is_empty() && !a.kill_pod);
+        assert!(compute_pod_actions(&old, &rt, &mut backoff, &none(), at(5)).is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Pods on a node: what to do next ([`actions`]) and what to report
-//! ([`status`]).
+//! Pods on a node: what to do next ([`actions`]), what to report
+//! ([`status`]) and the task that does it for one pod ([`worker`]).
 
 pub mod actions;
 pub mod status;
+pub mod worker;

@@ -804,29 +804,32 @@ mod tests {
         let rt = runtime(
             vec![sandbox("s1", 0, true, 0)],
             vec![
+                // Restarted at once after the first failure, 10 s after
+                // the second, then 20 s to wait.
                 exited(&pod, "a", "c1", 0, 1, 2, 1),
-                exited(&pod, "a", "c2", 1, 12, 13, 2),
+                exited(&pod, "a", "c2", 1, 2, 3, 1),
+                exited(&pod, "a", "c4", 2, 13, 14, 2),
                 running(&pod, "b", "c3", 0, 1),
             ],
         );
         let mut backoff = BackOff::default();
-        let actions = compute_pod_actions(&pod, &rt, &mut backoff, &BTreeSet::new(), at(14));
+        let actions = compute_pod_actions(&pod, &rt, &mut backoff, &BTreeSet::new(), at(15));
         let waiting = actions.waiting_entries(&pod);
         assert_eq!(waiting.len(), 1);
-        let s = pod_status(&pod, &rt, &ProbeResults::default(), &waiting, &hosts(), at(14));
+        let s = pod_status(&pod, &rt, &ProbeResults::default(), &waiting, &hosts(), at(15));
         assert_eq!(s.phase.as_deref(), Some(PHASE_RUNNING));
         let a = &s.container_statuses[0];
         let w = a.state.as_ref().unwrap().waiting.as_ref().unwrap();
         assert_eq!(w.reason.as_deref(), Some("CrashLoopBackOff"));
         assert_eq!(w.message.as_deref(), Some("back-off 20s restarting failed container=a pod=web_default(uid-1)"));
         let last = a.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
-        assert_eq!((last.exit_code, last.container_id.as_deref()), (2, Some("k://c2")));
-        assert_eq!((a.restart_count, a.ready, a.container_id.as_deref()), (1, false, Some("k://c2")));
+        assert_eq!((last.exit_code, last.container_id.as_deref()), (2, Some("k://c4")));
+        assert_eq!((a.restart_count, a.ready, a.container_id.as_deref()), (2, false, Some("k://c4")));
 
         // Alone, crash-looping, still running (it is restarting).
         let alone = super::super::actions::fixtures::pod("Always", &[], &["a"]);
-        let rt = runtime(rt.sandboxes.clone(), rt.containers[..2].to_vec());
-        let solo = pod_status(&alone, &rt, &ProbeResults::default(), &waiting, &hosts(), at(14));
+        let rt = runtime(rt.sandboxes.clone(), rt.containers[..3].to_vec());
+        let solo = pod_status(&alone, &rt, &ProbeResults::default(), &waiting, &hosts(), at(15));
         assert_eq!(solo.phase.as_deref(), Some(PHASE_RUNNING));
         assert_eq!(
             summary(&solo, READY),

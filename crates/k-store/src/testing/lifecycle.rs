@@ -250,6 +250,13 @@ pub async fn pod_graceful_deletion(h: Harness) {
         panic!("pending")
     };
     assert_eq!(p.metadata.deletion_grace_period_seconds, Some(30));
+    // While its grace period runs, the pod takes status writes (its node
+    // agent reports the containers stopping) and stays.
+    let mut terminating = api.get("bound").await.expect("get");
+    terminating.status.get_or_insert_with(Default::default).phase = Some("Failed".into());
+    let written = api.update_status(&terminating).await.expect("status during the grace period");
+    assert_eq!(written.status.and_then(|s| s.phase).as_deref(), Some("Failed"));
+    assert!(api.get_opt("bound").await.expect("get").is_some(), "a status write does not delete a terminating pod");
     let force = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
     assert!(matches!(api.delete("bound", &force).await.expect("force"), DeleteOutcome::Deleted(_)));
 }
