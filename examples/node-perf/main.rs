@@ -412,6 +412,8 @@ async fn process(pods: usize, cni_bin_dir: std::path::PathBuf) -> Result<(), Str
     }
     let plane = ControlPlane::start(true)?;
     let api = plane.client().await?;
+    // The bridge plugin turns forwarding on in this namespace; put it back after.
+    let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
     let root = std::env::temp_dir().join(format!("k-node-perf-{}", std::process::id()));
     let list = json!({"cniVersion": "1.0.0", "name": "k-node-perf", "plugins": [
         {"type": "bridge", "bridge": "kperf0", "isGateway": true,
@@ -464,6 +466,9 @@ async fn process(pods: usize, cni_bin_dir: std::path::PathBuf) -> Result<(), Str
     let _ = agent_task.await;
     let _ = runtime.shutdown().await;
     let _ = Command::new("ip").args(["link", "del", "kperf0"]).status();
+    if !forwarding.trim().is_empty() {
+        let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", forwarding.trim());
+    }
     // The runtime's cgroup root (empty now) under each hierarchy.
     let cgroup_root = format!("k-node-perf-{}", std::process::id());
     for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {

@@ -543,6 +543,9 @@ mod tests {
         assert!(!link_exists(&b, "br-test"));
         assert!(bridge_add(&a, "br-test").is_err());
 
+        // A new namespace inherits the host's forwarding setting: start from 0.
+        sysctl(&a, "net/ipv4/ip_forward", "0").unwrap();
+        sysctl(&b, "net/ipv4/ip_forward", "0").unwrap();
         assert_eq!(sysctl_get(&a, "net.ipv4.ip_forward").unwrap(), "0");
         ip_forward(&a).unwrap();
         assert_eq!(sysctl_get(&a, "net.ipv4.ip_forward").unwrap(), "1");

@@ -160,6 +160,11 @@ impl NodeAgent {
         NodeLogs::new(self.runtime.clone())
     }
 
+    /// This node's resource use (for a metrics source such as the HPA's).
+    pub fn stats(&self) -> crate::stats::NodeStats {
+        crate::stats::NodeStats::new(self.runtime.clone())
+    }
+
     fn context(&self) -> Arc<Context> {
         let config = &self.config;
         let host_ips: Vec<String> = config

@@ -10,12 +10,7 @@ use std::collections::BTreeMap;
 
 use k_netplugin::cri::{ContainerFilter, CriResult, RuntimeService};
 
-/// Labels the node agent puts on containers (shared with the pod workers).
-pub const POD_NAME_LABEL: &str = "io.kubernetes.pod.name";
-/// The pod namespace label.
-pub const POD_NAMESPACE_LABEL: &str = "io.kubernetes.pod.namespace";
-/// The container name label.
-pub const CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
+use crate::pods::actions::{CONTAINER_NAME_LABEL, POD_NAME_LABEL, POD_NAMESPACE_LABEL};
 
 /// One container's use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,6 +66,34 @@ impl Summary {
     /// The node's working set in bytes (the pods' sum).
     pub fn node_memory_working_set_bytes(&self) -> u64 {
         self.pods.values().map(PodUsage::memory_working_set_bytes).sum()
+    }
+}
+
+/// One node's stats, shareable: each [`summary`](Self::summary) reports
+/// the use since the previous one (what a metrics source polls, as
+/// metrics-server polls the kubelet's `/stats/summary`). Get it from
+/// [`NodeAgent::stats`](crate::NodeAgent::stats).
+#[derive(Clone)]
+pub struct NodeStats {
+    runtime: std::sync::Arc<dyn RuntimeService>,
+    collector: std::sync::Arc<tokio::sync::Mutex<StatsCollector>>,
+}
+
+impl std::fmt::Debug for NodeStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeStats").finish_non_exhaustive()
+    }
+}
+
+impl NodeStats {
+    /// The stats of the containers `runtime` runs.
+    pub fn new(runtime: std::sync::Arc<dyn RuntimeService>) -> Self {
+        NodeStats { runtime, collector: std::sync::Arc::default() }
+    }
+
+    /// A summary now (CPU rates since the previous call; 0 at the first).
+    pub async fn summary(&self) -> CriResult<Summary> {
+        self.collector.lock().await.collect(self.runtime.as_ref()).await
     }
 }
 

@@ -729,6 +729,25 @@ async fn kubectl_logs_reads_the_containers_output() {
             assert_eq!(lines, ["from-b-err", "from-b-out"], "stdout and stderr: {b:?}");
             let (ok, _, err) = env.kubectl(&["logs", "duo", "-c", "nope"]).await;
             assert!(!ok, "no container nope: {err}");
+
+            // `kubectl logs -f` streams lines as they are written and ends
+            // when the container exits.
+            env.create(pod(
+                "ticker",
+                &node.name,
+                json!([{"name": "tick", "image": "host/sh", "command": ["sh", "-c",
+                    "for i in 1 2 3; do echo tick-$i; sleep 1; done"]}]),
+                json!({"restartPolicy": "Never"}),
+            ))
+            .await;
+            env.wait_status("ticker", "running", Duration::from_secs(30), running).await;
+            let started = Instant::now();
+            let (ok, out, err) = env.kubectl(&["logs", "-f", "ticker"]).await;
+            let took = started.elapsed();
+            assert!(ok, "kubectl logs -f: {err}");
+            assert_eq!(out, "tick-1\ntick-2\ntick-3\n");
+            assert!(took >= Duration::from_millis(1500), "followed the output as it came ({took:?})");
+            assert!(took < Duration::from_secs(15), "ended when the container exited ({took:?})");
         }
         .boxed()
     })

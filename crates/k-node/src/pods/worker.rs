@@ -158,6 +158,9 @@ impl PodWorker {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let uid = self.pod.metadata.uid.clone();
+        // Whether the agent still sends (a closed channel counts as the
+        // pod removed, once) and still runs.
+        let (mut open, mut stopping) = (true, false);
         loop {
             if self.sync().await == Step::Finished {
                 break;
@@ -169,16 +172,24 @@ impl PodWorker {
             tokio::pin!(next);
             loop {
                 tokio::select! {
-                    input = rx.recv() => if self.take(input) { break },
+                    input = rx.recv(), if open => {
+                        open = input.is_some();
+                        if self.take(input) {
+                            break;
+                        }
+                    }
                     () = &mut next => break,
-                    _ = shutdown.changed() => break,
+                    changed = shutdown.changed() => {
+                        stopping = changed.is_err();
+                        break;
+                    }
                 }
             }
             // Take everything queued: only the newest version matters.
             while let Ok(input) = rx.try_recv() {
                 self.take(Some(input));
             }
-            if *shutdown.borrow() {
+            if stopping || *shutdown.borrow() {
                 break;
             }
         }
