@@ -15,7 +15,7 @@
 //!
 //! The pieces are usable alone: [`pods::actions`] (what to do next, as the
 //! kubelet's computePodActions) and [`pods::status`] (the pod's status) are
-//! pure functions; [`probes`], [`lifecycle`], [`volumes`], [`env`],
+//! pure functions; [`probes`], [`lifecycle`], [`volumes`], [`env`](mod@env),
 //! [`static_pods`], [`stats`] and [`node`] each do one job. The guide is
 //! `docs/node/node.md`, the design `docs/node/design.md`.
 
