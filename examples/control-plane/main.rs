@@ -147,6 +147,11 @@ struct Options {
     /// `k-cni0`), with images mapped to the host's filesystem.
     #[arg(long, value_name = "NAME")]
     process_node: Option<String>,
+    /// Controllers to run (kube-controller-manager's `--controllers`:
+    /// `*` for the defaults, `name` to add, `-name` to remove; empty for
+    /// none).
+    #[arg(long, default_value = "*")]
+    controllers: String,
     /// The process node's pod CIDR.
     #[arg(long, default_value = "10.244.0.0/24")]
     process_node_pod_cidr: String,
@@ -269,6 +274,25 @@ async fn run(options: Options) -> Result<(), String> {
         let pem = base64::engine::general_purpose::STANDARD.decode(ca).unwrap_or_default();
         tokio::spawn(publish_root_ca(api.clone(), String::from_utf8_lossy(&pem).into_owned()));
     }
+    let controllers = if options.controllers.trim().is_empty() {
+        None
+    } else {
+        let selection = k_controllers::Selection::parse(&options.controllers).map_err(|e| e.to_string())?;
+        let mut manager = k_controllers::ControllerManager::new(api.clone(), selection);
+        if options.leader_elect {
+            let identity = format!(
+                "{}_{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "control-plane".into()),
+                std::process::id()
+            );
+            manager = manager.with_leader_election(identity);
+        }
+        tracing::info!("controllers: {}", manager.names().join(", "));
+        let mut stopped = stopped.clone();
+        Some(tokio::spawn(manager.run(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })))
+    };
     let node_tasks = nodes(&options, api.clone(), &logs, &stopped)?;
     let scheduling = scheduler.map(|scheduler| {
         let mut stopped = stopped.clone();
@@ -288,6 +312,9 @@ async fn run(options: Options) -> Result<(), String> {
     }
     for task in node_tasks {
         let _ = task.await;
+    }
+    if let Some(controllers) = controllers {
+        let _ = controllers.await;
     }
     match serving.await {
         Ok(Ok(())) => {

@@ -1,0 +1,22 @@
+//! k's controller manager: the controllers that turn stored intent into a
+//! running system, each usable alone, built on k-runtime's controller
+//! framework (informers, work queues, reconcilers).
+//!
+//! Start with [`ControllerManager`]: it runs a chosen set of controllers
+//! (`--controllers` with `*` and `-name`, as kube-controller-manager) over
+//! one object API, with shared informers and optional leader election.
+//! Each controller module also offers its reconciler alone, to add to your
+//! own [`k_runtime::manager::Manager`]. The design is
+//! `docs/controllers/design.md`.
+//!
+//! Built so far: [`replicaset`] (ReplicaSet and ReplicationController),
+//! [`endpoints`] (Endpoints and EndpointSlice), [`namespace`],
+//! [`serviceaccount`]. The others of `docs/controllers/design.md` follow.
+
+pub mod endpoints;
+pub mod manager;
+pub mod namespace;
+pub mod replicaset;
+pub mod serviceaccount;
+
+pub use manager::{ControllerManager, Selection, SelectionError};
