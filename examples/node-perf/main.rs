@@ -363,18 +363,29 @@ async fn wait_nodes(api: &Arc<dyn ObjectApi>, count: usize, limit: Duration) -> 
     }
 }
 
+/// Starts `nodes` simulated nodes against the control plane and waits
+/// until they are Ready; the sender stops them, the task ends with them.
+async fn simulated_nodes(
+    plane: &ControlPlane,
+    api: &Arc<dyn ObjectApi>,
+    nodes: usize,
+    limit: Duration,
+) -> Result<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>), String> {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let sim = k_node::sim::SimulatedNodes::new(plane.client().await?, nodes);
+    let task = tokio::spawn(sim.run(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    let registering = Instant::now();
+    wait_nodes(api, nodes, limit).await?;
+    println!("{nodes} simulated nodes registered and Ready in {:.1} s", registering.elapsed().as_secs_f64());
+    Ok((stop, task))
+}
+
 async fn startup(nodes: usize, pods: usize, qps: f64) -> Result<(), String> {
     let plane = ControlPlane::start(true)?;
     let api = plane.client().await?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let sim = k_node::sim::SimulatedNodes::new(plane.client().await?, nodes);
-    let mut until = stopped.clone();
-    let sim_task = tokio::spawn(sim.run(async move {
-        let _ = until.wait_for(|s| *s).await;
-    }));
-    let registering = Instant::now();
-    wait_nodes(&api, nodes, Duration::from_secs(120)).await?;
-    println!("{nodes} simulated nodes registered and Ready in {:.1} s", registering.elapsed().as_secs_f64());
+    let (stop, sim_task) = simulated_nodes(&plane, &api, nodes, Duration::from_secs(120)).await?;
 
     let timeline = Arc::new(Mutex::new(Timeline::default()));
     let watch = observe(plane.client().await?, timeline.clone());
@@ -486,15 +497,7 @@ async fn process(pods: usize, cni_bin_dir: std::path::PathBuf) -> Result<(), Str
 async fn heartbeat(nodes: usize, seconds: u64) -> Result<(), String> {
     let plane = ControlPlane::start(false)?;
     let api = plane.client().await?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let sim = k_node::sim::SimulatedNodes::new(plane.client().await?, nodes);
-    let mut until = stopped.clone();
-    let sim_task = tokio::spawn(sim.run(async move {
-        let _ = until.wait_for(|s| *s).await;
-    }));
-    let registering = Instant::now();
-    wait_nodes(&api, nodes, Duration::from_secs(300)).await?;
-    println!("{nodes} simulated nodes registered and Ready in {:.1} s", registering.elapsed().as_secs_f64());
+    let (stop, sim_task) = simulated_nodes(&plane, &api, nodes, Duration::from_secs(300)).await?;
     let own = || cpu_seconds_of("/proc/self/stat");
     let (cpu0, own0, started) = (plane.cpu_seconds(), own(), Instant::now());
     let mut samples = Vec::new();

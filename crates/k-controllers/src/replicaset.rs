@@ -45,10 +45,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use k_api_types::Resource;
-use k_api_types::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
-use k_api_types::core::v1::{
-    Pod, PodTemplateSpec, ReplicationController, ReplicationControllerCondition, ReplicationControllerStatus,
-};
+use k_api_types::apps::v1::ReplicaSet;
+use k_api_types::core::v1::{Pod, PodTemplateSpec, ReplicationController};
 use k_api_types::meta::{DeleteOptions, ObjectMeta, Preconditions, Time};
 use k_api_types::selector::label::Selector;
 use k_runtime::clock::{Clock, SystemClock};
@@ -82,9 +80,11 @@ pub enum Error {
 // The two kinds
 // ---------------------------------------------------------------------------
 
-/// A status condition, common to both kinds.
-#[derive(Clone, Debug, PartialEq)]
+/// A status condition, common to both kinds (their wire shape).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Condition {
+    #[serde(rename = "type")]
     type_: String,
     status: String,
     last_transition_time: Option<Time>,
@@ -92,15 +92,26 @@ struct Condition {
     message: Option<String>,
 }
 
-/// The status, common to both kinds.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The status, common to both kinds (their wire shape: each kind's status
+/// converts to and from it through JSON, [`reshape`]).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 struct Status {
     replicas: i32,
+    #[serde(rename = "fullyLabeledReplicas")]
     fully_labeled: Option<i32>,
+    #[serde(rename = "readyReplicas")]
     ready: Option<i32>,
+    #[serde(rename = "availableReplicas")]
     available: Option<i32>,
     observed_generation: Option<i64>,
     conditions: Vec<Condition>,
+}
+
+/// A value as another type of the same JSON shape (ReplicaSet and
+/// ReplicationController statuses and the common [`Status`]).
+fn reshape<A: serde::Serialize, B: serde::de::DeserializeOwned + Default>(a: &A) -> B {
+    serde_json::to_value(a).and_then(serde_json::from_value).unwrap_or_default()
 }
 
 /// What the controller needs of a ReplicaSet or a ReplicationController.
@@ -139,46 +150,11 @@ impl ReplicaOwner for ReplicaSet {
     }
 
     fn common_status(&self) -> Status {
-        let Some(s) = &self.status else { return Status::default() };
-        Status {
-            replicas: s.replicas,
-            fully_labeled: s.fully_labeled_replicas,
-            ready: s.ready_replicas,
-            available: s.available_replicas,
-            observed_generation: s.observed_generation,
-            conditions: s
-                .conditions
-                .iter()
-                .map(|c| Condition {
-                    type_: c.type_.clone(),
-                    status: c.status.clone(),
-                    last_transition_time: c.last_transition_time,
-                    reason: c.reason.clone(),
-                    message: c.message.clone(),
-                })
-                .collect(),
-        }
+        self.status.as_ref().map(reshape).unwrap_or_default()
     }
 
     fn set_common_status(&mut self, s: Status) {
-        self.status = Some(ReplicaSetStatus {
-            replicas: s.replicas,
-            fully_labeled_replicas: s.fully_labeled,
-            ready_replicas: s.ready,
-            available_replicas: s.available,
-            observed_generation: s.observed_generation,
-            conditions: s
-                .conditions
-                .into_iter()
-                .map(|c| ReplicaSetCondition {
-                    type_: c.type_,
-                    status: c.status,
-                    last_transition_time: c.last_transition_time,
-                    reason: c.reason,
-                    message: c.message,
-                })
-                .collect(),
-        });
+        self.status = Some(reshape(&s));
     }
 }
 
@@ -207,46 +183,11 @@ impl ReplicaOwner for ReplicationController {
     }
 
     fn common_status(&self) -> Status {
-        let Some(s) = &self.status else { return Status::default() };
-        Status {
-            replicas: s.replicas,
-            fully_labeled: s.fully_labeled_replicas,
-            ready: s.ready_replicas,
-            available: s.available_replicas,
-            observed_generation: s.observed_generation,
-            conditions: s
-                .conditions
-                .iter()
-                .map(|c| Condition {
-                    type_: c.type_.clone(),
-                    status: c.status.clone(),
-                    last_transition_time: c.last_transition_time,
-                    reason: c.reason.clone(),
-                    message: c.message.clone(),
-                })
-                .collect(),
-        }
+        self.status.as_ref().map(reshape).unwrap_or_default()
     }
 
     fn set_common_status(&mut self, s: Status) {
-        self.status = Some(ReplicationControllerStatus {
-            replicas: s.replicas,
-            fully_labeled_replicas: s.fully_labeled,
-            ready_replicas: s.ready,
-            available_replicas: s.available,
-            observed_generation: s.observed_generation,
-            conditions: s
-                .conditions
-                .into_iter()
-                .map(|c| ReplicationControllerCondition {
-                    type_: c.type_,
-                    status: c.status,
-                    last_transition_time: c.last_transition_time,
-                    reason: c.reason,
-                    message: c.message,
-                })
-                .collect(),
-        });
+        self.status = Some(reshape(&s));
     }
 }
 

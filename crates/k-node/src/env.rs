@@ -10,13 +10,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use base64::Engine;
-use k_api_types::GroupVersionResource;
-use k_api_types::core::v1::{Container, EnvVarSource, ObjectFieldSelector, Pod, ResourceFieldSelector};
+use std::sync::Arc;
+
+use k_api_types::Resource;
+use k_api_types::core::v1::{
+    ConfigMap, Container, EnvVarSource, ObjectFieldSelector, Pod, ResourceFieldSelector, Secret,
+};
 use k_api_types::quantity::Quantity;
 use k_netplugin::cri::{KeyValue, LinuxContainerResources};
-use k_store::ObjectApi;
-use serde_json::Value;
+use k_store::{Api, ObjectApi};
 
 use crate::pods::status::{QOS_BEST_EFFORT, QOS_GUARANTEED, qos_class};
 
@@ -121,56 +123,44 @@ fn valid_env_name(name: &str) -> bool {
 }
 
 /// The ConfigMaps and Secrets of one namespace, each read at most once.
-struct Objects<'a> {
-    api: &'a dyn ObjectApi,
-    namespace: &'a str,
+struct Objects {
+    api: Arc<dyn ObjectApi>,
+    namespace: String,
     config_maps: HashMap<String, Option<BTreeMap<String, String>>>,
     secrets: HashMap<String, Option<BTreeMap<String, String>>>,
 }
 
-impl<'a> Objects<'a> {
-    fn new(api: &'a dyn ObjectApi, namespace: &'a str) -> Self {
-        Objects { api, namespace, config_maps: HashMap::new(), secrets: HashMap::new() }
+impl Objects {
+    fn new(api: &Arc<dyn ObjectApi>, namespace: &str) -> Self {
+        Objects {
+            api: api.clone(),
+            namespace: namespace.to_owned(),
+            config_maps: HashMap::new(),
+            secrets: HashMap::new(),
+        }
     }
 
-    /// The `data` of an object, `None` if it does not exist.
-    async fn read(&self, resource: &str, name: &str) -> Result<Option<serde_json::Map<String, Value>>, EnvError> {
-        let gvr = GroupVersionResource::new("", "v1", resource);
-        match self.api.get(&gvr, self.namespace, name).await {
-            Ok(obj) => Ok(Some(obj.data.get("data").and_then(Value::as_object).cloned().unwrap_or_default())),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(EnvError::Store(e.to_string())),
-        }
+    /// An object of the pod's namespace, `None` if it does not exist.
+    async fn read<K: Resource>(&self, name: &str) -> Result<Option<K>, EnvError> {
+        let api: Api<K> = Api::with_client(self.api.clone(), Some(self.namespace.clone()));
+        api.get_opt(name).await.map_err(|e| EnvError::Store(e.to_string()))
     }
 
     /// A ConfigMap's `data` (binaryData is not part of the environment).
     async fn config_map(&mut self, name: &str) -> Result<Option<&BTreeMap<String, String>>, EnvError> {
         if !self.config_maps.contains_key(name) {
-            let data = self
-                .read("configmaps", name)
-                .await?
-                .map(|map| map.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect());
+            let data = self.read::<ConfigMap>(name).await?.map(|cm| cm.data.into_iter().collect());
             self.config_maps.insert(name.to_string(), data);
         }
         Ok(self.config_maps[name].as_ref())
     }
 
-    /// A Secret's `data`, decoded from base64.
+    /// A Secret's `data` (decoded by its type), as text.
     async fn secret(&mut self, name: &str) -> Result<Option<&BTreeMap<String, String>>, EnvError> {
         if !self.secrets.contains_key(name) {
-            let data = match self.read("secrets", name).await? {
-                None => None,
-                Some(map) => {
-                    let mut data = BTreeMap::new();
-                    for (k, v) in map {
-                        let bytes = base64::engine::general_purpose::STANDARD
-                            .decode(v.as_str().unwrap_or_default())
-                            .map_err(|e| EnvError::Store(format!("secret {name:?}: key {k:?}: {e}")))?;
-                        data.insert(k, String::from_utf8_lossy(&bytes).into_owned());
-                    }
-                    Some(data)
-                }
-            };
+            let data = self.read::<Secret>(name).await?.map(|secret| {
+                secret.data.into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned())).collect()
+            });
             self.secrets.insert(name.to_string(), data);
         }
         Ok(self.secrets[name].as_ref())
@@ -196,7 +186,7 @@ impl<'a> Objects<'a> {
 /// `pod_ips` and `host_ips` feed `status.podIP(s)` and `status.hostIP(s)`;
 /// when empty, the pod's status is used instead.
 pub async fn container_env(
-    api: &dyn ObjectApi,
+    api: &Arc<dyn ObjectApi>,
     pod: &Pod,
     container: &Container,
     pod_ips: &[String],
@@ -296,7 +286,7 @@ impl Ips {
 /// The value of a `valueFrom`, `None` when an optional source is absent
 /// (the variable is then left out).
 async fn value_from(
-    objects: &mut Objects<'_>,
+    objects: &mut Objects,
     from: &EnvVarSource,
     pod: &Pod,
     container: &Container,
@@ -345,6 +335,15 @@ fn field_value(pod: &Pod, field: &ObjectFieldSelector, ips: &Ips) -> Result<Stri
         return Err(EnvError::UnsupportedVersion(version.to_string()));
     }
     let path = field.field_path.as_str();
+    pod_field(pod, path, &ips.pod, &ips.host).ok_or_else(|| EnvError::UnsupportedFieldPath(path.to_string()))
+}
+
+/// A pod field by its `fieldPath`, as env `fieldRef`s and downwardAPI
+/// volumes read them: `metadata.name`, `.namespace`, `.uid`, one label or
+/// annotation (`metadata.labels['k']`, empty when absent),
+/// `spec.nodeName`, `spec.serviceAccountName`, and `status.podIP(s)` /
+/// `status.hostIP(s)` from the given addresses. `None` for other paths.
+pub(crate) fn pod_field(pod: &Pod, path: &str, pod_ips: &[String], host_ips: &[String]) -> Option<String> {
     let meta = &pod.metadata;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let value = match path {
@@ -353,10 +352,10 @@ fn field_value(pod: &Pod, field: &ObjectFieldSelector, ips: &Ips) -> Result<Stri
         "metadata.uid" => meta.uid.clone(),
         "spec.nodeName" => text(&pod.spec.node_name),
         "spec.serviceAccountName" => text(&pod.spec.service_account_name),
-        "status.podIP" => ips.pod.first().cloned().unwrap_or_default(),
-        "status.podIPs" => ips.pod.join(","),
-        "status.hostIP" => ips.host.first().cloned().unwrap_or_default(),
-        "status.hostIPs" => ips.host.join(","),
+        "status.podIP" => pod_ips.first().cloned().unwrap_or_default(),
+        "status.podIPs" => pod_ips.join(","),
+        "status.hostIP" => host_ips.first().cloned().unwrap_or_default(),
+        "status.hostIPs" => host_ips.join(","),
         _ => {
             let subscript = |base: &str| path.strip_prefix(base)?.strip_prefix("['")?.strip_suffix("']");
             if let Some(key) = subscript("metadata.labels") {
@@ -364,11 +363,11 @@ fn field_value(pod: &Pod, field: &ObjectFieldSelector, ips: &Ips) -> Result<Stri
             } else if let Some(key) = subscript("metadata.annotations") {
                 meta.annotations.get(key).cloned().unwrap_or_default()
             } else {
-                return Err(EnvError::UnsupportedFieldPath(path.to_string()));
+                return None;
             }
         }
     };
-    Ok(value)
+    Some(value)
 }
 
 /// Parses a quantity given as text (node allocatable), ignoring bad ones.
@@ -529,11 +528,7 @@ pub fn linux_resources(pod: &Pod, container: &Container, node_memory: u64) -> Li
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use k_api_types::core::v1::{ConfigMap, Secret};
-    use k_store::Api;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -580,7 +575,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        container_env(&**api, pod, &pod.spec.containers[0], &pod_ips, &host_ips, &allocatable).await
+        container_env(api, pod, &pod.spec.containers[0], &pod_ips, &host_ips, &allocatable).await
     }
 
     #[tokio::test]
@@ -725,7 +720,7 @@ mod tests {
         assert_eq!(get("GREETING"), "web-1 on node-1");
 
         // Without IPs given, the pod's status is used.
-        let env = container_env(&*api, &p, &p.spec.containers[0], &[], &[], &BTreeMap::new()).await.unwrap();
+        let env = container_env(&api, &p, &p.spec.containers[0], &[], &[], &BTreeMap::new()).await.unwrap();
         let get = |k: &str| env.iter().find(|kv| kv.key == k).map(|kv| kv.value.clone()).unwrap();
         assert_eq!(
             (get("POD_IP"), get("POD_IPS"), get("HOST_IP")),

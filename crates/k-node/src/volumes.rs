@@ -15,7 +15,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine;
 use k_api_types::core::v1::{ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, Secret};
 use k_netplugin::cri::Mount;
 use k_store::{Api, ObjectApi};
@@ -118,25 +117,16 @@ fn key_files(data: &BTreeMap<String, Vec<u8>>, source: &Value, volume: &str) -> 
     }
 }
 
-/// A downwardAPI item's value for `pod`.
+/// A downwardAPI item's value for `pod`: the whole label or annotation
+/// map (`key="value"` lines), or one field ([`crate::env`]'s field paths).
 fn field_value(pod: &Pod, field: &str) -> Option<String> {
-    let meta = &pod.metadata;
     let map_text = |m: &k_api_types::sorted_map::SortedMap<String, String>| {
         m.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join("\n")
     };
-    let one = |m: &k_api_types::sorted_map::SortedMap<String, String>, prefix: &str| -> Option<String> {
-        let key = field.strip_prefix(prefix)?.strip_suffix("']")?;
-        m.get(key).cloned()
-    };
     match field {
-        "metadata.name" => Some(meta.name.clone()),
-        "metadata.namespace" => Some(meta.namespace.clone()),
-        "metadata.uid" => Some(meta.uid.clone()),
-        "metadata.labels" => Some(map_text(&meta.labels)),
-        "metadata.annotations" => Some(map_text(&meta.annotations)),
-        "spec.nodeName" => pod.spec.node_name.clone(),
-        "spec.serviceAccountName" => pod.spec.service_account_name.clone(),
-        _ => one(&meta.labels, "metadata.labels['").or_else(|| one(&meta.annotations, "metadata.annotations['")),
+        "metadata.labels" => Some(map_text(&pod.metadata.labels)),
+        "metadata.annotations" => Some(map_text(&pod.metadata.annotations)),
+        _ => crate::env::pod_field(pod, field, &[], &[]),
     }
 }
 
@@ -146,46 +136,23 @@ impl VolumeManager {
         VolumeManager { api, root: root.into() }
     }
 
+    /// A ConfigMap's `data` and `binaryData`, `None` if it does not exist.
     async fn config_map(&self, ns: &str, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, VolumeError> {
         let api: Api<ConfigMap> = Api::with_client(self.api.clone(), Some(ns.into()));
-        let Some(cm) = api.get_opt(name).await? else { return Ok(None) };
-        let value = serde_json::to_value(&cm).unwrap_or_default();
-        let mut data = BTreeMap::new();
-        if let Some(map) = value.get("data").and_then(Value::as_object) {
-            for (k, v) in map {
-                data.insert(k.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec());
-            }
-        }
-        if let Some(map) = value.get("binaryData").and_then(Value::as_object) {
-            for (k, v) in map {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(v.as_str().unwrap_or_default())
-                    .unwrap_or_default();
-                data.insert(k.clone(), bytes);
-            }
-        }
-        Ok(Some(data))
+        Ok(api.get_opt(name).await?.map(|cm| {
+            let text = cm.data.into_iter().map(|(k, v)| (k, v.into_bytes()));
+            text.chain(cm.binary_data.into_iter().map(|(k, v)| (k, v.0))).collect()
+        }))
     }
 
+    /// A Secret's `data` (decoded by its type) and `stringData`, `None` if
+    /// it does not exist.
     async fn secret(&self, ns: &str, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, VolumeError> {
         let api: Api<Secret> = Api::with_client(self.api.clone(), Some(ns.into()));
-        let Some(secret) = api.get_opt(name).await? else { return Ok(None) };
-        let value = serde_json::to_value(&secret).unwrap_or_default();
-        let mut data = BTreeMap::new();
-        if let Some(map) = value.get("data").and_then(Value::as_object) {
-            for (k, v) in map {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(v.as_str().unwrap_or_default())
-                    .unwrap_or_default();
-                data.insert(k.clone(), bytes);
-            }
-        }
-        if let Some(map) = value.get("stringData").and_then(Value::as_object) {
-            for (k, v) in map {
-                data.insert(k.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec());
-            }
-        }
-        Ok(Some(data))
+        Ok(api.get_opt(name).await?.map(|secret| {
+            let data = secret.data.into_iter().map(|(k, v)| (k, v.0));
+            data.chain(secret.string_data.into_iter().map(|(k, v)| (k, v.into_bytes()))).collect()
+        }))
     }
 
     /// Writes the files of a configMap or secret source into `dir`.

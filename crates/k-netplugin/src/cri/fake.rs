@@ -101,7 +101,7 @@ use super::{
     CriError, CriResult, ExecSyncResponse, FilesystemUsage, Image, ImageService, ImageSpec, Labels,
     LinuxContainerResources, Mount, PodSandbox, PodSandboxConfig, PodSandboxFilter, PodSandboxMetadata,
     PodSandboxNetworkStatus, PodSandboxState, PodSandboxStatus, RuntimeCondition, RuntimeService, RuntimeStatus,
-    VersionResponse, labels_match,
+    VersionResponse,
 };
 
 // ---------------------------------------------------------------------------
@@ -847,17 +847,10 @@ impl State {
     fn matching_containers(&mut self, filter: &ContainerFilter, now: SystemTime) -> Vec<(Arc<str>, ContainerState)> {
         let mut out = Vec::new();
         let mut consider = |id: &Arc<str>, c: &mut ContainerRec| {
-            if filter.pod_sandbox_id.as_deref().is_some_and(|s| s != &*c.sandbox_id) {
-                return;
-            }
-            if !labels_match(&c.labels, &filter.label_selector) {
-                return;
-            }
             let state = c.settle(now);
-            if filter.state.is_some_and(|s| s != state) {
-                return;
+            if filter.matches(id, &c.sandbox_id, state, &c.labels) {
+                out.push((id.clone(), state));
             }
-            out.push((id.clone(), state));
         };
         match &filter.id {
             Some(id) => {
@@ -1271,11 +1264,7 @@ impl RuntimeService for FakeRuntime {
         Ok(state
             .sandboxes
             .iter()
-            .filter(|(id, s)| {
-                filter.id.as_deref().is_none_or(|want| want == &***id)
-                    && filter.state.is_none_or(|want| want == s.state)
-                    && labels_match(&s.labels, &filter.label_selector)
-            })
+            .filter(|(id, s)| filter.matches(id, s.state, &s.labels))
             .map(|(id, s)| PodSandbox {
                 id: id.to_string(),
                 metadata: s.metadata.clone(),

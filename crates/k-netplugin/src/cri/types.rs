@@ -161,6 +161,15 @@ pub struct PodSandboxFilter {
     pub label_selector: Labels,
 }
 
+impl PodSandboxFilter {
+    /// Whether the sandbox `id` in `state` with `labels` passes.
+    pub fn matches(&self, id: &str, state: PodSandboxState, labels: &Labels) -> bool {
+        self.id.as_deref().is_none_or(|want| want == id)
+            && self.state.is_none_or(|want| want == state)
+            && super::labels_match(labels, &self.label_selector)
+    }
+}
+
 /// Which container of a pod.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -335,6 +344,17 @@ pub struct ContainerFilter {
     pub pod_sandbox_id: Option<String>,
     /// Only containers with all these labels.
     pub label_selector: Labels,
+}
+
+impl ContainerFilter {
+    /// Whether the container `id` of sandbox `sandbox_id` in `state` with
+    /// `labels` passes.
+    pub fn matches(&self, id: &str, sandbox_id: &str, state: ContainerState, labels: &Labels) -> bool {
+        self.id.as_deref().is_none_or(|want| want == id)
+            && self.pod_sandbox_id.as_deref().is_none_or(|want| want == sandbox_id)
+            && self.state.is_none_or(|want| want == state)
+            && super::labels_match(labels, &self.label_selector)
+    }
 }
 
 /// ExecSync's answer.

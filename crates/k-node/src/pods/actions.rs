@@ -240,12 +240,14 @@ impl RuntimePod {
     /// The pod's addresses: those of the newest sandbox when it is ready
     /// (primary first), else none.
     pub fn pod_ips(&self) -> Vec<String> {
-        let Some(sandbox) = self.latest_sandbox().filter(|s| s.state == PodSandboxState::Ready) else {
-            return Vec::new();
-        };
-        let Some(network) = &sandbox.network else { return Vec::new() };
-        std::iter::once(&network.ip).chain(&network.additional_ips).filter(|ip| !ip.is_empty()).cloned().collect()
+        self.latest_sandbox().filter(|s| s.state == PodSandboxState::Ready).map(sandbox_ips).unwrap_or_default()
     }
+}
+
+/// A sandbox's addresses, primary first.
+pub fn sandbox_ips(sandbox: &cri::PodSandboxStatus) -> Vec<String> {
+    let Some(network) = &sandbox.network else { return Vec::new() };
+    std::iter::once(&network.ip).chain(&network.additional_ips).filter(|ip| !ip.is_empty()).cloned().collect()
 }
 
 /// The restart count the next instance of `name` gets: one more than the

@@ -34,7 +34,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use k_api_types::Resource;
 use k_api_types::core::v1::{Container, Pod, PodStatus};
 use k_api_types::meta::{DeleteOptions, Preconditions, Time};
 use k_netplugin::cri::{
@@ -48,7 +47,7 @@ use tracing::{debug, warn};
 
 use super::actions::{
     BackOff, POD_UID_LABEL, PodActions, RuntimePod, compute_pod_actions, container_labels, next_restart_count,
-    pod_grace_period, sandbox_labels,
+    pod_grace_period, sandbox_ips, sandbox_labels,
 };
 use super::status::{ProbeResults, pod_status, status_changed};
 use crate::agent::Context;
@@ -363,20 +362,11 @@ impl PodWorker {
             return;
         }
         let sandbox_config = self.sandbox_config(pod, attempt);
-        let pod_ips: Vec<String> = sandbox
-            .network
-            .as_ref()
-            .map(|n| {
-                std::iter::once(n.ip.clone())
-                    .chain(n.additional_ips.iter().cloned())
-                    .filter(|ip| !ip.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let pod_ips = if pod.spec.host_network == Some(true) { ctx.host_ips.clone() } else { pod_ips };
-        let view_after = runtime_view(ctx.runtime.as_ref(), &pod.metadata.uid).await.unwrap_or_else(|_| view.clone());
+        let pod_ips = if pod.spec.host_network == Some(true) { ctx.host_ips.clone() } else { sandbox_ips(&sandbox) };
         if let Some(container) = actions.next_init_container.and_then(|i| pod.spec.init_containers.get(i)) {
-            let restart = next_restart_count(&view_after, &container.name);
+            // Count the instances as they are after the kills and the sandbox.
+            let now = runtime_view(ctx.runtime.as_ref(), &pod.metadata.uid).await;
+            let restart = next_restart_count(now.as_ref().unwrap_or(view), &container.name);
             self.start_container(pod, container, restart, &sandbox.id, &sandbox_config, &pod_ips).await;
         }
         for start in &actions.start {
@@ -520,10 +510,9 @@ impl PodWorker {
     ) -> Result<(), (String, String)> {
         let ctx = self.ctx.clone();
         let image = self.ensure_image(pod, container).await?;
-        let envs =
-            crate::env::container_env(ctx.api.as_ref(), pod, container, pod_ips, &ctx.host_ips, &ctx.allocatable)
-                .await
-                .map_err(|e| (CREATE_CONTAINER_CONFIG_ERROR.to_owned(), e.to_string()))?;
+        let envs = crate::env::container_env(&ctx.api, pod, container, pod_ips, &ctx.host_ips, &ctx.allocatable)
+            .await
+            .map_err(|e| (CREATE_CONTAINER_CONFIG_ERROR.to_owned(), e.to_string()))?;
         let (command, args) = crate::env::command_and_args(container, &envs);
         let mounts = crate::volumes::mounts(container, self.volumes.as_ref().unwrap_or(&BTreeMap::new()));
         let config = ContainerConfig {
@@ -846,10 +835,7 @@ impl Context {
     /// a sync up).
     pub(crate) fn event(&self, pod: &Pod, type_: EventType, reason: &str, message: &str) {
         let Some(recorder) = self.events.clone() else { return };
-        let mut reference = k_runtime::events::reference_to(pod);
-        if reference.api_version.is_empty() {
-            reference.api_version = Pod::INFO.api_version.to_owned();
-        }
+        let reference = k_runtime::events::reference_to(pod);
         let (reason, message) = (reason.to_owned(), message.to_owned());
         tokio::spawn(async move {
             let _ = recorder.publish(&reference, type_, &reason, &message).await;

@@ -590,10 +590,7 @@ impl ContainerEntry {
     }
 
     fn matches(&self, id: &str, filter: &ContainerFilter) -> bool {
-        filter.id.as_ref().is_none_or(|f| f == id)
-            && filter.state.is_none_or(|s| s == self.state)
-            && filter.pod_sandbox_id.as_ref().is_none_or(|s| *s == self.sandbox_id)
-            && labels_match(&self.config.labels, &filter.label_selector)
+        filter.matches(id, &self.sandbox_id, self.state, &self.config.labels)
     }
 
     fn stats(&self, id: &str) -> ContainerStats {
@@ -749,11 +746,7 @@ impl RuntimeService for ProcessRuntime {
         let mut list: Vec<PodSandbox> = state
             .sandboxes
             .iter()
-            .filter(|(id, s)| {
-                filter.id.as_ref().is_none_or(|f| f == *id)
-                    && filter.state.is_none_or(|st| st == s.state())
-                    && labels_match(&s.config.labels, &filter.label_selector)
-            })
+            .filter(|(id, s)| filter.matches(id, s.state(), &s.config.labels))
             .map(|(id, s)| PodSandbox {
                 id: id.clone(),
                 metadata: s.config.metadata.clone(),
