@@ -13,10 +13,22 @@
 //! [`endpoints`] (Endpoints and EndpointSlice), [`namespace`],
 //! [`serviceaccount`]. The others of `docs/controllers/design.md` follow.
 
+pub mod cronjob;
+pub mod daemonset;
+pub mod deployment;
 pub mod endpoints;
+pub mod gc;
+pub mod hpa;
+pub mod job;
 pub mod manager;
 pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
+pub mod pvbinder;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod serviceaccount;
+pub mod statefulset;
+pub mod util;
 
 pub use manager::{ControllerManager, Selection, SelectionError};

@@ -40,29 +40,27 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use k_api_types::Resource;
 use k_api_types::apps::v1::ReplicaSet;
 use k_api_types::core::v1::{Pod, PodTemplateSpec, ReplicationController};
-use k_api_types::meta::{DeleteOptions, ObjectMeta, Preconditions, Time};
+use k_api_types::meta::{DeleteOptions, Preconditions, Time};
 use k_api_types::selector::label::Selector;
 use k_runtime::clock::{Clock, SystemClock};
 use k_runtime::controller::{Action, Context, Controller, Reconciler};
 use k_runtime::events::{EventType, Recorder, reference_to};
 use k_runtime::informer::InformerFactory;
 use k_runtime::manager::Manager;
-use k_runtime::owner::owner_reference;
 use k_runtime::reflector::{Store, key_of};
+
+use crate::util::{Expectations, claim, is_active, is_ready, phase, pod_from_template, ready_since, slow_start};
 use k_store::{Api, ObjectApi, StoreError};
 
 /// The most pods one reconcile creates or deletes (Kubernetes' `BurstReplicas`).
 pub const BURST_REPLICAS: usize = 500;
-/// How long creations and deletions are waited for in the cache before
-/// they are forgotten (Kubernetes' `ExpectationsTimeout`).
-pub const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub use crate::util::EXPECTATIONS_TIMEOUT;
 /// The annotation whose (integer) value makes a pod cheaper to delete.
 pub const ANNOTATION_POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 /// The condition type set while creating or deleting pods fails.
@@ -195,29 +193,6 @@ impl ReplicaOwner for ReplicationController {
 // Pods
 // ---------------------------------------------------------------------------
 
-fn phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or_default()
-}
-
-/// Not terminal and not being deleted: what counts as a replica.
-fn is_active(pod: &Pod) -> bool {
-    !matches!(phase(pod), "Succeeded" | "Failed") && pod.metadata.deletion_timestamp.is_none()
-}
-
-/// Since when the pod is ready (condition `Ready` true), if it is.
-fn ready_since(pod: &Pod) -> Option<Option<&Time>> {
-    pod.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready" && c.status == "True")
-        .map(|c| c.last_transition_time.as_ref())
-}
-
-fn is_ready(pod: &Pod) -> bool {
-    ready_since(pod).is_some()
-}
-
 fn node_of(pod: &Pod) -> &str {
     pod.spec.node_name.as_deref().unwrap_or_default()
 }
@@ -304,124 +279,6 @@ fn fully_labeled(template: Option<&PodTemplateSpec>, pod: &Pod) -> bool {
     template.is_none_or(|t| t.metadata.labels.iter().all(|(k, v)| pod.metadata.labels.get(k) == Some(v)))
 }
 
-/// A pod of `owner`'s template (named by the store from `generateName`).
-fn pod_from_template<K: ReplicaOwner>(owner: &K, template: &PodTemplateSpec) -> Pod {
-    let meta = owner.metadata();
-    Pod {
-        metadata: ObjectMeta {
-            generate_name: format!("{}-", meta.name),
-            namespace: meta.namespace.clone(),
-            labels: template.metadata.labels.clone(),
-            annotations: template.metadata.annotations.clone(),
-            finalizers: template.metadata.finalizers.clone(),
-            owner_references: vec![owner_reference(owner, true)],
-            ..Default::default()
-        },
-        spec: template.spec.clone(),
-        ..Default::default()
-    }
-}
-
-/// Runs `count` operations in batches of 1, 2, 4, …, each batch at once;
-/// stops after the first batch with a failure. Returns the first error.
-async fn slow_start<F, Fut>(count: usize, mut operation: F) -> Result<(), Error>
-where
-    F: FnMut(usize) -> Fut,
-    Fut: Future<Output = Result<(), Error>>,
-{
-    let (mut done, mut batch) = (0, 1);
-    while done < count {
-        let size = batch.min(count - done);
-        let results = futures::future::join_all((done..done + size).map(&mut operation)).await;
-        done += size;
-        if let Some(error) = results.into_iter().find_map(Result::err) {
-            return Err(error);
-        }
-        batch *= 2;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Expectations
-// ---------------------------------------------------------------------------
-
-/// Writes issued for one owner and not yet seen: pod uid → (pod key, when).
-#[derive(Debug, Default)]
-struct Pending {
-    creations: HashMap<String, (String, Instant)>,
-    deletions: HashMap<String, (String, Instant)>,
-}
-
-/// Creations and deletions in flight per owner (by uid), so a cache that
-/// does not show them yet never makes the controller create or delete twice.
-#[derive(Debug, Default)]
-struct Expectations {
-    owners: Mutex<HashMap<String, Pending>>,
-}
-
-impl Expectations {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Pending>) -> T) -> T {
-        f(&mut self.owners.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn expect_creation(&self, owner: &str, pod: &Pod, now: Instant) {
-        self.with(|o| {
-            o.entry(owner.to_owned()).or_default().creations.insert(pod.metadata.uid.clone(), (key_of(pod), now));
-        });
-    }
-
-    fn expect_deletion(&self, owner: &str, pod: &Pod, now: Instant) {
-        self.with(|o| {
-            o.entry(owner.to_owned()).or_default().deletions.insert(pod.metadata.uid.clone(), (key_of(pod), now));
-        });
-    }
-
-    fn forget_deletion(&self, owner: &str, pod_uid: &str) {
-        self.with(|o| {
-            if let Some(p) = o.get_mut(owner) {
-                p.deletions.remove(pod_uid);
-            }
-        });
-    }
-
-    /// A pod seen by the watch: a creation it stands for is observed (even
-    /// if the pod is gone again before the next reconcile).
-    fn observe(&self, pod: &Pod) {
-        let Some(owner) = pod.metadata.controller() else { return };
-        self.with(|o| {
-            if let Some(p) = o.get_mut(&owner.uid) {
-                p.creations.remove(&pod.metadata.uid);
-                if pod.metadata.deletion_timestamp.is_some() {
-                    p.deletions.remove(&pod.metadata.uid);
-                }
-            }
-        });
-    }
-
-    /// Drops what the cache shows done and what is older than
-    /// [`EXPECTATIONS_TIMEOUT`]; returns when the oldest remaining one
-    /// expires, or `None` when nothing is pending.
-    fn pending(&self, owner: &str, pods: &Store<Pod>, now: Instant) -> Option<Instant> {
-        self.with(|o| {
-            let pending = o.get_mut(owner)?;
-            let fresh = |at: &Instant| now.saturating_duration_since(*at) < EXPECTATIONS_TIMEOUT;
-            pending
-                .creations
-                .retain(|uid, (key, at)| fresh(at) && pods.get(key).is_none_or(|p| &p.metadata.uid != uid));
-            pending.deletions.retain(|uid, (key, at)| {
-                fresh(at)
-                    && pods.get(key).is_some_and(|p| &p.metadata.uid == uid && p.metadata.deletion_timestamp.is_none())
-            });
-            let oldest = pending.creations.values().chain(pending.deletions.values()).map(|(_, at)| *at).min();
-            if oldest.is_none() {
-                o.remove(owner);
-            }
-            oldest.map(|at| at + EXPECTATIONS_TIMEOUT)
-        })
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The reconciler
 // ---------------------------------------------------------------------------
@@ -460,7 +317,7 @@ impl<K: ReplicaOwner> Core<K> {
         Controller::<K>::new(self.informers.clone(), None)
             .owns::<Pod>()
             .watches::<Pod>(None, move |pod: &Pod| {
-                expectations.observe(pod);
+                expectations.observe(&pod.metadata);
                 if pod.metadata.controller().is_some() {
                     return Vec::new();
                 }
@@ -480,64 +337,6 @@ impl<K: ReplicaOwner> Core<K> {
         if let Err(e) = self.recorder.publish(&reference_to(owner), type_, reason, message).await {
             tracing::debug!(error = %e, reason, "event not recorded");
         }
-    }
-
-    /// The owner's active pods after adoption and release.
-    async fn claim(
-        &self,
-        owner: &K,
-        selector: &Selector,
-        candidates: Vec<Arc<Pod>>,
-        pods_api: &Api<Pod>,
-        owners_api: &Api<K>,
-    ) -> Result<Vec<Arc<Pod>>, Error> {
-        let meta = owner.metadata();
-        let deleting = meta.deletion_timestamp.is_some();
-        let mut can_adopt: Option<bool> = None;
-        let mut owned = Vec::new();
-        for pod in candidates {
-            let matches = selector.matches(&pod.metadata.labels);
-            match pod.metadata.controller() {
-                Some(reference) if reference.uid == meta.uid => {
-                    if matches || deleting {
-                        owned.push(pod);
-                        continue;
-                    }
-                    let mut released = (*pod).clone();
-                    released.metadata.owner_references.retain(|r| r.uid != meta.uid);
-                    match pods_api.update(&released).await {
-                        Err(e) if e.is_not_found() => {}
-                        other => {
-                            other?;
-                        }
-                    }
-                }
-                Some(_) => {}
-                None => {
-                    if !matches || deleting || pod.metadata.deletion_timestamp.is_some() {
-                        continue;
-                    }
-                    if can_adopt.is_none() {
-                        // A fresh read: the cache may still show an owner
-                        // that is gone or being deleted.
-                        let fresh = owners_api.get_opt(&meta.name).await?;
-                        can_adopt = Some(fresh.is_some_and(|f| {
-                            f.metadata().uid == meta.uid && f.metadata().deletion_timestamp.is_none()
-                        }));
-                    }
-                    if can_adopt != Some(true) {
-                        continue;
-                    }
-                    let mut adopted = (*pod).clone();
-                    adopted.metadata.owner_references.push(owner_reference(owner, true));
-                    match pods_api.update(&adopted).await {
-                        Err(e) if e.is_not_found() => {}
-                        other => owned.push(Arc::new(other?)),
-                    }
-                }
-            }
-        }
-        Ok(owned)
     }
 
     /// Creates or deletes pods so `owned` moves to the desired count.
@@ -571,7 +370,7 @@ impl<K: ReplicaOwner> Core<K> {
             slow_start(victims.len(), |i| {
                 let pod = victims[i].clone();
                 async move {
-                    self.expectations.expect_deletion(uid, &pod, self.clock.now());
+                    self.expectations.expect_deletion(uid, &*pod, self.clock.now());
                     let options = DeleteOptions {
                         preconditions: Some(Preconditions {
                             uid: Some(pod.metadata.uid.clone()),
@@ -674,7 +473,7 @@ impl<K: ReplicaOwner> Core<K> {
         let pending = self.expectations.pending(&meta.uid, &pods, self.clock.now());
         let candidates: Vec<Arc<Pod>> =
             pods.in_namespace(&meta.namespace).into_iter().filter(|p| is_active(p)).collect();
-        let owned = self.claim(&owner, &selector, candidates, &pods_api, &owners_api).await?;
+        let owned = claim(&*owner, &selector, candidates, &pods_api, &owners_api).await?;
 
         let mut failure = None;
         if pending.is_none() && meta.deletion_timestamp.is_none() {
@@ -786,8 +585,9 @@ mod tests {
     use k_api_types::core::v1::{
         Container, ContainerStatus, Event, PodCondition, PodSpec, PodStatus, ReplicationControllerSpec,
     };
+    use k_api_types::meta::ObjectMeta;
     use k_api_types::meta::{LabelSelector, OwnerReference};
-    use k_runtime::owner::is_owned_by;
+    use k_runtime::owner::{is_owned_by, owner_reference};
     use k_runtime::testing::TestEnv;
     use k_runtime::watcher::Config;
     use k_store::admission::{AdmissionHook, AdmissionRequest};
@@ -1008,7 +808,7 @@ mod tests {
 
     #[tokio::test]
     async fn slow_start_doubles_batches_and_stops_at_the_first_failing_batch() {
-        let calls = Mutex::new(Vec::new());
+        let calls = std::sync::Mutex::new(Vec::new());
         let result = slow_start(20, |i| {
             calls.lock().unwrap().push(i);
             async move { if i == 4 { Err(Error::Store(StoreError::Forbidden("no".into()))) } else { Ok(()) } }
@@ -1020,7 +820,7 @@ mod tests {
         let count = AtomicUsize::new(0);
         slow_start(9, |_| {
             count.fetch_add(1, AtomicOrdering::SeqCst);
-            async { Ok(()) }
+            async { Ok::<(), Error>(()) }
         })
         .await
         .unwrap();

@@ -1,0 +1,1 @@
+//! (being written for issue 10; see docs/controllers/design.md)
