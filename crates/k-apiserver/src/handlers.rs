@@ -272,6 +272,11 @@ async fn serve_call(call: Call<'_>) -> ApiResult<Response<Body>> {
             list_response(&call, items, String::new(), String::new()).await?
         }
         ("scale", verb) => scale(&call, verb, &mut warnings).await?,
+        ("finalize", Verb::Update) if call.resource.group.is_empty() && call.resource.plural == "namespaces" => {
+            let (mut object, _) = call.body_object(&mut warnings).await?;
+            call.check_name_and_namespace(&mut object)?;
+            object_response(&call, call.api.finalize_namespace(object, &call.user).await?).await?
+        }
         ("binding", Verb::Create) => binding(&call, &call.req.name).await?,
         ("token", Verb::Create) if call.resource.group.is_empty() && call.resource.plural == "serviceaccounts" => {
             return crate::token_request::create(&call).await;

@@ -126,6 +126,7 @@ through_the_client!(
     optimistic_concurrency,
     finalizers_and_graceful_deletion,
     propagation_policy_finalizers,
+    namespace_lifecycle,
     pod_graceful_deletion,
     validation_and_defaulting,
     selectors,

@@ -18,16 +18,10 @@
 //! 4. once nothing remains, the `kubernetes` finalizer is removed and the
 //!    namespace goes.
 //!
-//! **The store has no namespace lifecycle of its own** (k-store treats a
-//! namespace like any object: without `metadata.finalizers` a delete
-//! removes it at once, and `spec.finalizers` may only change through the
-//! `finalize` subresource, which the object API does not offer). So that a
-//! deleted namespace lives until its content is gone, the controller (with
-//! [`NamespaceOptions::hold_deletion`], the default) mirrors the
-//! `kubernetes` spec finalizer into `metadata.finalizers` of every active
-//! namespace, and removes both when the namespace is emptied (the spec
-//! one where the object API lets it). A namespace deleted before the
-//! controller saw it is removed at once and its content stays.
+//! The store keeps a deleted namespace, `Terminating`, while its
+//! `spec.finalizers` hold entries; the controller removes `kubernetes`
+//! through the `finalize` subresource ([`Api::finalize`]), and the store
+//! then removes the namespace (unless other finalizers remain).
 //!
 //! ```no_run
 //! # fn demo(api: std::sync::Arc<dyn k_store::ObjectApi>) {
@@ -83,16 +77,12 @@ pub enum Error {
 pub struct NamespaceOptions {
     /// How soon a namespace whose content remains is looked at again.
     pub requeue_after: Duration,
-    /// Mirror the `kubernetes` spec finalizer into `metadata.finalizers`
-    /// of active namespaces, so that the store keeps a deleted namespace
-    /// until its content is gone (see the [module documentation](self)).
-    pub hold_deletion: bool,
 }
 
 impl Default for NamespaceOptions {
-    /// Requeue after 5 s; hold deletions.
+    /// Requeue after 5 s.
     fn default() -> Self {
-        NamespaceOptions { requeue_after: Duration::from_secs(5), hold_deletion: true }
+        NamespaceOptions { requeue_after: Duration::from_secs(5) }
     }
 }
 
@@ -286,23 +276,8 @@ impl Reconciler<Namespace> for NamespaceReconciler {
     async fn reconcile(&self, ns: Arc<Namespace>, ctx: &Context) -> Result<Action, Error> {
         let api: Api<Namespace> = Api::with_client(ctx.api.clone(), None);
         let name = ns.metadata.name.clone();
-        let in_spec = ns.spec.finalizers.iter().any(|f| f == FINALIZER_KUBERNETES);
-        let in_meta = ns.metadata.finalizers.iter().any(|f| f == FINALIZER_KUBERNETES);
-        if ns.metadata.deletion_timestamp.is_none() {
-            if self.options.hold_deletion && in_spec && !in_meta {
-                let mut held = (*ns).clone();
-                held.metadata.finalizers.push(FINALIZER_KUBERNETES.to_owned());
-                match api.update(&held).await {
-                    Ok(_) => {}
-                    // Changed meanwhile: the change brings it back.
-                    Err(e) if e.is_conflict() || e.is_not_found() => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            return Ok(Action::AwaitChange);
-        }
-        if !in_spec && !in_meta {
-            // Others' finalizers only: nothing of ours left to do.
+        if ns.metadata.deletion_timestamp.is_none() || !ns.spec.finalizers.iter().any(|f| f == FINALIZER_KUBERNETES) {
+            // Active, or others' finalizers only: nothing of ours to do.
             return Ok(Action::AwaitChange);
         }
         let report = delete_content(&*ctx.api, &name).await;
@@ -323,35 +298,16 @@ impl Reconciler<Namespace> for NamespaceReconciler {
             tracing::debug!(namespace = %name, remaining = ?report.remaining, "namespace content remains");
             return Ok(Action::RequeueAfter(self.options.requeue_after));
         }
-        // Empty: finalize.
-        let current = match api.get_opt(&name).await? {
-            Some(c) => c,
-            None => return Ok(Action::AwaitChange),
-        };
+        // Empty: finalize (the store then removes the namespace).
+        let Some(current) = api.get_opt(&name).await? else { return Ok(Action::AwaitChange) };
         let mut next = current.clone();
         next.spec.finalizers.retain(|f| f != FINALIZER_KUBERNETES);
-        next.metadata.finalizers.retain(|f| f != FINALIZER_KUBERNETES);
-        if next == current {
+        if next.spec.finalizers == current.spec.finalizers {
             return Ok(Action::AwaitChange);
         }
-        match api.update(&next).await {
+        match api.finalize(&next).await {
             Ok(_) => Ok(Action::AwaitChange),
             Err(e) if e.is_not_found() => Ok(Action::AwaitChange),
-            Err(e) if e.is_invalid() && next.spec.finalizers != current.spec.finalizers => {
-                // This object API lets spec.finalizers change only through the
-                // finalize subresource, which it does not serve: release the
-                // hold at least (the store then removes the namespace).
-                let mut held_only = current.clone();
-                held_only.metadata.finalizers.retain(|f| f != FINALIZER_KUBERNETES);
-                if held_only == current {
-                    return Err(e.into());
-                }
-                match api.update(&held_only).await {
-                    Ok(_) => Ok(Action::AwaitChange),
-                    Err(e) if e.is_not_found() => Ok(Action::AwaitChange),
-                    Err(e) => Err(e.into()),
-                }
-            }
             Err(e) => Err(e.into()),
         }
     }
@@ -401,16 +357,8 @@ spec:
         let api: Api<Namespace> = Api::with_client(env.api.clone(), None);
         let mut ns = Namespace::default();
         ns.metadata.name = name.into();
-        api.create(&ns).await.unwrap();
-        // Held once the controller saw it.
-        env.wait_for(
-            "",
-            name,
-            |n: &Namespace| n.metadata.finalizers.iter().any(|f| f == FINALIZER_KUBERNETES),
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        let created = api.create(&ns).await.unwrap();
+        assert_eq!(created.spec.finalizers, [FINALIZER_KUBERNETES]);
     }
 
     fn pod(namespace: &str, name: &str, extra: &str) -> String {

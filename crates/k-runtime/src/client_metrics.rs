@@ -236,6 +236,11 @@ impl ObjectApi for MeteredApi {
         self.measure("update", gvr, 200, self.inner.update_status(gvr, namespace, object, user)).await
     }
 
+    async fn finalize_namespace(&self, namespace: DynamicObject, user: &UserInfo) -> Result<DynamicObject> {
+        let gvr = GroupVersionResource::new("", "v1", "namespaces");
+        self.measure("update", &gvr, 200, self.inner.finalize_namespace(namespace, user)).await
+    }
+
     async fn patch(
         &self,
         gvr: &GroupVersionResource,

@@ -282,15 +282,17 @@ impl Store {
         Ok(object)
     }
 
-    /// The lifecycle of an update through the main path or the status path.
+    /// The lifecycle of an update through the main path, the status path
+    /// or a namespace's finalize path.
     async fn update_impl(
         &self,
         gvr: &GroupVersionResource,
         namespace: &str,
         mut new: DynamicObject,
         user: &UserInfo,
-        status_path: bool,
+        path: UpdatePath,
     ) -> Result<DynamicObject> {
+        let status_path = path == UpdatePath::Status;
         let resource = self.resource(gvr)?;
         if resource.namespaced && new.metadata.namespace.is_empty() {
             new.metadata.namespace = namespace.to_owned();
@@ -310,6 +312,20 @@ impl Store {
         }
         fill_type_meta(&resource, &mut new);
         let has_status = resource.has_subresource("status");
+        let is_namespace = resource.group.is_empty() && resource.kind == "Namespace";
+        // A namespace's spec.finalizers change only through its finalize
+        // path (Kubernetes' namespace strategy), and that path changes
+        // nothing else.
+        let kept_finalizers = if path == UpdatePath::Finalize {
+            let requested = new.data.get("spec").and_then(|s| s.get("finalizers")).cloned();
+            new = old.clone();
+            set_namespace_finalizers(&mut new, requested.clone());
+            requested
+        } else if is_namespace {
+            old.data.get("spec").and_then(|s| s.get("finalizers")).cloned()
+        } else {
+            None
+        };
         if status_path {
             // Only the status changes; everything else stays as stored, but
             // for the field managers (a status write records its own).
@@ -323,7 +339,7 @@ impl Store {
                 Some(s) => new.data.insert("status".into(), s),
                 None => new.data.remove("status"),
             };
-        } else {
+        } else if path == UpdatePath::Main {
             // System fields are the server's.
             let meta = &mut new.metadata;
             meta.uid = old.metadata.uid.clone();
@@ -349,14 +365,27 @@ impl Store {
         new.metadata.resource_version.clear();
         let mut typed = to_object(new)?;
         typed.apply_defaults();
+        if is_namespace {
+            // Defaulting adds `kubernetes` to an empty list; only a create
+            // gets that, an update keeps the list it may change.
+            let mut value = from_object(&typed)?;
+            set_namespace_finalizers(&mut value, kept_finalizers);
+            typed = to_object(value)?;
+        }
         let schema = self.custom_schema(&resource);
         if let Some(schema) = &schema {
             schema_defaults(schema, &mut typed)?;
         }
         let old_typed = to_object(old.clone())?;
-        let subresource = status_path.then_some("status");
+        let subresource = match path {
+            UpdatePath::Main => None,
+            UpdatePath::Status => Some("status"),
+            UpdatePath::Finalize => Some("finalize"),
+        };
         self.admit(false, Operation::Update, &resource, subresource, Some(&mut typed), Some(&old_typed), user).await?;
-        let mut errors = typed.validate_update(&old_typed);
+        // The finalize path exists to change what an update may not.
+        let mut errors =
+            if path == UpdatePath::Finalize { typed.validate() } else { typed.validate_update(&old_typed) };
         if let Some(schema) = &schema {
             errors.extend(schema_errors(schema, &typed)?);
         }
@@ -369,7 +398,7 @@ impl Store {
         new.metadata.resource_version = old.metadata.resource_version.clone();
         // The generation counts changes of the defaulted spec (kube compares
         // decoded, hence defaulted, objects).
-        if !status_path {
+        if path == UpdatePath::Main {
             new.metadata.generation = old.metadata.generation;
             if spec_changed(&new, &old) {
                 new.metadata.generation = Some(old.metadata.generation.unwrap_or(0) + 1);
@@ -385,6 +414,7 @@ impl Store {
         if new.metadata.finalizers.is_empty()
             && old.metadata.deletion_timestamp.is_some()
             && old.metadata.deletion_grace_period_seconds.is_none_or(|g| g == 0)
+            && !(is_namespace && has_namespace_finalizers(&new))
         {
             let key = object_key(&resource, &new.metadata.namespace, &new.metadata.name);
             let (rev, _) =
@@ -460,6 +490,38 @@ fn storage_form(typed: &mut Object) {
     if let Object::Secret(secret) = typed {
         secret.fold_string_data();
     }
+}
+
+/// Which write path an update takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UpdatePath {
+    /// Spec and metadata.
+    Main,
+    /// The `status` subresource.
+    Status,
+    /// A namespace's `finalize` subresource: `spec.finalizers` only.
+    Finalize,
+}
+
+/// Sets (or, with `None`, removes) a namespace's `spec.finalizers`.
+fn set_namespace_finalizers(namespace: &mut DynamicObject, finalizers: Option<Value>) {
+    let spec = namespace.data.entry("spec").or_insert_with(|| serde_json::json!({}));
+    if let Some(spec) = spec.as_object_mut() {
+        match finalizers {
+            Some(f) => spec.insert("finalizers".into(), f),
+            None => spec.remove("finalizers"),
+        };
+    }
+}
+
+/// Whether a namespace's `spec.finalizers` still holds any entry.
+fn has_namespace_finalizers(namespace: &DynamicObject) -> bool {
+    namespace
+        .data
+        .get("spec")
+        .and_then(|s| s.get("finalizers"))
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
 }
 
 fn spec_changed(new: &DynamicObject, old: &DynamicObject) -> bool {
@@ -872,7 +934,7 @@ impl ObjectApi for Store {
         user: &UserInfo,
     ) -> Result<DynamicObject> {
         let name = object.metadata.name.clone();
-        let out = self.update_impl(gvr, namespace, object, user, false).await?;
+        let out = self.update_impl(gvr, namespace, object, user, UpdatePath::Main).await?;
         if is_crd(gvr) {
             self.sync_crd(&name, None).await?;
         }
@@ -890,7 +952,12 @@ impl ObjectApi for Store {
         if !resource.has_subresource("status") {
             return Err(StoreError::UnknownResource(format!("{gvr}/status")));
         }
-        self.update_impl(gvr, namespace, object, user, true).await
+        self.update_impl(gvr, namespace, object, user, UpdatePath::Status).await
+    }
+
+    async fn finalize_namespace(&self, namespace: DynamicObject, user: &UserInfo) -> Result<DynamicObject> {
+        let gvr = GroupVersionResource::new("", "v1", "namespaces");
+        self.update_impl(&gvr, "", namespace, user, UpdatePath::Finalize).await
     }
 
     async fn patch(
@@ -1021,7 +1088,11 @@ impl ObjectApi for Store {
                     .and_then(Value::as_str)
                     .is_some_and(|n| !n.is_empty());
             let grace = if bound_pod { pod_grace_period(&obj, options) } else { 0 };
-            let graceful = !obj.metadata.finalizers.is_empty() || grace > 0;
+            // A namespace lives on, Terminating, while its spec finalizers
+            // (the namespace controller's `kubernetes`) remain.
+            let is_namespace = resource.group.is_empty() && resource.kind == "Namespace";
+            let held_namespace = is_namespace && has_namespace_finalizers(&obj);
+            let graceful = !obj.metadata.finalizers.is_empty() || grace > 0 || held_namespace;
             if !graceful {
                 let (rev, _) = match self.backend_delete(&kv.key, Some(kv.mod_revision)).await {
                     Err(e) if e.is_conflict() => {
@@ -1041,6 +1112,12 @@ impl ObjectApi for Store {
                 obj.metadata.deletion_timestamp = Some(now);
                 obj.metadata.deletion_grace_period_seconds = Some(grace);
                 obj.metadata.generation = Some(obj.metadata.generation.unwrap_or(0) + 1);
+                if is_namespace {
+                    let status = obj.data.entry("status").or_insert_with(|| serde_json::json!({}));
+                    if let Some(status) = status.as_object_mut() {
+                        status.insert("phase".into(), Value::String("Terminating".into()));
+                    }
+                }
             } else if bound_pod && grace < obj.metadata.deletion_grace_period_seconds.unwrap_or(i64::MAX) {
                 // A shorter grace period moves the deadline earlier (force delete: 0).
                 obj.metadata.deletion_timestamp = Some(chrono_now_plus(grace));

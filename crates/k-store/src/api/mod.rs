@@ -153,6 +153,14 @@ pub trait ObjectApi: Send + Sync + std::fmt::Debug {
         user: &UserInfo,
     ) -> Result<DynamicObject>;
 
+    /// Replaces a namespace's `spec.finalizers` (the `namespaces/finalize`
+    /// subresource; nothing else of `namespace` is read). A namespace being
+    /// deleted that is left with no finalizers is removed.
+    async fn finalize_namespace(&self, namespace: DynamicObject, user: &UserInfo) -> Result<DynamicObject> {
+        let _ = (namespace, user);
+        Err(crate::error::StoreError::UnknownResource("namespaces/finalize".into()))
+    }
+
     /// Patches an object (or its status, with `status = true`).
     async fn patch(
         &self,

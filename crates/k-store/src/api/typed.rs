@@ -267,3 +267,15 @@ impl<K: Resource> Api<K> {
             .boxed())
     }
 }
+
+impl Api<k_api_types::core::v1::Namespace> {
+    /// Replaces the namespace's `spec.finalizers` through the `finalize`
+    /// subresource (the only way they change); a namespace being deleted
+    /// that is left with no finalizers is removed.
+    pub async fn finalize(
+        &self,
+        namespace: &k_api_types::core::v1::Namespace,
+    ) -> Result<k_api_types::core::v1::Namespace> {
+        to_typed(self.client.finalize_namespace(to_dynamic(namespace)?, &self.user).await?)
+    }
+}

@@ -534,6 +534,14 @@ impl ObjectApi for RemoteApi {
         Ok(self.object(&resource, Method::PUT, &path, Some(&body), Some(user)).await?.1)
     }
 
+    async fn finalize_namespace(&self, mut namespace: DynamicObject, user: &UserInfo) -> Result<DynamicObject> {
+        let resource = self.resolve(&GroupVersionResource::new("", "v1", "namespaces")).await?;
+        fill_type(&resource, &mut namespace);
+        let path = object_path(&resource, "", &namespace.metadata.name, "finalize")?;
+        let body = Body::json(&namespace)?;
+        Ok(self.object(&resource, Method::PUT, &path, Some(&body), Some(user)).await?.1)
+    }
+
     async fn patch(
         &self,
         gvr: &GroupVersionResource,

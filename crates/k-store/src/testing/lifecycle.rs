@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k_api_types::apps::v1::Deployment;
-use k_api_types::core::v1::{ConfigMap, Container, Pod, PodStatus};
-use k_api_types::meta::{DeleteOptions, LabelSelector, Preconditions, WatchEvent};
+use k_api_types::core::v1::{ConfigMap, Container, Namespace, Pod, PodStatus};
+use k_api_types::meta::{DeleteOptions, LabelSelector, ObjectMeta, Preconditions, WatchEvent};
 use k_api_types::{ApiResource, DynamicObject, GroupVersionKind, Resource};
 
 use crate::admission::{AdmissionHook, AdmissionRequest};
@@ -57,6 +57,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@tests $factory;
             create_sets_system_fields, generation_tracks_spec_only, status_path_is_isolated,
             optimistic_concurrency, finalizers_and_graceful_deletion, propagation_policy_finalizers,
+            namespace_lifecycle,
             pod_graceful_deletion, validation_and_defaulting, admission_hooks, selectors,
             pagination_is_consistent, list_resource_version_semantics, watch_semantics,
             patches, strategic_merge_patches, server_side_apply, guaranteed_update_contention,
@@ -233,6 +234,60 @@ pub async fn propagation_policy_finalizers(h: Harness) {
     let bad = DeleteOptions { propagation_policy: Some("Sideways".into()), ..Default::default() };
     api.create(&config_map("x")).await.expect("create");
     assert!(matches!(api.delete("x", &bad).await, Err(StoreError::BadRequest(_))));
+}
+
+/// A namespace stays `Terminating` while `spec.finalizers` hold entries;
+/// those change only through the finalize path, and a terminating
+/// namespace left without them is removed.
+pub async fn namespace_lifecycle(h: Harness) {
+    let api: Api<Namespace> = h.all();
+    let named = |name: &str| Namespace {
+        metadata: ObjectMeta { name: name.into(), ..Default::default() },
+        ..Default::default()
+    };
+    let created = api.create(&named("doomed")).await.expect("create");
+    assert_eq!(created.spec.finalizers, ["kubernetes"]);
+    assert_eq!(created.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Active"));
+    // A plain update cannot drop the finalizer.
+    let mut stripped = created.clone();
+    stripped.spec.finalizers.clear();
+    stripped.metadata.labels.insert("touched".into(), "yes".into());
+    let updated = api.update(&stripped).await.expect("update");
+    assert_eq!(updated.spec.finalizers, ["kubernetes"]);
+    assert_eq!(updated.metadata.labels.get("touched").map(String::as_str), Some("yes"));
+    // Deleting leaves it Terminating, as often as it is asked.
+    for _ in 0..2 {
+        let DeleteOutcome::Pending(ns) = api.delete("doomed", &DeleteOptions::default()).await.expect("delete") else {
+            panic!("a namespace with spec finalizers is deleted gracefully")
+        };
+        assert!(ns.metadata.deletion_timestamp.is_some());
+        assert_eq!(ns.data.get("status").and_then(|s| s.get("phase")).and_then(|p| p.as_str()), Some("Terminating"));
+    }
+    let terminating = api.get("doomed").await.expect("still there");
+    // A status write keeps the finalizers and the namespace.
+    let mut status = terminating.clone();
+    status.spec.finalizers.clear();
+    let after_status = api.update_status(&status).await.expect("status");
+    assert_eq!(after_status.spec.finalizers, ["kubernetes"]);
+    // Finalize: only spec.finalizers change; emptied, the namespace goes.
+    let mut finalized = terminating.clone();
+    finalized.spec.finalizers.clear();
+    finalized.metadata.labels.insert("ignored".into(), "by finalize".into());
+    api.finalize(&finalized).await.expect("finalize");
+    assert!(api.get_opt("doomed").await.expect("get").is_none(), "finalized terminating namespace is gone");
+
+    // An active namespace finalized to nothing lives on, and is then
+    // deleted at once.
+    let active = api.create(&named("quick")).await.expect("create");
+    let mut empty = active.clone();
+    empty.spec.finalizers.clear();
+    empty.metadata.labels.insert("ignored".into(), "by finalize".into());
+    let kept = api.finalize(&empty).await.expect("finalize");
+    assert!(kept.spec.finalizers.is_empty());
+    assert!(!kept.metadata.labels.contains_key("ignored"), "finalize changes nothing but spec.finalizers");
+    let relabelled = api.update(&kept).await.expect("update");
+    assert!(relabelled.spec.finalizers.is_empty(), "defaulting does not bring the finalizer back on update");
+    assert!(matches!(api.delete("quick", &DeleteOptions::default()).await.expect("delete"), DeleteOutcome::Deleted(_)));
 }
 
 /// A pod bound to a node waits for its grace period; grace 0 deletes it.
