@@ -9,9 +9,14 @@
 //! own [`k_runtime::manager::Manager`]. The design is
 //! `docs/controllers/design.md`.
 //!
-//! Built so far: [`replicaset`] (ReplicaSet and ReplicationController),
+//! Controllers: [`replicaset`] (ReplicaSet and ReplicationController),
+//! [`deployment`], [`daemonset`], [`statefulset`], [`job`], [`cronjob`],
 //! [`endpoints`] (Endpoints and EndpointSlice), [`namespace`],
-//! [`serviceaccount`]. The others of `docs/controllers/design.md` follow.
+//! [`serviceaccount`], [`gc`] (garbage collector), [`nodelifecycle`],
+//! [`nodeipam`], [`pvbinder`] (PersistentVolume binder and provisioning),
+//! [`resourcequota`] and [`hpa`] (HorizontalPodAutoscaler v2). Shared
+//! pieces (claiming, expectations, template hashes, revisions) are in
+//! [`util`].
 
 pub mod cronjob;
 pub mod daemonset;
@@ -31,4 +36,4 @@ pub mod serviceaccount;
 pub mod statefulset;
 pub mod util;
 
-pub use manager::{ControllerManager, Selection, SelectionError};
+pub use manager::{ControllerManager, ControllerOptions, Selection, SelectionError};

@@ -17,6 +17,31 @@ use k_runtime::leader::LeaderElectionConfig;
 use k_runtime::manager::Manager;
 use k_store::ObjectApi;
 
+/// What some controllers need beyond the object API (the flags of
+/// kube-controller-manager they stand for).
+#[derive(Clone, Default)]
+pub struct ControllerOptions {
+    /// Node IPAM: `--cluster-cidr` and `--node-cidr-mask-size`; `None`
+    /// leaves nodes' pod CIDRs alone (`--allocate-node-cidrs=false`).
+    pub node_ipam: Option<crate::nodeipam::NodeIpamOptions>,
+    /// Where the HorizontalPodAutoscaler reads metrics; `None`: the
+    /// controller reports that no metrics are available.
+    pub metrics: Option<Arc<dyn crate::hpa::MetricsSource>>,
+    /// Node lifecycle (`--node-monitor-grace-period`, eviction rates);
+    /// `None`: Kubernetes' defaults.
+    pub node_lifecycle: Option<crate::nodelifecycle::NodeLifecycleOptions>,
+}
+
+impl std::fmt::Debug for ControllerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControllerOptions")
+            .field("node_ipam", &self.node_ipam)
+            .field("metrics", &self.metrics.is_some())
+            .field("node_lifecycle", &self.node_lifecycle)
+            .finish()
+    }
+}
+
 /// One controller the manager knows: its name (as `--controllers` spells
 /// it), whether `*` includes it, and how it joins a [`Manager`].
 pub struct Known {
@@ -25,7 +50,7 @@ pub struct Known {
     /// Whether `*` turns it on (kube-controller-manager leaves a few off).
     pub default_on: bool,
     /// Adds the controller to the manager.
-    pub add: fn(&mut Manager),
+    pub add: fn(&mut Manager, &ControllerOptions),
 }
 
 impl std::fmt::Debug for Known {
@@ -34,15 +59,37 @@ impl std::fmt::Debug for Known {
     }
 }
 
-/// Every controller this crate provides, in start order.
+/// Every controller this crate provides, in start order, named as
+/// kube-controller-manager names them.
 pub fn known() -> Vec<Known> {
+    use crate::*;
+    let on = |name, add| Known { name, default_on: true, add };
     vec![
-        Known { name: "namespace", default_on: true, add: crate::namespace::add },
-        Known { name: "serviceaccount", default_on: true, add: crate::serviceaccount::add },
-        Known { name: "replicaset", default_on: true, add: crate::replicaset::add_replica_sets },
-        Known { name: "replicationcontroller", default_on: true, add: crate::replicaset::add_replication_controllers },
-        Known { name: "endpoints", default_on: true, add: crate::endpoints::add_endpoints },
-        Known { name: "endpointslice", default_on: true, add: crate::endpoints::add_endpoint_slices },
+        on("namespace", |m, _| namespace::add(m)),
+        on("serviceaccount", |m, _| serviceaccount::add(m)),
+        on("garbagecollector", |m, _| gc::add_garbage_collector(m)),
+        on("replicaset", |m, _| replicaset::add_replica_sets(m)),
+        on("replicationcontroller", |m, _| replicaset::add_replication_controllers(m)),
+        on("deployment", |m, _| deployment::add_deployments(m)),
+        on("daemonset", |m, _| daemonset::add_daemon_sets(m)),
+        on("statefulset", |m, _| statefulset::add_stateful_sets(m)),
+        on("job", |m, _| job::add_jobs(m)),
+        on("cronjob", |m, _| cronjob::add_cron_jobs(m)),
+        on("endpoints", |m, _| endpoints::add_endpoints(m)),
+        on("endpointslice", |m, _| endpoints::add_endpoint_slices(m)),
+        on("resourcequota", |m, _| resourcequota::add_resource_quotas(m)),
+        on("horizontalpodautoscaling", |m, o| {
+            let metrics = o.metrics.clone().unwrap_or_else(|| Arc::new(hpa::StaticMetrics::new()));
+            hpa::add_horizontal_pod_autoscalers(m, metrics);
+        }),
+        on("nodelifecycle", |m, o| {
+            nodelifecycle::add_node_lifecycle_with(m, o.node_lifecycle.clone().unwrap_or_default())
+        }),
+        on("nodeipam", |m, o| match &o.node_ipam {
+            Some(ipam) => nodeipam::add_node_ipam(m, ipam.clone()),
+            None => tracing::info!("nodeipam: no cluster CIDR, pod CIDRs are left to the nodes"),
+        }),
+        on("persistentvolume-binder", |m, _| pvbinder::add_pv_binder(m)),
     ]
 }
 
@@ -122,12 +169,17 @@ impl std::fmt::Debug for ControllerManager {
 }
 
 impl ControllerManager {
-    /// The controllers `selection` names, over `api`.
+    /// The controllers `selection` names, over `api`, with default options.
     pub fn new(api: Arc<dyn ObjectApi>, selection: Selection) -> Self {
+        Self::with_options(api, selection, ControllerOptions::default())
+    }
+
+    /// The controllers `selection` names, over `api`, with `options`.
+    pub fn with_options(api: Arc<dyn ObjectApi>, selection: Selection, options: ControllerOptions) -> Self {
         let mut manager = Manager::new(api);
         let mut names = Vec::new();
         for k in known().into_iter().filter(|k| selection.enabled(k)) {
-            (k.add)(&mut manager);
+            (k.add)(&mut manager, &options);
             names.push(k.name);
         }
         ControllerManager { manager, names }

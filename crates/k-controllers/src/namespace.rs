@@ -344,7 +344,7 @@ spec:
 
     fn start(env: &TestEnv) -> tokio::sync::oneshot::Sender<()> {
         let mut manager = env.manager();
-        let options = NamespaceOptions { requeue_after: Duration::from_millis(100), ..Default::default() };
+        let options = NamespaceOptions { requeue_after: Duration::from_millis(100) };
         manager.add(NamespaceReconciler::controller(manager.informers()), NamespaceReconciler::new(options));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(manager.run(async {

@@ -1,1 +1,0 @@
-//! (being written for issue 10; see docs/controllers/design.md)
