@@ -124,20 +124,20 @@ pub const FAILED_POD_BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
 /// The default `revisionHistoryLimit`.
 pub const DEFAULT_REVISION_HISTORY_LIMIT: i32 = 10;
 
-/// Taint of a node whose `Ready` condition is false.
-pub const TAINT_NODE_NOT_READY: &str = "node.kubernetes.io/not-ready";
-/// Taint of a node whose `Ready` condition is unknown.
-pub const TAINT_NODE_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 /// Taint of a node under disk pressure.
-pub const TAINT_NODE_DISK_PRESSURE: &str = "node.kubernetes.io/disk-pressure";
+pub use crate::nodelifecycle::TAINT_DISK_PRESSURE as TAINT_NODE_DISK_PRESSURE;
 /// Taint of a node under memory pressure.
-pub const TAINT_NODE_MEMORY_PRESSURE: &str = "node.kubernetes.io/memory-pressure";
-/// Taint of a node under PID pressure.
-pub const TAINT_NODE_PID_PRESSURE: &str = "node.kubernetes.io/pid-pressure";
-/// Taint of a cordoned node.
-pub const TAINT_NODE_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+pub use crate::nodelifecycle::TAINT_MEMORY_PRESSURE as TAINT_NODE_MEMORY_PRESSURE;
 /// Taint of a node whose network is not configured.
-pub const TAINT_NODE_NETWORK_UNAVAILABLE: &str = "node.kubernetes.io/network-unavailable";
+pub use crate::nodelifecycle::TAINT_NETWORK_UNAVAILABLE as TAINT_NODE_NETWORK_UNAVAILABLE;
+/// Taint of a node whose `Ready` condition is false.
+pub use crate::nodelifecycle::TAINT_NOT_READY as TAINT_NODE_NOT_READY;
+/// Taint of a node under PID pressure.
+pub use crate::nodelifecycle::TAINT_PID_PRESSURE as TAINT_NODE_PID_PRESSURE;
+/// Taint of a node whose `Ready` condition is unknown.
+pub use crate::nodelifecycle::TAINT_UNREACHABLE as TAINT_NODE_UNREACHABLE;
+/// Taint of a cordoned node.
+pub use crate::nodelifecycle::TAINT_UNSCHEDULABLE as TAINT_NODE_UNSCHEDULABLE;
 
 /// Why a reconcile failed (it is retried with backoff).
 #[derive(Debug, thiserror::Error)]

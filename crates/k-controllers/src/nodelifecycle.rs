@@ -90,7 +90,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use k_api_types::coordination::v1::Lease;
-use k_api_types::core::v1::{Node, NodeCondition, Pod, PodCondition, Taint, Toleration};
+use k_api_types::core::v1::{Node, NodeCondition, Pod, PodCondition, Taint};
 use k_api_types::meta::{DeleteOptions, Preconditions, Time};
 use k_runtime::clock::{Clock, SystemClock};
 use k_runtime::controller::{Action, Context, Controller, Reconciler};
@@ -99,6 +99,8 @@ use k_runtime::informer::InformerFactory;
 use k_runtime::manager::Manager;
 use k_runtime::reflector::Store;
 use k_store::{Api, ObjectApi, StoreError};
+
+use crate::daemonset::tolerates;
 
 /// The namespace of the nodes' heartbeat Leases.
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
@@ -218,25 +220,6 @@ fn zone_of(node: &Node) -> String {
 
 fn has_taint(taints: &[Taint], key: &str, effect: &str) -> bool {
     taints.iter().any(|t| t.key == key && t.effect == effect)
-}
-
-/// Whether `toleration` tolerates `taint` (Kubernetes' `ToleratesTaint`).
-fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = toleration.effect.as_deref().filter(|e| !e.is_empty())
-        && effect != taint.effect
-    {
-        return false;
-    }
-    if let Some(key) = toleration.key.as_deref().filter(|k| !k.is_empty())
-        && key != taint.key
-    {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or_default() {
-        "Exists" => true,
-        "" | "Equal" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        _ => false,
-    }
 }
 
 /// What becomes of a pod on a node with NoExecute taints.
@@ -941,6 +924,8 @@ mod tests {
     use k_runtime::testing::TestEnv;
     use k_runtime::watcher::Config;
     use k_store::api::ListOptions;
+
+    use k_api_types::core::v1::Toleration;
 
     use super::*;
 
