@@ -15,7 +15,11 @@
 //! insecure port, the scheduler). Nodes run in the same process: one
 //! simulated node by default (`--nodes N` for more, `--nodes 0` for none),
 //! and with `--process-node NAME` (root) a real node that runs pods as
-//! processes on this machine; `kubectl logs` reads their logs.
+//! processes on this machine; `kubectl logs` reads their logs. The
+//! controller manager (k-controllers, `--controllers`) runs here too, and
+//! with a process node the service proxy (`--service-proxy`) makes
+//! ClusterIPs answer on this machine; `--cluster-cidr` hands out node pod
+//! ranges.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -155,6 +159,20 @@ struct Options {
     /// The process node's pod CIDR.
     #[arg(long, default_value = "10.244.0.0/24")]
     process_node_pod_cidr: String,
+    /// The pods' address range: with it, the node IPAM controller gives
+    /// every node without a `spec.podCIDR` a range of it
+    /// (kube-controller-manager's `--cluster-cidr` with
+    /// `--allocate-node-cidrs`).
+    #[arg(long, value_name = "CIDR")]
+    cluster_cidr: Option<String>,
+    /// The size of each node's range of `--cluster-cidr`.
+    #[arg(long, default_value_t = 24)]
+    node_cidr_mask_size: u8,
+    /// Run the service proxy (k-netplugin's userspace proxier) in this
+    /// machine's network namespace, so that ClusterIPs answer here: `on`,
+    /// `off`, or `auto` (on with `--process-node`, whose pods are real).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
+    service_proxy: String,
     /// Where the reference CNI plugins are (the process node's network).
     #[arg(long, default_value = "/usr/lib/cni")]
     cni_bin_dir: PathBuf,
@@ -278,7 +296,15 @@ async fn run(options: Options) -> Result<(), String> {
         None
     } else {
         let selection = k_controllers::Selection::parse(&options.controllers).map_err(|e| e.to_string())?;
-        let mut manager = k_controllers::ControllerManager::new(api.clone(), selection);
+        let node_ipam = match &options.cluster_cidr {
+            Some(cidr) => Some(
+                k_controllers::nodeipam::NodeIpamOptions::parse(cidr, options.node_cidr_mask_size)
+                    .map_err(|e| format!("--cluster-cidr: {e}"))?,
+            ),
+            None => None,
+        };
+        let controller_options = k_controllers::ControllerOptions { node_ipam, ..Default::default() };
+        let mut manager = k_controllers::ControllerManager::with_options(api.clone(), selection, controller_options);
         if options.leader_elect {
             let identity = format!(
                 "{}_{}",
@@ -294,6 +320,7 @@ async fn run(options: Options) -> Result<(), String> {
         })))
     };
     let node_tasks = nodes(&options, api.clone(), &logs, &stopped)?;
+    let proxying = service_proxy(&options, api.clone(), &stopped)?;
     let scheduling = scheduler.map(|scheduler| {
         let mut stopped = stopped.clone();
         tokio::spawn(scheduler.run(async move {
@@ -312,6 +339,9 @@ async fn run(options: Options) -> Result<(), String> {
     }
     for task in node_tasks {
         let _ = task.await;
+    }
+    if let Some(proxying) = proxying {
+        let _ = proxying.await;
     }
     if let Some(controllers) = controllers {
         let _ = controllers.await;
@@ -387,6 +417,42 @@ fn nodes(
         }));
     }
     Ok(tasks)
+}
+
+/// The service proxy, as `--service-proxy` says: ClusterIPs go on `lo`
+/// of this machine's network namespace (removed again on shutdown) and
+/// the proxy relays their connections to the Services' ready endpoints.
+fn service_proxy(
+    options: &Options,
+    api: Arc<dyn k_store::ObjectApi>,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    use k_netplugin::proxy::Proxier;
+    let on = match options.service_proxy.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => options.process_node.is_some(),
+    };
+    if !on {
+        return Ok(None);
+    }
+    if !running_as_root() {
+        return Err("--service-proxy on needs root (it adds the ClusterIPs to lo)".into());
+    }
+    let proxier = Arc::new(k_netplugin::proxy::userspace::UserspaceProxier::new(Default::default()));
+    let proxy = k_netplugin::proxy::ServiceProxy::new(api, proxier.clone());
+    let mut stopped = stopped.clone();
+    println!("service proxy: ClusterIPs answer on this machine (userspace proxier)");
+    Ok(Some(tokio::spawn(async move {
+        proxy
+            .run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = proxier.cleanup().await {
+            tracing::warn!("removing the service proxy's addresses: {e}");
+        }
+    })))
 }
 
 /// Keeps the ConfigMap `kube-root-ca.crt` (the cluster's CA, which every
