@@ -105,8 +105,8 @@ use k_runtime::reflector::{Store, key_of};
 use k_store::{Api, ObjectApi, StoreError};
 
 use crate::util::{
-    Expectations, LABEL_CONTROLLER_REVISION_HASH, available_in, claim, is_available, is_ready, new_revision,
-    next_revision, phase, pod_from_template, slow_start, sort_revisions,
+    Expectations, LABEL_CONTROLLER_REVISION_HASH, available_in, claim, claim_candidates, is_available, is_ready,
+    new_revision, next_revision, phase, pod_from_template, slow_start, sort_revisions,
 };
 
 /// The most pods one reconcile creates, and deletes (Kubernetes' DaemonSet
@@ -576,7 +576,7 @@ impl DaemonSetReconciler {
         pods_api: &Api<Pod>,
     ) -> Result<(ControllerRevision, Vec<Arc<ControllerRevision>>), Error> {
         let revisions = self.store::<ControllerRevision>();
-        let candidates = revisions.in_namespace(&ds.metadata.namespace);
+        let candidates = claim_candidates(&revisions, &ds.metadata);
         let owned = claim(ds, selector, candidates, revisions_api, sets_api).await?;
         let data = revision_data(ds);
         let (mut current, mut old) = (Vec::new(), Vec::new());
@@ -969,8 +969,7 @@ impl DaemonSetReconciler {
         let hash = current.metadata.labels.get(LABEL_CONTROLLER_REVISION_HASH).cloned().unwrap_or_default();
 
         let pending = self.expectations.pending(&meta.uid, &pods, self.clock.now());
-        let candidates: Vec<Arc<Pod>> = pods
-            .in_namespace(&meta.namespace)
+        let candidates: Vec<Arc<Pod>> = claim_candidates(&pods, meta)
             .into_iter()
             .filter(|p| !(matches!(phase(p), "Succeeded" | "Failed") && p.metadata.deletion_timestamp.is_some()))
             .collect();

@@ -93,7 +93,7 @@ use k_runtime::owner::owner_reference;
 use k_runtime::reflector::{Store, key_of};
 use k_store::{Api, ObjectApi, StoreError};
 
-use crate::util::{claim, phase, template_hash};
+use crate::util::{claim, claim_candidates, phase, template_hash};
 
 /// The label naming the template hash of a ReplicaSet and its pods.
 pub const LABEL_POD_TEMPLATE_HASH: &str = "pod-template-hash";
@@ -1167,7 +1167,7 @@ impl Reconciler<Deployment> for DeploymentReconciler {
         let pods = self.pods();
         sets_cache.wait_until_synced().await;
         pods.wait_until_synced().await;
-        let candidates = sets_cache.in_namespace(&ns);
+        let candidates = claim_candidates(&sets_cache, &d.metadata);
         let owned = claim(&d, &selector, candidates, &sets_api, &deployments).await?;
         let mut run = Sync {
             r: self,

@@ -87,7 +87,7 @@ use k_runtime::reflector::{Store, key_of};
 use k_store::api::DeleteOutcome;
 use k_store::{Api, ObjectApi, StoreError};
 
-use crate::util::{Expectations, claim, is_active, is_ready, phase, pod_from_template, slow_start};
+use crate::util::{Expectations, claim, claim_candidates, is_active, is_ready, phase, pod_from_template, slow_start};
 
 /// The value of `spec.managedBy` this controller acts on (or none).
 pub const CONTROLLER_NAME: &str = "kubernetes.io/job-controller";
@@ -929,7 +929,7 @@ impl Reconciler<Job> for JobReconciler {
             return Ok(Action::AwaitChange);
         }
         let pending = self.expectations.pending(&meta.uid, &pods, self.clock.now());
-        let candidates = pods.in_namespace(&meta.namespace);
+        let candidates = claim_candidates(&pods, meta);
         let owned = claim(&*job, &selector, candidates, &pods_api, &jobs_api).await?;
         let may_manage = pending.is_none() && meta.deletion_timestamp.is_none();
         let Outcome { status, mut requeue, error } = self.sync(&job, &owned, may_manage, &pods_api).await;

@@ -361,8 +361,9 @@ struct State {
     buckets: HashMap<String, Bucket>,
     /// Master disruption mode: every zone is fully disrupted.
     all_disrupted: bool,
-    /// When each pod's eviction was first scheduled (by uid).
-    scheduled: HashMap<String, DateTime<Utc>>,
+    /// When each pod's eviction was first scheduled, by node name and pod
+    /// uid (only nodes with NoExecute taints have entries).
+    scheduled: HashMap<String, HashMap<String, DateTime<Utc>>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -627,15 +628,22 @@ impl NodeLifecycleReconciler {
     async fn evict(&self, node: &Node, ctx: &Context) -> Option<Duration> {
         let now = self.clock.wall();
         let taints: Vec<&Taint> = node.spec.taints.iter().filter(|t| t.effect == NO_EXECUTE).collect();
-        let start = taints.iter().map(|t| t.time_added.map_or(now, |t| t.0)).min();
-        let all_pods = self.pods().state();
-        {
-            // Forget the schedules of pods gone meanwhile.
-            let live: HashSet<&str> = all_pods.iter().map(|p| p.metadata.uid.as_str()).collect();
-            self.lock().scheduled.retain(|uid, _| live.contains(uid.as_str()));
+        let node_name = node.metadata.name.as_str();
+        if taints.is_empty() {
+            // Nothing to evict (the common case, and cheap: no pod scan).
+            self.lock().scheduled.remove(node_name);
+            return None;
         }
+        let start = taints.iter().map(|t| t.time_added.map_or(now, |t| t.0)).min();
         let pods: Vec<Arc<Pod>> =
-            all_pods.into_iter().filter(|p| p.spec.node_name.as_deref() == Some(node.metadata.name.as_str())).collect();
+            self.pods().state().into_iter().filter(|p| p.spec.node_name.as_deref() == Some(node_name)).collect();
+        {
+            // Forget the schedules of pods gone from the node meanwhile.
+            let live: HashSet<&str> = pods.iter().map(|p| p.metadata.uid.as_str()).collect();
+            if let Some(scheduled) = self.lock().scheduled.get_mut(node_name) {
+                scheduled.retain(|uid, _| live.contains(uid.as_str()));
+            }
+        }
         let mut next: Option<Duration> = None;
         for pod in pods {
             if pod.metadata.deletion_timestamp.is_some() {
@@ -643,14 +651,20 @@ impl NodeLifecycleReconciler {
             }
             let due = match eviction_of(&pod, &taints) {
                 Eviction::Never => {
-                    self.lock().scheduled.remove(&pod.metadata.uid);
+                    self.forget(&pod);
                     continue;
                 }
                 Eviction::Now => true,
                 Eviction::After(wait) => {
                     let created = pod.metadata.creation_timestamp.map(|t| t.0);
                     let from = start.unwrap_or(now).max(created.unwrap_or(now).min(now));
-                    let from = *self.lock().scheduled.entry(pod.metadata.uid.clone()).or_insert(from);
+                    let from = *self
+                        .lock()
+                        .scheduled
+                        .entry(node_name.to_owned())
+                        .or_default()
+                        .entry(pod.metadata.uid.clone())
+                        .or_insert(from);
                     let at = from + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
                     if at <= now {
                         true
@@ -666,6 +680,14 @@ impl NodeLifecycleReconciler {
             }
         }
         next
+    }
+
+    /// Drops `pod`'s eviction schedule.
+    fn forget(&self, pod: &Pod) {
+        let node = pod.spec.node_name.as_deref().unwrap_or_default();
+        if let Some(scheduled) = self.lock().scheduled.get_mut(node) {
+            scheduled.remove(&pod.metadata.uid);
+        }
     }
 
     /// Deletes `pod` for the taint eviction (errors are logged: the pod is
@@ -707,12 +729,10 @@ impl NodeLifecycleReconciler {
         };
         match api.delete(&pod.metadata.name, &options).await {
             Ok(_) => {
-                self.lock().scheduled.remove(&pod.metadata.uid);
+                self.forget(pod);
                 tracing::info!(pod = %key, "evicted by a NoExecute taint");
             }
-            Err(e) if e.is_not_found() => {
-                self.lock().scheduled.remove(&pod.metadata.uid);
-            }
+            Err(e) if e.is_not_found() => self.forget(pod),
             Err(e) => tracing::warn!(pod = %key, error = %e, "eviction failed"),
         }
     }
@@ -762,6 +782,8 @@ impl NodeLifecycleReconciler {
             let mut state = self.lock();
             let zones = self.zone_states(&mut state, &all_nodes, &leases, now);
             let probe = self.observe(&mut state, &node, &leases, now);
+            // Eviction schedules of deleted nodes.
+            state.scheduled.retain(|n, _| all_nodes.iter().any(|x| x.metadata.name == *n));
             let all_full = !zones.is_empty() && zones.values().all(|(s, _)| *s == ZoneState::FullDisruption);
             let (entering, leaving) = (all_full && !state.all_disrupted, !all_full && state.all_disrupted);
             state.all_disrupted = all_full;

@@ -55,7 +55,9 @@ use k_runtime::informer::InformerFactory;
 use k_runtime::manager::Manager;
 use k_runtime::reflector::{Store, key_of};
 
-use crate::util::{Expectations, claim, is_active, is_ready, phase, pod_from_template, ready_since, slow_start};
+use crate::util::{
+    Expectations, claim, claim_candidates, is_active, is_ready, phase, pod_from_template, ready_since, slow_start,
+};
 use k_store::{Api, ObjectApi, StoreError};
 
 /// The most pods one reconcile creates or deletes (Kubernetes' `BurstReplicas`).
@@ -471,8 +473,7 @@ impl<K: ReplicaOwner> Core<K> {
         let pods_api: Api<Pod> = Api::with_client(ctx.api.clone(), Some(meta.namespace.clone()));
         let owners_api: Api<K> = Api::with_client(ctx.api.clone(), Some(meta.namespace.clone()));
         let pending = self.expectations.pending(&meta.uid, &pods, self.clock.now());
-        let candidates: Vec<Arc<Pod>> =
-            pods.in_namespace(&meta.namespace).into_iter().filter(|p| is_active(p)).collect();
+        let candidates: Vec<Arc<Pod>> = claim_candidates(&pods, meta).into_iter().filter(|p| is_active(p)).collect();
         let owned = claim(&*owner, &selector, candidates, &pods_api, &owners_api).await?;
 
         let mut failure = None;

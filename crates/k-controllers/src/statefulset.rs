@@ -97,8 +97,8 @@ use k_runtime::reflector::{Store, key_of};
 use k_store::{Api, ObjectApi, StoreError};
 
 use crate::util::{
-    Expectations, LABEL_CONTROLLER_REVISION_HASH, available_in, claim, is_ready, new_revision, next_revision, phase,
-    pod_from_template, sort_revisions,
+    Expectations, LABEL_CONTROLLER_REVISION_HASH, available_in, claim, claim_candidates, is_ready, new_revision,
+    next_revision, phase, pod_from_template, sort_revisions,
 };
 
 /// The label holding a stateful pod's name (so a Service can select one pod).
@@ -817,13 +817,12 @@ impl StatefulSetReconciler {
         let claims_api: Api<PersistentVolumeClaim> = Api::with_client(ctx.api.clone(), namespace);
 
         let pending = self.expectations.pending(&meta.uid, &pods, self.clock.now());
-        let candidates: Vec<Arc<Pod>> = pods
-            .in_namespace(&meta.namespace)
+        let candidates: Vec<Arc<Pod>> = claim_candidates(&pods, meta)
             .into_iter()
             .filter(|p| ordinal_of(&meta.name, &p.metadata.name).is_some())
             .collect();
         let owned = claim(&*set, &selector, candidates, &pods_api, &sets_api).await?;
-        let revision_candidates = revision_cache.in_namespace(&meta.namespace);
+        let revision_candidates = claim_candidates(&revision_cache, meta);
         let owned_revisions = claim(&*set, &selector, revision_candidates, &revisions_api, &sets_api).await?;
         let revisions = self.revisions(&set, owned_revisions, &revisions_api).await?;
 

@@ -196,6 +196,15 @@ impl Expectations {
 // Claiming children
 // ---------------------------------------------------------------------------
 
+/// The children `owner` may [`claim`] from `cache`: those it controls and
+/// the orphans of its namespace, from the cache's indexes (children of
+/// other controllers are never claimed, so they are not even looked at).
+pub fn claim_candidates<C: k_api_types::ObjectLike>(cache: &Store<C>, owner: &ObjectMeta) -> Vec<Arc<C>> {
+    let mut candidates = cache.controlled_by(&owner.uid);
+    candidates.extend(cache.orphans_in(&owner.namespace));
+    candidates
+}
+
 /// The children of `owner` among `candidates` after adoption and release
 /// (Kubernetes' `ControllerRefManager`): children whose controller
 /// reference is the owner stay while their labels match `selector` (or the

@@ -5,9 +5,11 @@
 //! objects as `Arc<K>` (no copies). A (re)list is built on the side and
 //! swapped in at once on `InitDone`, reusing the objects that did not change,
 //! so readers never see half a list and two full copies are never held.
-//! Indexes answer "which objects have this value" in O(1): namespaces are
-//! indexed from the start, others are added with [`Writer::index`] (pods by
-//! node, objects by owner uid…). [`Store::wait_until_synced`] waits for the
+//! Indexes answer "which objects have this value" in O(1): namespaces,
+//! controllers ([`Store::controlled_by`]) and orphans
+//! ([`Store::orphans_in`]) are indexed from the start, so that a
+//! controller claims its children without scanning its namespace; others
+//! are added with [`Writer::index`] (pods by node…). [`Store::wait_until_synced`] waits for the
 //! first complete list. A transform ([`Writer::transform`]) can trim objects
 //! before they are cached (dropping managed fields saves a third of a pod).
 //!
@@ -34,6 +36,14 @@ pub fn key_of<K: ObjectLike>(object: &K) -> String {
 
 /// The name of the built-in namespace index.
 pub const NAMESPACE_INDEX: &str = "namespace";
+
+/// The name of the built-in index of objects by their controller's uid
+/// (the owner reference with `controller: true`).
+pub const CONTROLLER_INDEX: &str = "controller";
+
+/// The name of the built-in index of objects without a controller, by
+/// namespace.
+pub const ORPHAN_INDEX: &str = "orphan";
 
 type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 type Transform<K> = Arc<dyn Fn(&mut K) + Send + Sync>;
@@ -131,6 +141,17 @@ impl<K: ObjectLike> Store<K> {
         self.by_index(NAMESPACE_INDEX, namespace)
     }
 
+    /// The objects whose controller (owner reference with `controller:
+    /// true`) has this uid.
+    pub fn controlled_by(&self, uid: &str) -> Vec<Arc<K>> {
+        self.by_index(CONTROLLER_INDEX, uid)
+    }
+
+    /// The objects of one namespace that have no controller.
+    pub fn orphans_in(&self, namespace: &str) -> Vec<Arc<K>> {
+        self.by_index(ORPHAN_INDEX, namespace)
+    }
+
     /// Whether the first complete list has been cached.
     pub fn is_synced(&self) -> bool {
         *self.synced.borrow()
@@ -164,10 +185,20 @@ impl<K> fmt::Debug for Writer<K> {
 pub fn store<K: ObjectLike>() -> (Store<K>, Writer<K>) {
     let (synced, synced_rx) = watch::channel(false);
     let namespace: IndexFn<K> = Arc::new(|o: &K| vec![o.object_meta().namespace.clone()]);
+    let controller: IndexFn<K> =
+        Arc::new(|o: &K| o.object_meta().controller().map(|r| r.uid.clone()).into_iter().collect());
+    let orphan: IndexFn<K> = Arc::new(|o: &K| {
+        let meta = o.object_meta();
+        if meta.controller().is_none() { vec![meta.namespace.clone()] } else { Vec::new() }
+    });
     let inner = Inner {
         objects: HashMap::new(),
         indexes: HashMap::new(),
-        index_fns: HashMap::from([(NAMESPACE_INDEX.to_owned(), namespace)]),
+        index_fns: HashMap::from([
+            (NAMESPACE_INDEX.to_owned(), namespace),
+            (CONTROLLER_INDEX.to_owned(), controller),
+            (ORPHAN_INDEX.to_owned(), orphan),
+        ]),
     };
     let store = Store { inner: Arc::new(RwLock::new(inner)), synced: synced_rx };
     (store.clone(), Writer { store, synced, building: None, transform: None, decode_errors: 0 })
@@ -409,6 +440,44 @@ mod tests {
 
     fn node_of(pod: &Pod) -> Vec<String> {
         pod.spec.node_name.clone().into_iter().collect()
+    }
+
+    #[test]
+    fn controllers_and_orphans_are_indexed_as_references_change() {
+        let (reader, mut writer) = store::<Pod>();
+        let owned = |name: &str, uid: &str, controller: bool| {
+            let mut p = pod("a", name, "");
+            p.metadata.resource_version = "1".into();
+            p.metadata.owner_references.push(k_api_types::meta::OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                name: "rs".into(),
+                uid: uid.into(),
+                controller: Some(controller),
+                ..Default::default()
+            });
+            p
+        };
+        writer.apply_typed(Event::Apply(Arc::new(owned("x", "u1", true))));
+        writer.apply_typed(Event::Apply(Arc::new(owned("y", "u1", false))));
+        writer.apply_typed(Event::Apply(Arc::new(pod("a", "z", ""))));
+        writer.apply_typed(Event::Apply(Arc::new(pod("b", "w", ""))));
+        let names = |pods: Vec<Arc<Pod>>| {
+            let mut names: Vec<String> = pods.iter().map(|p| p.metadata.name.clone()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(reader.controlled_by("u1")), ["x"], "only the controller reference counts");
+        assert_eq!(names(reader.orphans_in("a")), ["y", "z"]);
+        assert_eq!(names(reader.orphans_in("b")), ["w"]);
+        // Released by its controller: an orphan now.
+        writer.apply_typed(Event::Apply(Arc::new(pod("a", "x", ""))));
+        assert!(reader.controlled_by("u1").is_empty());
+        assert_eq!(names(reader.orphans_in("a")), ["x", "y", "z"]);
+        // Adopted by another.
+        writer.apply_typed(Event::Apply(Arc::new(owned("z", "u2", true))));
+        assert_eq!(names(reader.controlled_by("u2")), ["z"]);
+        assert_eq!(names(reader.orphans_in("a")), ["x", "y"]);
     }
 
     #[tokio::test]
