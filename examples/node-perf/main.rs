@@ -16,16 +16,16 @@
 //! watch, scheduling included; the SLO is p99 ≤ 5 s.
 
 use std::collections::HashMap;
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use k_api_types::Resource;
-use k_api_types::core::v1::{Namespace, Node, Pod};
+use k_api_types::core::v1::{Namespace, Pod};
 use k_apiserver::{ApiServer, ServerConfig};
+use k_examples::perf::{ChildProcess, cpu_seconds_of, percentile, stdin_closed, wait_nodes};
 use k_runtime::reflector::Change;
 use k_store::remote::{RemoteApi, RemoteConfig};
 use k_store::{Api, ObjectApi, Store};
@@ -124,18 +124,8 @@ async fn serve(with_scheduler: bool) -> Result<(), String> {
     } else {
         None
     };
-    // Stop when the parent closes stdin (or dies).
-    let stdin_closed = async {
-        let _ = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            while std::io::stdin().lock().read_line(&mut line).is_ok_and(|n| n > 0) {
-                line.clear();
-            }
-        })
-        .await;
-    };
     println!("listening on {addr}");
-    server.serve(listener, stdin_closed).await.map_err(|e| e.to_string())?;
+    server.serve(listener, stdin_closed()).await.map_err(|e| e.to_string())?;
     if let Some(s) = scheduler {
         s.abort();
     }
@@ -144,23 +134,15 @@ async fn serve(with_scheduler: bool) -> Result<(), String> {
 
 /// The control plane child: its address and a handle to measure it.
 struct ControlPlane {
-    child: Child,
+    child: ChildProcess,
     url: String,
 }
 
 impl ControlPlane {
     fn start(scheduler: bool) -> Result<ControlPlane, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut command = Command::new(exe);
-        command.arg("serve").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        if scheduler {
-            command.arg("--scheduler");
-        }
-        let mut child = command.spawn().map_err(|e| format!("starting the control plane: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
-        let addr = line.trim().strip_prefix("listening on ").ok_or_else(|| format!("unexpected: {line:?}"))?;
+        let child = ChildProcess::start(if scheduler { &["serve", "--scheduler"] } else { &["serve"] })?;
+        let line = &child.first_line;
+        let addr = line.strip_prefix("listening on ").ok_or_else(|| format!("unexpected: {line:?}"))?;
         Ok(ControlPlane { url: format!("http://{addr}"), child })
     }
 
@@ -171,45 +153,13 @@ impl ControlPlane {
 
     /// CPU seconds (user + system) so far.
     fn cpu_seconds(&self) -> f64 {
-        cpu_seconds_of(&format!("/proc/{}/stat", self.child.id()))
+        self.child.cpu_seconds()
     }
 
     /// Resident memory now and at its peak, in MiB.
     fn memory_mib(&self) -> (u64, u64) {
-        memory_of(&format!("/proc/{}/status", self.child.id()))
+        self.child.memory_mib()
     }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// utime + stime of a /proc stat file, in seconds (USER_HZ is 100 on Linux).
-fn cpu_seconds_of(path: &str) -> f64 {
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // Fields after the command (which may hold spaces) start after ") ".
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command.
-    (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-fn memory_of(path: &str) -> (u64, u64) {
-    let status = std::fs::read_to_string(path).unwrap_or_default();
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (kib("VmRSS:") >> 10, kib("VmHWM:") >> 10)
 }
 
 // ---------------------------------------------------------------------------
@@ -254,14 +204,6 @@ fn observe(api: Arc<dyn ObjectApi>, timeline: Arc<Mutex<Timeline>>) -> k_runtime
         }
     });
     factory
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn report(label: &str, timeline: &Timeline) -> Result<(), String> {
@@ -338,28 +280,6 @@ async fn wait_all(timeline: &Arc<Mutex<Timeline>>, count: usize, limit: Duration
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn wait_nodes(api: &Arc<dyn ObjectApi>, count: usize, limit: Duration) -> Result<(), String> {
-    let nodes: Api<Node> = Api::with_client(api.clone(), None);
-    let deadline = Instant::now() + limit;
-    loop {
-        let list = nodes.list(&Default::default()).await.map_err(|e| e.to_string())?;
-        let ready = list
-            .items
-            .iter()
-            .filter(|n| {
-                n.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            })
-            .count();
-        if ready >= count {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("only {ready} of {count} nodes became Ready"));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
