@@ -7,7 +7,8 @@
 //! one object API, with shared informers and optional leader election.
 //! Each controller module also offers its reconciler alone, to add to your
 //! own [`k_runtime::manager::Manager`]. The design is
-//! `docs/controllers/design.md`.
+//! `docs/controllers/design.md`, the benchmark (`cargo run --release
+//! --example controller-perf`) `docs/controllers/benchmarks.md`.
 //!
 //! Controllers: [`replicaset`] (ReplicaSet and ReplicationController),
 //! [`deployment`], [`daemonset`], [`statefulset`], [`job`], [`cronjob`],
