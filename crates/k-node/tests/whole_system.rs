@@ -57,6 +57,7 @@ const WAIT: Duration = Duration::from_secs(60);
 struct ControlPlane {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    proxy: Arc<ServiceProxy>,
     proxier: Arc<UserspaceProxier>,
 }
 
@@ -96,11 +97,12 @@ impl ControlPlane {
         tasks.push(tokio::spawn(scheduler.run(until())));
 
         let proxier = Arc::new(UserspaceProxier::new(UserspaceOptions::default()));
-        let proxy =
-            ServiceProxy::new(client(env).await, proxier.clone()).with_min_sync_period(Duration::from_millis(100));
-        let shutdown = until();
-        tasks.push(tokio::spawn(async move { proxy.run(shutdown).await }));
-        ControlPlane { stop, tasks, proxier }
+        let proxy = Arc::new(
+            ServiceProxy::new(client(env).await, proxier.clone()).with_min_sync_period(Duration::from_millis(100)),
+        );
+        let (running, shutdown) = (proxy.clone(), until());
+        tasks.push(tokio::spawn(async move { running.run(shutdown).await }));
+        ControlPlane { stop, tasks, proxy, proxier }
     }
 
     /// Stops every component and removes the proxy's addresses.
@@ -127,7 +129,7 @@ async fn a_deployment_behind_a_cluster_ip_on_two_process_nodes() {
     let mut env = Env::start(2).await;
     let control = ControlPlane::start(&env).await;
     let started = Instant::now();
-    let outcome = AssertUnwindSafe(scenario(&mut env)).catch_unwind().await;
+    let outcome = AssertUnwindSafe(scenario(&mut env, &control)).catch_unwind().await;
     eprintln!("whole_system: scenario {:?}", started.elapsed());
     control.stop().await;
     env.stop().await;
@@ -136,7 +138,7 @@ async fn a_deployment_behind_a_cluster_ip_on_two_process_nodes() {
     }
 }
 
-async fn scenario(env: &mut Env) {
+async fn scenario(env: &mut Env, control: &ControlPlane) {
     for node in &env.nodes {
         wait_until(&format!("node {} Ready", node.name), || async {
             let nodes: Api<Node> = Api::with_client(env.client.clone(), None);
@@ -177,7 +179,7 @@ async fn scenario(env: &mut Env) {
         assert_eq!(env.sandboxes(node, uid).await.len(), 1, "one sandbox (network namespace) per pod on its node");
     }
     let cluster_ip = cluster_ip(env).await;
-    wait_endpoints(env, &pods).await;
+    wait_endpoints(env, control, &pods).await;
     let target = SocketAddr::new(IpAddr::V4(cluster_ip), 80);
     // Round robin: six requests reach every pod.
     for _ in 0..6 {
@@ -197,11 +199,11 @@ async fn scenario(env: &mut Env) {
     let (ok, out, err) = env.kubectl(&["scale", "deployment/web", "--replicas=5"]).await;
     assert!(ok, "kubectl scale: {out} {err}");
     let pods = wait_available(env, 5).await;
-    wait_endpoints(env, &pods).await;
+    wait_endpoints(env, control, &pods).await;
     let (ok, out, err) = env.kubectl(&["scale", "deployment/web", "--replicas=2"]).await;
     assert!(ok, "kubectl scale: {out} {err}");
     let pods = wait_available(env, 2).await;
-    wait_endpoints(env, &pods).await;
+    wait_endpoints(env, control, &pods).await;
     wait_until("the 3 removed pods gone", || async {
         let all = env.pods().list(&ListOptions::default()).await.ok()?.items;
         (all.len() == 2).then_some(())
@@ -224,12 +226,7 @@ async fn scenario(env: &mut Env) {
         assert!(command.iter().any(|a| a == "--directory"), "pod {} runs the new arguments", pod.metadata.name);
     }
     assert_eq!(rs.list(&ListOptions::default()).await.unwrap().items.len(), 2, "the old and the new ReplicaSet");
-    wait_endpoints(env, &pods).await;
-    // The proxy follows the Endpoints a moment later.
-    wait_until("the ClusterIP serving v2", || async {
-        http_get(target, "/hello.txt").await.ok().filter(|a| a.ends_with("hello from v2\n")).map(|_| ())
-    })
-    .await;
+    wait_endpoints(env, control, &pods).await;
     for _ in 0..4 {
         let answer = http_get_retrying(target, "/hello.txt").await;
         assert!(answer.ends_with("hello from v2\n"), "the ClusterIP serves the new version: {answer}");
@@ -241,7 +238,7 @@ async fn scenario(env: &mut Env) {
     assert!(ok, "kubectl delete pod: {out} {err}");
     let pods = wait_available(env, 2).await;
     assert!(pods.iter().all(|p| p.metadata.name != victim), "{victim} was replaced");
-    wait_endpoints(env, &pods).await;
+    wait_endpoints(env, control, &pods).await;
 
     // 5. A node agent stops: its pod is evicted and re-created elsewhere.
     let index = env
@@ -282,7 +279,7 @@ async fn scenario(env: &mut Env) {
         assert!(!stranded.contains(&pod.metadata.name));
     }
     eprintln!("whole_system: re-created on {up} after {:?}", stopped_at.elapsed());
-    wait_endpoints(env, &pods).await;
+    wait_endpoints(env, control, &pods).await;
     let answer = http_get_retrying(target, "/hello.txt").await;
     assert!(answer.ends_with("hello from v2\n"), "{answer}");
 }
@@ -424,8 +421,9 @@ async fn cluster_ip(env: &Env) -> Ipv4Addr {
 }
 
 /// Waits until the Service's Endpoints list exactly `pods`' IPs as ready
-/// addresses on port 8080 (and no not-ready ones).
-async fn wait_endpoints(env: &Env, pods: &[Pod]) {
+/// addresses on port 8080 (and no not-ready ones), and the service proxy
+/// has programmed exactly those.
+async fn wait_endpoints(env: &Env, control: &ControlPlane, pods: &[Pod]) {
     let want: BTreeSet<String> = pods.iter().map(|p| ip_of(p).to_string()).collect();
     let endpoints: Api<Endpoints> = Api::with_client(env.client.clone(), Some("default".into()));
     wait_until(&format!("Endpoints web = {want:?}"), || async {
@@ -440,4 +438,15 @@ async fn wait_endpoints(env: &Env, pods: &[Pod]) {
         (ready == want).then_some(())
     })
     .await;
+    let want: BTreeSet<SocketAddr> = pods.iter().map(|p| SocketAddr::new(IpAddr::V4(ip_of(p)), 8080)).collect();
+    let programmed = control.proxy.wait_synced(|state| {
+        state.services.values().any(|port| {
+            port.name.namespace == "default"
+                && port.name.name == "web"
+                && port.ready_endpoints().map(|e| e.addr()).collect::<BTreeSet<_>>() == want
+        })
+    });
+    if tokio::time::timeout(WAIT, programmed).await.is_err() {
+        panic!("whole_system: the service proxy did not program {want:?} within {WAIT:?}");
+    }
 }
