@@ -90,8 +90,7 @@ use std::time::{Duration, Instant};
 
 use k_api_types::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k_api_types::core::v1::{
-    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, Taint,
-    Toleration,
+    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, Toleration,
 };
 use k_api_types::intstr::IntOrString;
 use k_api_types::meta::{DeleteOptions, Preconditions};
@@ -213,24 +212,6 @@ pub fn add_daemon_tolerations(spec: &mut PodSpec) {
     }
 }
 
-/// Whether `toleration` tolerates `taint` (an empty key with `Exists`
-/// tolerates everything; an empty effect any effect).
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or_default() {
-        "" | "Equal" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        "Exists" => true,
-        _ => false,
-    }
-}
-
 /// A `matchExpressions` requirement against a label's value (`None`: no
 /// such label); invalid requirements match nothing.
 fn expression_matches(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
@@ -307,7 +288,7 @@ pub fn pod_spec_should_run(spec: &PodSpec, node: &Node) -> Placement {
         node.spec
             .taints
             .iter()
-            .any(|t| effects.contains(&t.effect.as_str()) && !spec.tolerations.iter().any(|tol| tolerates(tol, t)))
+            .any(|t| effects.contains(&t.effect.as_str()) && !spec.tolerations.iter().any(|tol| tol.tolerates(t)))
     };
     if untolerated(&["NoSchedule", "NoExecute"]) {
         return Placement { should_run: false, should_continue_running: !untolerated(&["NoExecute"]) };
@@ -1053,7 +1034,7 @@ pub fn add_daemon_sets(manager: &mut Manager) {
 mod tests {
     use k_api_types::SortedMap;
     use k_api_types::apps::v1::{DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet};
-    use k_api_types::core::v1::{Container, Event, NodeSpec, PodCondition, PodStatus, PodTemplateSpec};
+    use k_api_types::core::v1::{Container, Event, NodeSpec, PodCondition, PodStatus, PodTemplateSpec, Taint};
     use k_api_types::meta::{LabelSelector, ObjectMeta, Time};
     use k_runtime::testing::TestEnv;
     use k_runtime::watcher::Config;

@@ -100,8 +100,6 @@ use k_runtime::manager::Manager;
 use k_runtime::reflector::Store;
 use k_store::{Api, ObjectApi, StoreError};
 
-use crate::daemonset::tolerates;
-
 /// The namespace of the nodes' heartbeat Leases.
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 /// The taint of a node whose `Ready` condition is `Unknown`.
@@ -241,7 +239,7 @@ fn eviction_of(pod: &Pod, taints: &[&Taint]) -> Eviction {
     let mut min: Option<i64> = None;
     for taint in taints {
         // The first toleration of each taint is the one used.
-        let Some(used) = pod.spec.tolerations.iter().find(|t| tolerates(t, taint)) else {
+        let Some(used) = pod.spec.tolerations.iter().find(|t| t.tolerates(taint)) else {
             return Eviction::Now;
         };
         if let Some(seconds) = used.toleration_seconds {
@@ -1353,11 +1351,11 @@ mod tests {
     fn tolerations_match_as_kubernetes() {
         let t = Taint { key: "k".into(), value: Some("v".into()), effect: NO_EXECUTE.into(), time_added: None };
         let equal = Toleration { key: Some("k".into()), value: Some("v".into()), ..Default::default() };
-        assert!(tolerates(&equal, &t));
-        assert!(!tolerates(&Toleration { value: Some("w".into()), ..equal.clone() }, &t));
-        assert!(!tolerates(&Toleration { effect: Some(NO_SCHEDULE.into()), ..equal.clone() }, &t));
+        assert!(equal.tolerates(&t));
+        assert!(!Toleration { value: Some("w".into()), ..equal.clone() }.tolerates(&t));
+        assert!(!Toleration { effect: Some(NO_SCHEDULE.into()), ..equal.clone() }.tolerates(&t));
         let everything = Toleration { operator: Some("Exists".into()), ..Default::default() };
-        assert!(tolerates(&everything, &t));
+        assert!(everything.tolerates(&t));
         let pod = |tolerations| Pod { spec: PodSpec { tolerations, ..Default::default() }, ..Default::default() };
         assert_eq!(eviction_of(&pod(vec![]), &[&t]), Eviction::Now);
         assert_eq!(eviction_of(&pod(vec![]), &[]), Eviction::Never);

@@ -3,30 +3,9 @@
 
 use k_api_types::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration};
 
-/// Whether a toleration tolerates a taint: the same effect (or any, when
-/// the toleration names none), the same key (or any, when it names none),
-/// and `Exists`, or `Equal` (the default) with the same value.
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = toleration.effect.as_deref().filter(|e| !e.is_empty())
-        && effect != taint.effect
-    {
-        return false;
-    }
-    if let Some(key) = toleration.key.as_deref().filter(|k| !k.is_empty())
-        && key != taint.key
-    {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        _ => false,
-    }
-}
-
 /// Whether any of `tolerations` tolerates `taint`.
 pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|t| tolerates(t, taint))
+    tolerations.iter().any(|t| t.tolerates(taint))
 }
 
 /// The first NoSchedule or NoExecute taint of `taints` that `tolerations`
@@ -75,25 +54,6 @@ pub fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn taint(key: &str, value: &str, effect: &str) -> Taint {
-        serde_json::from_value(json!({"key": key, "value": value, "effect": effect})).unwrap()
-    }
-
-    fn toleration(v: serde_json::Value) -> Toleration {
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn tolerations() {
-        let t = taint("dedicated", "cache", "NoSchedule");
-        assert!(tolerates(&toleration(json!({"key": "dedicated", "value": "cache"})), &t));
-        assert!(!tolerates(&toleration(json!({"key": "dedicated", "value": "web"})), &t));
-        assert!(tolerates(&toleration(json!({"key": "dedicated", "operator": "Exists"})), &t));
-        assert!(tolerates(&toleration(json!({"operator": "Exists"})), &t), "empty key and Exists: everything");
-        assert!(!tolerates(&toleration(json!({"operator": "Exists", "effect": "NoExecute"})), &t));
-        assert!(tolerates(&toleration(json!({"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"})), &t));
-    }
 
     #[test]
     fn terms() {

@@ -7,7 +7,7 @@ use crate::framework::{
     CycleState, FilterPlugin, MAX_NODE_SCORE, NodeInfo, NodeScore, Plugin, PodInfo, ScorePlugin, Status,
     default_normalize_score,
 };
-use crate::plugins::helper::{tolerates, untolerated_hard_taint};
+use crate::plugins::helper::untolerated_hard_taint;
 
 /// Its name.
 pub const NAME: &str = "TaintToleration";
@@ -48,7 +48,7 @@ impl ScorePlugin for TaintToleration {
             .iter()
             .filter(|t| {
                 t.effect == "PreferNoSchedule"
-                    && !pod.pod.spec.tolerations.iter().filter(soft).any(|tol| tolerates(tol, t))
+                    && !pod.pod.spec.tolerations.iter().filter(soft).any(|tol| tol.tolerates(t))
             })
             .count() as i64)
     }

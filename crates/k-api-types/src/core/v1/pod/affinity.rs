@@ -120,6 +120,30 @@ pub struct Toleration {
     pub toleration_seconds: Option<i64>,
 }
 
+impl Toleration {
+    /// Whether this toleration tolerates `taint`, as Kubernetes matches
+    /// them: an empty effect matches every effect, an empty key (with
+    /// `Exists`) every key; `Exists` ignores the value, `Equal` (the
+    /// default) compares it; any other operator tolerates nothing.
+    pub fn tolerates(&self, taint: &crate::core::v1::Taint) -> bool {
+        if let Some(effect) = self.effect.as_deref().filter(|e| !e.is_empty())
+            && effect != taint.effect
+        {
+            return false;
+        }
+        if let Some(key) = self.key.as_deref().filter(|k| !k.is_empty())
+            && key != taint.key
+        {
+            return false;
+        }
+        match self.operator.as_deref().unwrap_or_default() {
+            "Exists" => true,
+            "Equal" | "" => self.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
+            _ => false,
+        }
+    }
+}
+
 /// How matching pods are spread across topology domains.
 #[wire(eq)]
 pub struct TopologySpreadConstraint {
@@ -139,4 +163,24 @@ pub struct TopologySpreadConstraint {
     pub node_taints_policy: Option<String>,
     /// Label keys whose values (on this pod) are added to the selector.
     pub match_label_keys: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerations_match_taints_as_kubernetes_does() {
+        let taint: crate::core::v1::Taint =
+            serde_json::from_value(serde_json::json!({"key": "dedicated", "value": "cache", "effect": "NoSchedule"}))
+                .unwrap();
+        let tolerates = |t: serde_json::Value| serde_json::from_value::<Toleration>(t).unwrap().tolerates(&taint);
+        assert!(tolerates(serde_json::json!({"key": "dedicated", "value": "cache"})));
+        assert!(!tolerates(serde_json::json!({"key": "dedicated", "value": "web"})));
+        assert!(tolerates(serde_json::json!({"key": "dedicated", "operator": "Exists"})));
+        assert!(tolerates(serde_json::json!({"operator": "Exists"})), "empty key and Exists: everything");
+        assert!(!tolerates(serde_json::json!({"operator": "Exists", "effect": "NoExecute"})));
+        assert!(tolerates(serde_json::json!({"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"})));
+        assert!(!tolerates(serde_json::json!({"key": "dedicated", "operator": "Gt", "value": "cache"})));
+    }
 }
