@@ -496,6 +496,14 @@ impl Selector {
         !self.nothing && self.requirements.iter().all(|r| r.matches(labels))
     }
 
+    /// A label (key and value) every label set this selector matches has:
+    /// the first requirement that pins a key to one value (`k=v`, `k==v`,
+    /// `k in (v)`). For narrowing a search through a label index before
+    /// matching in full.
+    pub fn pinned_label(&self) -> Option<(&str, &str)> {
+        self.requirements.iter().find_map(|r| r.exact_value().map(|v| (r.key.as_str(), v)))
+    }
+
     /// The value `key` must have for a label set to match, if some
     /// requirement pins it (`key=v`, `key==v` or `key in (v)`), for use with
     /// label indexes.
@@ -838,6 +846,15 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> SortedMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_pinned_label_is_one_every_match_has() {
+        let pinned = |input: &str| Selector::parse(input).unwrap().pinned_label().map(|(k, v)| format!("{k}={v}"));
+        assert_eq!(pinned("x in (a,b),app=web"), Some("app=web".into()), "an `in` of two values pins nothing");
+        assert_eq!(pinned("tier in (db)"), Some("tier=db".into()));
+        assert_eq!(pinned("x!=a,y,!z"), None);
+        assert_eq!(pinned(""), None);
     }
 
     #[test]

@@ -394,8 +394,13 @@ pub struct NodeInfo {
     /// The node.
     pub node: Arc<Node>,
     name: Arc<str>,
-    /// The pods on it (running, or assumed by the scheduler).
+    /// The pods on it (running, or assumed by the scheduler). Change it
+    /// only through [`add_pod`](Self::add_pod) and
+    /// [`remove_pod`](Self::remove_pod), which keep the label index
+    /// ([`pods_with_label`](Self::pods_with_label)) in step.
     pub pods: Vec<Arc<PodInfo>>,
+    /// Its pods by namespace, label key and label value.
+    labelled: LabelIndex,
     /// Those of its pods with any pod-affinity or anti-affinity term.
     pub pods_with_affinity: Vec<Arc<PodInfo>>,
     /// Those of its pods with required anti-affinity terms.
@@ -429,6 +434,7 @@ impl NodeInfo {
             name: Arc::from(node.metadata.name.as_str()),
             node,
             pods: Vec::new(),
+            labelled: LabelIndex::default(),
             pods_with_affinity: Vec::new(),
             pods_with_required_anti_affinity: Vec::new(),
             allocatable,
@@ -460,7 +466,23 @@ impl NodeInfo {
         if !pod.required_anti_affinity_terms.is_empty() {
             self.pods_with_required_anti_affinity.push(pod.clone());
         }
+        let meta = &pod.pod.metadata;
+        let by_key = self.labelled.entry(meta.namespace.clone()).or_default();
+        for (key, value) in &meta.labels {
+            by_key.entry(key.clone()).or_default().entry(value.clone()).or_default().push(pod.clone());
+        }
         self.pods.push(pod);
+    }
+
+    /// Its pods in `namespace` labelled `key=value` (an index lookup), for
+    /// counting the pods a selector matches without looking at all of them
+    /// (see [`Selector::pinned_label`](k_api_types::selector::label::Selector::pinned_label)).
+    pub fn pods_with_label(&self, namespace: &str, key: &str, value: &str) -> &[Arc<PodInfo>] {
+        self.labelled
+            .get(namespace)
+            .and_then(|by_key| by_key.get(key))
+            .and_then(|by_value| by_value.get(value))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Takes a pod (by namespace and name) off the node; whether it was there.
@@ -472,6 +494,26 @@ impl NodeInfo {
         };
         let pod = self.pods.swap_remove(at);
         let same = |p: &Arc<PodInfo>| Arc::ptr_eq(p, &pod);
+        let meta = &pod.pod.metadata;
+        if let Some(by_key) = self.labelled.get_mut(&meta.namespace) {
+            for (key, value) in &meta.labels {
+                let Some(by_value) = by_key.get_mut(key) else { continue };
+                if let Some(list) = by_value.get_mut(value) {
+                    if let Some(i) = list.iter().position(same) {
+                        list.swap_remove(i);
+                    }
+                    if list.is_empty() {
+                        by_value.remove(value);
+                    }
+                }
+                if by_value.is_empty() {
+                    by_key.remove(key);
+                }
+            }
+            if by_key.is_empty() {
+                self.labelled.remove(&meta.namespace);
+            }
+        }
         if let Some(i) = self.pods_with_affinity.iter().position(same) {
             self.pods_with_affinity.swap_remove(i);
         }
@@ -504,6 +546,11 @@ impl NodeInfo {
         }
     }
 }
+
+/// Pods by namespace → label key → label value (foldhash: looked up per
+/// node per pod by the spreading plugins).
+type LabelIndex = HashMap<String, HashMap<String, HashMap<String, Vec<Arc<PodInfo>>, Fast>, Fast>, Fast>;
+type Fast = foldhash::fast::RandomState;
 
 /// One node's score from one plugin (or in total).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -566,5 +613,36 @@ mod tests {
         let mut nodes = vec![info.clone(), info];
         NodeInfo::count_images(&mut nodes);
         assert_eq!(nodes[0].image_states["nginx:1.25"], ImageStateSummary { size: 70_000_000, num_nodes: 2 });
+    }
+
+    #[test]
+    fn the_label_index_follows_added_and_removed_pods() {
+        let mut info = NodeInfo::new(Arc::new(Node::default()));
+        let labelled = |ns: &str, name: &str, app: &str| {
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": ns, "labels": {"app": app, "tier": "web"}},
+                "spec": {"containers": [{"name": "a"}]}
+            }))
+            .unwrap();
+            Arc::new(PodInfo::new(Arc::new(pod)))
+        };
+        info.add_pod(labelled("a", "p1", "x"));
+        info.add_pod(labelled("a", "p2", "x"));
+        info.add_pod(labelled("a", "p3", "y"));
+        info.add_pod(labelled("b", "p4", "x"));
+        let names = |pods: &[Arc<PodInfo>]| {
+            let mut names: Vec<String> = pods.iter().map(|p| p.pod.metadata.name.clone()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(info.pods_with_label("a", "app", "x")), ["p1", "p2"]);
+        assert_eq!(names(info.pods_with_label("a", "tier", "web")), ["p1", "p2", "p3"]);
+        assert_eq!(names(info.pods_with_label("b", "app", "x")), ["p4"]);
+        assert!(info.pods_with_label("a", "app", "z").is_empty());
+        assert!(info.remove_pod("a", "p1"));
+        assert_eq!(names(info.pods_with_label("a", "app", "x")), ["p2"]);
+        assert!(info.remove_pod("b", "p4"));
+        assert!(info.pods_with_label("b", "app", "x").is_empty());
+        assert!(!info.labelled.contains_key("b"), "emptied entries are dropped");
     }
 }

@@ -106,7 +106,7 @@ fn pre_filter_state(pod: &PodInfo, constraints: Vec<Constraint>, nodes: &[Arc<No
                     continue;
                 }
                 let value = &node.node.metadata.labels[c.topology_key.as_str()];
-                let n = count_matching(&node.pods, &c.selector, namespace);
+                let n = count_matching(node, &c.selector, namespace);
                 match matches[i].get_mut(value.as_str()) {
                     Some(count) => *count += n,
                     None => {

@@ -109,7 +109,7 @@ impl PreScorePlugin for PodTopologySpread {
                 let value = labels.get(c.topology_key.as_str()).map(String::as_str).unwrap_or_default();
                 // Only the domains of feasible nodes (never hostname ones).
                 if let Some(count) = s.counts[i].get_mut(value) {
-                    *count += count_matching(&node.pods, &c.selector, namespace);
+                    *count += count_matching(node, &c.selector, namespace);
                 }
             }
         }
@@ -138,7 +138,7 @@ impl ScorePlugin for PodTopologySpread {
         for (i, c) in s.constraints.iter().enumerate() {
             let Some(value) = labels.get(c.topology_key.as_str()) else { continue };
             let count = if c.topology_key == LABEL_HOSTNAME {
-                count_matching(&node.pods, &c.selector, &pod.pod.metadata.namespace)
+                count_matching(node, &c.selector, &pod.pod.metadata.namespace)
             } else {
                 s.counts[i].get(value).copied().unwrap_or(0)
             };
