@@ -314,6 +314,14 @@ async fn run(options: &Options) -> Result<(), String> {
     let ((server_rss, server_peak), (manager_rss, manager_peak), (own_rss, own_peak)) =
         (server.memory_mib(), manager.memory_mib(), memory_of("/proc/self/status"));
 
+    // The pod watch may lag the Deployment watch: let it catch up (its
+    // latencies count from what it saw, as the SLI is defined).
+    let catching_up = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < catching_up
+        && timeline.lock().unwrap_or_else(PoisonError::into_inner).pod_ready.len() < count * replicas as usize
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // A copy, so that no lock is held while the nodes stop.
     let t = std::mem::take(&mut *timeline.lock().unwrap_or_else(PoisonError::into_inner));
     let pods = count * replicas as usize;
