@@ -211,9 +211,18 @@ fn parse_owner(name: &str) -> Option<(u32, &str)> {
 /// killed earlier process that had the same pid).
 fn cleanup_leftovers() {
     static OWN: Once = Once::new();
+    // The first call also removes what an earlier process with this pid
+    // left; `call_once` holds every other caller until it is done, so it
+    // never sees (and removes) what a parallel test of this process has
+    // just made.
+    OWN.call_once(|| remove_stale(true));
+    remove_stale(false);
+}
+
+/// Removes the namespaces and directories of dead test processes, and with
+/// `include_own` those named after this process's pid as well.
+fn remove_stale(include_own: bool) {
     let own = std::process::id();
-    let mut include_own = false;
-    OWN.call_once(|| include_own = true);
     let stale = |name: &str, dir: bool| -> bool {
         let Some((pid, tail)) = parse_owner(name) else { return false };
         if pid == own {
