@@ -105,7 +105,7 @@ use k_store::{Api, ObjectApi, StoreError};
 
 use crate::util::{
     Expectations, LABEL_CONTROLLER_REVISION_HASH, available_in, claim, claim_candidates, is_available, is_ready,
-    new_revision, next_revision, phase, pod_from_template, slow_start, sort_revisions,
+    new_revision, next_revision, phase, pod_from_template, requeue_soonest, slow_start, sort_revisions,
 };
 
 /// The most pods one reconcile creates, and deletes (Kubernetes' DaemonSet
@@ -1008,10 +1008,7 @@ impl DaemonSetReconciler {
         }
         result?;
         let expires = pending.map(|at| at.saturating_duration_since(self.clock.now()));
-        Ok(match [next_available, expires, backoff_ends].into_iter().flatten().min() {
-            Some(after) => Action::RequeueAfter(after),
-            None => Action::AwaitChange,
-        })
+        Ok(requeue_soonest([next_available, expires, backoff_ends].into_iter().flatten()))
     }
 }
 

@@ -87,7 +87,9 @@ use k_runtime::reflector::{Store, key_of};
 use k_store::api::DeleteOutcome;
 use k_store::{Api, ObjectApi, StoreError};
 
-use crate::util::{Expectations, claim, claim_candidates, is_active, is_ready, phase, pod_from_template, slow_start};
+use crate::util::{
+    Expectations, claim, claim_candidates, is_active, is_ready, phase, pod_from_template, requeue_soonest, slow_start,
+};
 
 /// The value of `spec.managedBy` this controller acts on (or none).
 pub const CONTROLLER_NAME: &str = "kubernetes.io/job-controller";
@@ -949,10 +951,7 @@ impl Reconciler<Job> for JobReconciler {
         if let Some(at) = pending {
             requeue.push(at.saturating_duration_since(self.clock.now()));
         }
-        Ok(match requeue.into_iter().min() {
-            Some(after) => Action::RequeueAfter(after),
-            None => Action::AwaitChange,
-        })
+        Ok(requeue_soonest(requeue))
     }
 }
 

@@ -908,7 +908,7 @@ impl NodeLifecycleReconciler {
             // Healthy (or starting): look again when its grace period ends.
             requeue.push((probe + grace).saturating_duration_since(now));
         }
-        Ok(requeue.into_iter().min().map_or(Action::AwaitChange, Action::RequeueAfter))
+        Ok(crate::util::requeue_soonest(requeue))
     }
 }
 

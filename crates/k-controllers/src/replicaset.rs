@@ -56,7 +56,8 @@ use k_runtime::manager::Manager;
 use k_runtime::reflector::{Store, key_of};
 
 use crate::util::{
-    Expectations, claim, claim_candidates, is_active, is_ready, phase, pod_from_template, ready_since, slow_start,
+    Expectations, claim, claim_candidates, is_active, is_ready, phase, pod_from_template, ready_since, requeue_soonest,
+    slow_start,
 };
 use k_store::{Api, ObjectApi, StoreError};
 
@@ -498,10 +499,7 @@ impl<K: ReplicaOwner> Core<K> {
             return Err(error);
         }
         let expires = pending.map(|at| at.saturating_duration_since(self.clock.now()));
-        Ok(match [next_available, expires].into_iter().flatten().min() {
-            Some(after) => Action::RequeueAfter(after),
-            None => Action::AwaitChange,
-        })
+        Ok(requeue_soonest([next_available, expires].into_iter().flatten()))
     }
 }
 

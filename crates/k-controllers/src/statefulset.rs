@@ -98,7 +98,7 @@ use k_store::{Api, ObjectApi, StoreError};
 
 use crate::util::{
     Expectations, LABEL_CONTROLLER_REVISION_HASH, available_in, claim, claim_candidates, is_ready, new_revision,
-    next_revision, phase, pod_from_template, sort_revisions,
+    next_revision, phase, pod_from_template, requeue_soonest, sort_revisions,
 };
 
 /// The label holding a stateful pod's name (so a Service can select one pod).
@@ -870,10 +870,7 @@ impl StatefulSetReconciler {
         }
         self.truncate_history(&set, &revisions, &owned, &revisions_api).await?;
         let expires = pending.map(|at| at.saturating_duration_since(self.clock.now()));
-        Ok(match [next_available, expires, requeue].into_iter().flatten().min() {
-            Some(after) => Action::RequeueAfter(after),
-            None => Action::AwaitChange,
-        })
+        Ok(requeue_soonest([next_available, expires, requeue].into_iter().flatten()))
     }
 }
 

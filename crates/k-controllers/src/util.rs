@@ -13,6 +13,7 @@ use k_api_types::apps::v1::ControllerRevision;
 use k_api_types::core::v1::{Pod, PodTemplateSpec};
 use k_api_types::meta::{ObjectMeta, Time};
 use k_api_types::selector::label::Selector;
+use k_runtime::controller::Action;
 use k_runtime::owner::owner_reference;
 use k_runtime::reflector::{Store, key_of};
 use k_store::{Api, StoreError};
@@ -195,6 +196,12 @@ impl Expectations {
 // ---------------------------------------------------------------------------
 // Claiming children
 // ---------------------------------------------------------------------------
+
+/// Looks again after the soonest of `after`; with none, when something
+/// changes.
+pub fn requeue_soonest(after: impl IntoIterator<Item = Duration>) -> Action {
+    after.into_iter().min().map_or(Action::AwaitChange, Action::RequeueAfter)
+}
 
 /// The children `owner` may [`claim`] from `cache`: those it controls and
 /// the orphans of its namespace, from the cache's indexes (children of
